@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import { alertsSchema } from './alerts';
+import { BUCKET_NAME, PROJECT_ID, REGION, labelsSchema, matching } from './common';
+import { endpointSchema } from './endpoint';
+import { imageSchema } from './image';
+import { modelSchema } from './model';
+
+/** `state:` where Terraform keeps this environment's state. */
+export const stateSchema = z.strictObject({
+  /** GCS bucket for the state (must exist). */
+  bucket: matching(BUCKET_NAME, 'a Cloud Storage bucket name'),
+  /** Object prefix inside the bucket; defaults to the environment's name. */
+  prefix: z.string().min(1).optional(),
+});
+
+/** One environment: the keys `defaults:` and `environments.<name>:` may hold. */
+const environmentObject = z.strictObject({
+    /** GCP project id. */
+    project: matching(PROJECT_ID, 'a GCP project id'),
+    /** GCP region of every regional resource. */
+    region: matching(REGION, 'a GCP region such as us-central1').default('us-central1'),
+    /** Labels applied to every resource that takes them (provider `default_labels`). */
+    labels: labelsSchema.default({}),
+    /** Marks a production environment; organisation policy checks apply. */
+    production: z.boolean().default(false),
+    /** Remote state in GCS; the local backend when absent. */
+    state: stateSchema.optional(),
+    /** Artifact Registry repository and serving image build. */
+    image: imageSchema.default(imageSchema.parse({})),
+    /** The Vertex AI endpoint. */
+    endpoint: endpointSchema.default(endpointSchema.parse({})),
+    /** Model versions deployed to the endpoint. */
+    models: z.array(modelSchema).default([]),
+    /** Alert policies on the endpoint. */
+    alerts: alertsSchema.optional(),
+});
+
+/** `defaults:` any environment key; every field optional. */
+export const defaultsSchema = environmentObject.partial();
+
+/** One environment after `defaults:` are merged in. */
+export const environmentSchema = environmentObject.superRefine((env, ctx) => {
+    if (env.models.length > 0) {
+      const total = env.models.reduce((sum, m) => sum + m.traffic, 0);
+      if (total !== 100) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['models'],
+          message: `traffic must add up to 100 across the endpoint's models, got ${total} (${env.models
+            .map((m) => `${m.name}@${m.version}: ${m.traffic}`)
+            .join(', ')})`,
+          input: env.models,
+        });
+      }
+    }
+  });
+
+export type EnvironmentConfig = z.output<typeof environmentSchema>;
+
+/** Environment names become stack names: `cdktf deploy <name>`. */
+export const ENVIRONMENT_NAME = /^[a-z][a-z0-9-]{0,29}$/;
+
+/** The whole `stacks.yaml`. */
+export const stacksFileSchema = z.strictObject({
+  /** Merged into every environment; an environment's own keys win (objects merge, lists replace). */
+  defaults: z.record(z.string(), z.unknown()).optional(),
+  /** One stack per key. */
+  environments: z.record(z.string(), z.unknown()),
+});
