@@ -1,0 +1,45 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { REPO_ROOT } from './helpers/synth';
+
+/** Runs main.ts the way `cdktf synth` does (ts-node with swc), with extra environment variables. */
+function runMain(env: Record<string, string>) {
+  return spawnSync(process.execPath, [require.resolve('ts-node/dist/bin'), '--swc', path.join(REPO_ROOT, 'main.ts')], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, CHECKPOINT_DISABLE: '1', ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+}
+
+describe('main.ts', () => {
+  test('a bad stacks file prints every problem with file and line, no stack trace, and exits 1', () => {
+    // GIVEN
+    const dir = mkdtempSync(path.join(tmpdir(), 'main-'));
+    const file = path.join(dir, 'broken.yaml');
+    writeFileSync(file, 'enviroments:\n  dev:\n    project: acme-ml-dev\n');
+    // WHEN
+    const result = runMain({ STACKS_FILE: file, CDKTF_OUTDIR: path.join(dir, 'out') });
+    // THEN
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`${file}:1: enviroments: unknown key "enviroments" (did you mean "environments"?)`);
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+    expect(existsSync(path.join(dir, 'out', 'manifest.json'))).toBe(false);
+  });
+
+  test('STACKS_FILE selects the file, and every environment is synthesized', () => {
+    // GIVEN
+    const dir = mkdtempSync(path.join(tmpdir(), 'main-'));
+    const file = path.join(dir, 'stacks.yaml');
+    writeFileSync(file, 'environments:\n  dev: { project: acme-ml-dev }\n  qa: { project: acme-ml-qa1 }\n');
+    // WHEN
+    const result = runMain({ STACKS_FILE: file, CDKTF_OUTDIR: path.join(dir, 'out') });
+    // THEN
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(existsSync(path.join(dir, 'out', 'stacks', 'dev', 'cdk.tf.json'))).toBe(true);
+    expect(existsSync(path.join(dir, 'out', 'stacks', 'qa', 'cdk.tf.json'))).toBe(true);
+  });
+});
