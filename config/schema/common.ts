@@ -9,9 +9,7 @@ export { BUCKET_NAME, IMAGE_NAME, PROJECT_ID, REGION, REPOSITORY_ID } from '../.
  * @param what a human description of the expected form, e.g. "a GCP project id"
  */
 export function matching(re: RegExp, what: string): z.ZodString {
-  return z.string().refine((v) => re.test(v), {
-    error: (iss) => `${JSON.stringify(iss.input)} is not ${what} (${re.source})`,
-  });
+  return z.string().regex(re, { error: (iss) => `${JSON.stringify(iss.input)} is not ${what} (${re.source})` });
 }
 
 /** Labels as a map of GCP label key to label value. */
