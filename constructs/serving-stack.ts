@@ -1,6 +1,11 @@
 import { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../config/schema/environment';
+import { durationSeconds } from '../config/schema/model';
 import { ArtifactRegistryRepository } from './artifact-registry-repository';
+import { EndpointAlarms } from './endpoint-alarms';
+import { EndpointDashboard } from './endpoint-dashboard';
+import { NotificationChannels } from './monitoring-notification-channels';
+import { addServingPolicies } from './policy';
 import {
   GcsBackend,
   LocalBackend,
@@ -12,6 +17,11 @@ import {
 } from './private/cdk';
 import { ProjectServices } from './project-services';
 import { ServingImage } from './serving-image';
+import { VertexDeployment } from './vertex-deployment';
+import { VertexEndpoint } from './vertex-endpoint';
+import { VertexModel } from './vertex-model';
+import { VertexRollout } from './vertex-rollout';
+import { VertexServingAccount } from './vertex-serving-account';
 
 /** Props of {@link ServingStack}. */
 export interface ServingStackProps {
@@ -51,6 +61,18 @@ export class ServingStack extends TerraformStack {
   readonly repository: ArtifactRegistryRepository;
   /** The serving image, pinned by digest. */
   readonly image: ServingImage;
+  /** The Vertex AI endpoint the environment's models are deployed to. */
+  readonly endpoint: VertexEndpoint;
+  /** The identity deployed models run as. */
+  readonly servingAccount: VertexServingAccount;
+  /** One deployment per entry of `models:`, in file order. */
+  readonly deployments: VertexDeployment[];
+  /** Uploads, deploys and splits traffic through the deployer. */
+  readonly rollout: VertexRollout;
+  /** Alert policies on the endpoint, from `alerts:`. */
+  readonly alarms: EndpointAlarms;
+  /** The endpoint's Cloud Monitoring dashboard. */
+  readonly dashboard: EndpointDashboard;
 
   constructor(scope: Construct, name: string, props: ServingStackProps) {
     super(scope, name);
@@ -100,6 +122,78 @@ export class ServingStack extends TerraformStack {
       contextHash: props.contextHash,
     });
 
+    this.endpoint = new VertexEndpoint(this, 'endpoint', {
+      project: env.project,
+      region: env.region,
+      access: env.endpoint.access,
+      allowedProjects: env.endpoint.allowedProjects,
+      endpointId: env.endpoint.endpointId,
+      requestLogging: env.endpoint.requestLogging,
+      kmsKeyName: env.endpoint.kmsKeyName,
+    });
+    this.endpoint.resource.dependsOn = this.services.resources.map((r) => r.fqn);
+
+    this.servingAccount = new VertexServingAccount(this, 'serving-account', {
+      project: env.project,
+      repository: this.repository,
+      artifactUris: env.models.map((m) => m.artifactUri),
+    });
+    this.servingAccount.resource.dependsOn = this.services.resources.map((r) => r.fqn);
+    this.deployments = env.models.map((m) => {
+      const key = `${m.name}-${m.version}`;
+      const model = new VertexModel(this, `model-${key}`, {
+        project: env.project,
+        region: env.region,
+        modelId: m.name,
+        versionAlias: m.version,
+        image: this.image,
+        artifactUri: m.artifactUri,
+        container: {
+          env: m.env,
+          sharedMemorySizeMb: m.sharedMemorySizeMb,
+          deploymentTimeoutSeconds: m.deploymentTimeout === undefined ? undefined : durationSeconds(m.deploymentTimeout),
+        },
+      });
+      return new VertexDeployment(this, `deployment-${key}`, {
+        endpoint: this.endpoint,
+        model,
+        serviceAccount: this.servingAccount,
+        machineType: m.machine.type,
+        acceleratorType: m.machine.accelerator,
+        acceleratorCount: m.machine.count,
+        minReplicas: m.replicas.min,
+        maxReplicas: m.replicas.max,
+        autoscaling: m.autoscaling,
+        spot: m.spot,
+        containerLogging: m.containerLogging,
+        accessLogging: m.accessLogging,
+        trafficPercent: m.traffic,
+      });
+    });
+    this.rollout = new VertexRollout(this, 'rollout', { endpoint: this.endpoint, deployments: this.deployments, root: props.root });
+
+    // Every endpoint is watched: thresholds and windows from `alerts:` (defaults when absent).
+    const alerts = env.alerts;
+    this.alarms = new EndpointAlarms(this, 'alarms', {
+      endpoint: this.endpoint,
+      notificationChannels: new NotificationChannels(this, 'notification-channels', {
+        project: env.project,
+        emails: alerts.emails,
+        existingChannels: alerts.channels,
+        labels: env.labels,
+      }),
+      autoCloseMinutes: alerts.autoCloseMinutes,
+      labels: env.labels,
+    });
+    this.alarms.alarmOnLatency({ thresholdMs: alerts.latencyP99Ms, windowMinutes: alerts.latencyWindowMinutes });
+    this.alarms.alarmOnErrorRate({ thresholdPercent: alerts.errorRatePercent, windowMinutes: alerts.errorRateWindowMinutes });
+    for (const d of this.deployments) this.alarms.alarmOnSaturation(d, { windowMinutes: alerts.saturationWindowMinutes });
+    if (this.deployments.some((d) => d.spec.machineSpec.acceleratorType)) {
+      this.alarms.alarmOnGpuDutyCycle({ thresholdPercent: alerts.gpuDutyCyclePercent, windowMinutes: alerts.gpuWindowMinutes });
+    }
+    this.dashboard = new EndpointDashboard(this, 'dashboard', { endpoint: this.endpoint, labels: env.labels });
+    addServingPolicies(this, { labels: env.labels, production: env.production, allowPublic: env.endpoint.allowPublic });
+
     new TerraformOutput(this, 'repository_url', {
       value: this.repository.repositoryUrl,
       description: 'Artifact Registry repository images are pushed to',
@@ -107,6 +201,20 @@ export class ServingStack extends TerraformStack {
     new TerraformOutput(this, 'image_uri', {
       value: this.image.imageUri,
       description: 'Serving image, pinned by digest',
+    });
+    new TerraformOutput(this, 'endpoint_name', {
+      value: this.endpoint.endpointName,
+      description: 'Vertex AI endpoint (projects/.../endpoints/<id>)',
+    });
+    if (this.endpoint.access === 'private-psc' && this.rollout.serviceAttachment) {
+      new TerraformOutput(this, 'psc_service_attachment', {
+        value: this.rollout.serviceAttachment,
+        description: 'Service attachment a consumer forwarding rule targets (known once a model is deployed)',
+      });
+    }
+    new TerraformOutput(this, 'deployed_model_ids', {
+      value: Object.fromEntries(this.deployments.map((d) => [d.model.key, d.deployedModelId])),
+      description: 'DeployedModel id of each model version (see README: Models, endpoints and rollouts)',
     });
   }
 }

@@ -1,13 +1,35 @@
 import { z } from 'zod';
+import { ALERT_SETTINGS, type AlertSettingName, NOTIFICATION_CHANNEL } from '../../constructs/private/alert-limits';
+import { matching } from './common';
 
-/** `alerts:` Cloud Monitoring alert policies for the endpoint. */
+/** A numeric alert setting with its default and range from the table the constructs use too. */
+function setting(name: AlertSettingName, description: string) {
+  const s = ALERT_SETTINGS[name];
+  const number = s.integer ? z.number().int() : z.number();
+  return number.min(s.min).max(s.max).default(s.default).describe(description);
+}
+
+/**
+ * `alerts:` the Cloud Monitoring alert policies and dashboard of the endpoint. Every endpoint gets
+ * them; this section tunes thresholds and windows and says whom to notify.
+ */
 export const alertsSchema = z.strictObject({
-  /** Email addresses notified by every alert policy. */
-  emails: z.array(z.email({ error: (iss) => `${JSON.stringify(iss.input)} is not an email address` })).default([]),
-  /** p99 prediction latency threshold, milliseconds. */
-  latencyP99Ms: z.number().positive().max(600_000).optional(),
-  /** Error rate threshold, percent of predictions. */
-  errorRatePercent: z.number().positive().max(100).optional(),
+  emails: z
+    .array(z.email({ error: (iss) => `${JSON.stringify(iss.input)} is not an email address` }))
+    .default([])
+    .describe('Email addresses every alert notifies (one email notification channel each).'),
+  channels: z
+    .array(matching(NOTIFICATION_CHANNEL, 'a notification channel id or projects/<project>/notificationChannels/<id>'))
+    .default([])
+    .describe('Existing notification channels (Slack, PagerDuty...) notified too: numeric ids in this project or full names.'),
+  latencyP99Ms: setting('latencyP99Ms', 'p99 prediction latency threshold, milliseconds.'),
+  errorRatePercent: setting('errorRatePercent', 'Server-error (5xx) threshold, percent of responses.'),
+  gpuDutyCyclePercent: setting('gpuDutyCyclePercent', 'GPU duty-cycle threshold, percent (mean over replicas).'),
+  latencyWindowMinutes: setting('latencyWindowMinutes', 'Minutes p99 latency must stay above its threshold.'),
+  errorRateWindowMinutes: setting('errorRateWindowMinutes', 'Minutes the error rate must stay above its threshold.'),
+  saturationWindowMinutes: setting('saturationWindowMinutes', 'Minutes a deployment must run at `replicas.max` before the saturation alert.'),
+  gpuWindowMinutes: setting('gpuWindowMinutes', 'Minutes the GPU duty cycle must stay above its threshold.'),
+  autoCloseMinutes: setting('autoCloseMinutes', 'Minutes without data after which an open incident closes.'),
 });
 
 export type AlertsConfig = z.output<typeof alertsSchema>;

@@ -31,8 +31,8 @@ const environmentObject = z.strictObject({
     endpoint: endpointSchema.default(endpointSchema.parse({})),
     /** Model versions deployed to the endpoint. */
     models: z.array(modelSchema).default([]),
-    /** Alert policies on the endpoint. */
-    alerts: alertsSchema.optional(),
+    /** Alert policies on the endpoint: every endpoint gets them, with defaults when this is absent. */
+    alerts: alertsSchema.default(alertsSchema.parse({})),
 });
 
 /** `defaults:` any environment key; every field optional. */
@@ -40,6 +40,22 @@ export const defaultsSchema = environmentObject.partial();
 
 /** One environment after `defaults:` are merged in. */
 export const environmentSchema = environmentObject.superRefine((env, ctx) => {
+    const allowed = env.endpoint.allowedProjects ?? [];
+    if (env.endpoint.access === 'private-psc' && allowed.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['endpoint', 'allowedProjects'], message: 'a private-psc endpoint needs at least one project allowed to connect (allowedProjects: [consumer-project])', input: env.endpoint.allowedProjects });
+    }
+    if (env.endpoint.access !== 'private-psc' && allowed.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['endpoint', 'allowedProjects'], message: `only applies to access: private-psc, not ${env.endpoint.access}`, input: allowed });
+    }
+    const seen = new Map<string, number>();
+    env.models.forEach((m, i) => {
+      const key = `${m.name}@${m.version}`;
+      const first = seen.get(key);
+      if (first !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['models', i, 'version'], message: `${key} is already declared at models[${first}]; each model version once per endpoint`, input: m.version });
+      }
+      seen.set(key, i);
+    });
     if (env.models.length > 0) {
       const total = env.models.reduce((sum, m) => sum + m.traffic, 0);
       if (total !== 100) {

@@ -19,6 +19,12 @@ export {
   Token,
 } from 'cdktf';
 export type { IAspect, TerraformElement } from 'cdktf';
+/**
+ * Resolves tokens to the Terraform expressions they stand for (e.g. `${docker_registry_image.x.sha256_digest}`),
+ * so policy checks can tell what a value will be. Not re-exported by the `cdktf` entry point;
+ * stable in the frozen 0.21.
+ */
+export { resolve as resolveTokens } from 'cdktf/lib/_tokens';
 
 export * as googleProvider from '@cdktf/provider-google/lib/provider';
 export * as googleClientConfig from '@cdktf/provider-google/lib/data-google-client-config';
@@ -26,6 +32,17 @@ export * as projectService from '@cdktf/provider-google/lib/project-service';
 export * as artifactRegistryRepository from '@cdktf/provider-google/lib/artifact-registry-repository';
 export * as artifactRegistryRepositoryIamMember from '@cdktf/provider-google/lib/artifact-registry-repository-iam-member';
 
+export * as monitoringAlertPolicy from '@cdktf/provider-google/lib/monitoring-alert-policy';
+export * as monitoringDashboard from '@cdktf/provider-google/lib/monitoring-dashboard';
+export * as monitoringNotificationChannel from '@cdktf/provider-google/lib/monitoring-notification-channel';
+
 export * as dockerProvider from '@cdktf/provider-docker/lib/provider';
 export * as dockerImage from '@cdktf/provider-docker/lib/image';
 export * as dockerRegistryImage from '@cdktf/provider-docker/lib/registry-image';
+export * as vertexAiEndpoint from '@cdktf/provider-google/lib/vertex-ai-endpoint';
+export { DataResource, TerraformLocal } from 'cdktf';
+export * as serviceAccount from '@cdktf/provider-google/lib/service-account';
+export * as projectIamMember from '@cdktf/provider-google/lib/project-iam-member';
+export * as storageBucketIamMember from '@cdktf/provider-google/lib/storage-bucket-iam-member';
+export * as httpProvider from '@cdktf/provider-http/lib/provider';
+export * as dataHttp from '@cdktf/provider-http/lib/data-http';

@@ -1,0 +1,291 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { runDeployer } from '../../deployer/cli';
+import { DRIFT_LABEL, type ManifestInput, STATE_LABEL } from '../../deployer/manifest';
+import { liveFingerprint } from '../../deployer/live-state';
+import { FakeVertex } from './fake-vertex';
+
+const PROJECT = 'acme-ml-prod';
+const REGION = 'europe-west4';
+const ENDPOINT_ID = '1234567890';
+const ENDPOINT = `projects/${PROJECT}/locations/${REGION}/endpoints/${ENDPOINT_ID}`;
+const MODEL = `projects/${PROJECT}/locations/${REGION}/models/yolo26n`;
+
+function modelVersion(alias: string, fingerprint: string) {
+  return {
+    modelId: 'yolo26n',
+    versionAlias: alias,
+    fingerprint,
+    displayName: `yolo26n ${alias}`,
+    artifactUri: `gs://acme-models/yolo26n/${alias}`,
+    containerSpec: { imageUri: 'europe-west4-docker.pkg.dev/acme-ml-prod/serving/server@sha256:abc', ports: [{ containerPort: 8080 }], predictRoute: '/predict', healthRoute: '/health' },
+  };
+}
+
+function deployment(model: string, trafficPercent: number, overrides: Partial<{ minReplicaCount: number; maxReplicaCount: number; machineType: string }> = {}) {
+  return {
+    model,
+    displayName: model,
+    serviceAccount: 'vertex-serving@acme-ml-prod.iam.gserviceaccount.com',
+    machineSpec: { machineType: overrides.machineType ?? 'a2-highgpu-1g', acceleratorType: 'NVIDIA_TESLA_A100', acceleratorCount: 1 },
+    minReplicaCount: overrides.minReplicaCount ?? 1,
+    maxReplicaCount: overrides.maxReplicaCount ?? 2,
+    autoscalingMetricSpecs: [{ metricName: 'aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle', target: 60 }],
+    trafficPercent,
+  };
+}
+
+/** The 90/10 canary of the example prod environment. */
+const CANARY: ManifestInput = {
+  endpoint: { project: PROJECT, region: REGION, endpointId: ENDPOINT_ID },
+  models: { 'yolo26n@v3': modelVersion('v3', '00000000000000a3'), 'yolo26n@v4': modelVersion('v4', '00000000000000a4') },
+  deployments: { '1000000003': deployment('yolo26n@v3', 90), '1000000004': deployment('yolo26n@v4', 10) },
+};
+
+let fake: FakeVertex;
+let baseUrl: string;
+let lines: string[];
+
+beforeEach(async () => {
+  fake = new FakeVertex();
+  baseUrl = await fake.start();
+  fake.addEndpoint(PROJECT, REGION, ENDPOINT_ID);
+  lines = [];
+});
+afterEach(async () => {
+  jest.restoreAllMocks();
+  await fake.stop();
+});
+
+async function run(command: 'apply' | 'destroy', manifest: ManifestInput): Promise<number> {
+  return runDeployer([command], {
+    DEPLOYER_MANIFEST: JSON.stringify(manifest),
+    VERTEX_API_ENDPOINT: baseUrl,
+    GOOGLE_OAUTH_ACCESS_TOKEN: 'fake-token',
+    DEPLOYER_POLL_SECONDS: '0.001',
+    DEPLOYER_BACKOFF_MS: '1',
+    DEPLOYER_BACKOFF_MAX_MS: '4',
+  }, { log: (l) => lines.push(l), random: () => 0.5 });
+}
+
+function endpoint() {
+  return fake.endpoints.get(ENDPOINT)!;
+}
+
+describe('deployer apply', () => {
+  test('first deploy uploads each version, deploys each model, then sets the traffic split', async () => {
+    // WHEN
+    const code = await run('apply', CANARY);
+    // THEN
+    expect(code).toBe(0);
+    expect(fake.models.get(MODEL)!.map((v) => v.versionAliases)).toEqual([['default', 'v3'], ['v4']]);
+    expect(endpoint().deployedModels.map((d) => [d.id, d.modelVersionId])).toEqual([['1000000003', '1'], ['1000000004', '2']]);
+    expect(endpoint().trafficSplit).toEqual({ '1000000003': 90, '1000000004': 10 });
+    const mutations = fake.mutations();
+    expect(mutations.indexOf(`PATCH ${ENDPOINT}`)).toBeGreaterThan(mutations.lastIndexOf(`POST ${ENDPOINT}:deployModel`));
+    expect(endpoint().labels[STATE_LABEL]).toBe(liveFingerprint(endpoint()));
+  });
+
+  test('re-applying the same manifest changes nothing', async () => {
+    // GIVEN
+    expect(await run('apply', CANARY)).toBe(0);
+    fake.requests.length = 0;
+    // WHEN
+    const code = await run('apply', CANARY);
+    // THEN
+    expect(code).toBe(0);
+    expect(fake.mutations()).toEqual([]);
+  });
+
+  test('an immutable change deploys the new model first, then moves traffic, then undeploys the old one', async () => {
+    // GIVEN v3 serves everything
+    const before: ManifestInput = { ...CANARY, models: { 'yolo26n@v3': CANARY.models!['yolo26n@v3'] }, deployments: { '1000000003': deployment('yolo26n@v3', 100) } };
+    expect(await run('apply', before)).toBe(0);
+    fake.requests.length = 0;
+    // WHEN the machine type changes, which gives the deployment a new id
+    const after: ManifestInput = { ...before, deployments: { '2000000003': deployment('yolo26n@v3', 100, { machineType: 'a2-highgpu-2g' }) } };
+    expect(await run('apply', after)).toBe(0);
+    // THEN
+    expect(fake.mutations().filter((r) => !r.includes('labels'))).toEqual([
+      `POST ${ENDPOINT}:deployModel`,
+      `PATCH ${ENDPOINT}`,
+      `POST ${ENDPOINT}:undeployModel`,
+      `PATCH ${ENDPOINT}`, // the state label
+    ]);
+    expect(endpoint().deployedModels.map((d) => d.id)).toEqual(['2000000003']);
+    expect(endpoint().trafficSplit).toEqual({ '2000000003': 100 });
+  });
+
+  test('replica bounds change in place with mutateDeployedModel', async () => {
+    // GIVEN
+    expect(await run('apply', CANARY)).toBe(0);
+    fake.requests.length = 0;
+    // WHEN
+    const resized: ManifestInput = { ...CANARY, deployments: { ...CANARY.deployments, '1000000003': deployment('yolo26n@v3', 90, { minReplicaCount: 2, maxReplicaCount: 8 }) } };
+    expect(await run('apply', resized)).toBe(0);
+    // THEN
+    expect(fake.mutations()).toEqual([`POST ${ENDPOINT}:mutateDeployedModel`, `PATCH ${ENDPOINT}`]);
+    expect(endpoint().deployedModels[0].dedicatedResources).toMatchObject({ minReplicaCount: 2, maxReplicaCount: 8 });
+  });
+
+  test('a failed deploy keeps the traffic where it was and undeploys what it half-created', async () => {
+    // GIVEN v3 serves everything
+    const before: ManifestInput = { ...CANARY, models: { 'yolo26n@v3': CANARY.models!['yolo26n@v3'] }, deployments: { '1000000003': deployment('yolo26n@v3', 100) } };
+    expect(await run('apply', before)).toBe(0);
+    fake.failDeployOf('1000000004', 'Model server never became ready');
+    const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    // WHEN the canary fails to start
+    const code = await run('apply', CANARY);
+    // THEN
+    expect(code).toBe(1);
+    expect(errors.mock.calls[0][0]).toMatch(/traffic split was left as it was .*1000000004.* were undeployed again\. Reason: .*Model server never became ready/);
+    expect(endpoint().trafficSplit).toEqual({ '1000000003': 100 });
+    expect(endpoint().deployedModels.map((d) => d.id)).toEqual(['1000000003']);
+    errors.mockRestore();
+  });
+
+  test('a run that failed half way resumes without uploading again', async () => {
+    // GIVEN the first run uploaded both versions, then the canary failed to deploy
+    fake.failDeployOf('1000000004', 'quota exceeded');
+    jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    expect(await run('apply', CANARY)).toBe(1);
+    fake.clearDeployFailures();
+    fake.requests.length = 0;
+    // WHEN
+    expect(await run('apply', CANARY)).toBe(0);
+    // THEN
+    expect(fake.mutations().filter((r) => r.endsWith(':upload'))).toEqual([]);
+    expect(endpoint().trafficSplit).toEqual({ '1000000003': 90, '1000000004': 10 });
+  });
+
+  test('a run killed after a deployment resumes from there', async () => {
+    // GIVEN a run was killed after v3 was deployed, before the traffic split
+    await run('apply', { ...CANARY, deployments: { '1000000003': deployment('yolo26n@v3', 100) } });
+    endpoint().trafficSplit = {};
+    fake.requests.length = 0;
+    // WHEN
+    expect(await run('apply', CANARY)).toBe(0);
+    // THEN v3 is not deployed twice
+    expect(fake.mutations().filter((r) => r.endsWith(':deployModel'))).toEqual([`POST ${ENDPOINT}:deployModel`]);
+    expect(endpoint().deployedModels.map((d) => d.id).sort()).toEqual(['1000000003', '1000000004']);
+  });
+
+  test('429 and 503 answers are retried with backoff', async () => {
+    // GIVEN
+    fake.injectStatuses(429, 503, 503);
+    // WHEN
+    const code = await run('apply', CANARY);
+    // THEN
+    expect(code).toBe(0);
+    expect(lines.filter((l) => /retry \d\/6/.test(l))).toHaveLength(3);
+    expect(endpoint().trafficSplit).toEqual({ '1000000003': 90, '1000000004': 10 });
+  });
+
+  test('a 4xx that will not change is not retried', async () => {
+    // GIVEN
+    fake.injectStatuses(403);
+    const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    // WHEN
+    const code = await run('apply', CANARY);
+    // THEN
+    expect(code).toBe(1);
+    expect(fake.requests).toHaveLength(1);
+    expect(errors.mock.calls[0][0]).toMatch(/HTTP 403/);
+    errors.mockRestore();
+  });
+
+  test('a hand-made change is put back and remembered, so the next plan is stable', async () => {
+    // GIVEN someone moved all traffic to the canary in the console
+    expect(await run('apply', CANARY)).toBe(0);
+    endpoint().trafficSplit = { '1000000003': 0, '1000000004': 100 };
+    const drifted = liveFingerprint(endpoint());
+    // WHEN
+    expect(await run('apply', CANARY)).toBe(0);
+    // THEN
+    expect(endpoint().trafficSplit).toEqual({ '1000000003': 90, '1000000004': 10 });
+    expect(endpoint().labels[DRIFT_LABEL]).toBe(drifted);
+    expect(lines.some((l) => /changed outside Terraform/.test(l))).toBe(true);
+  });
+
+  test('progress lines say what is awaited', async () => {
+    await run('apply', CANARY);
+    expect(lines.some((l) => /waiting: deploy yolo26n@v4 as deployed model 1000000004 on a2-highgpu-1g \+ 1x NVIDIA_TESLA_A100, 1\.\.2 replicas \(\d+s so far\)/.test(l))).toBe(true);
+  });
+});
+
+describe('deployer destroy', () => {
+  test('undeploys every model so the endpoint can be deleted', async () => {
+    // GIVEN
+    expect(await run('apply', CANARY)).toBe(0);
+    // WHEN
+    const code = await run('destroy', { endpoint: CANARY.endpoint });
+    // THEN
+    expect(code).toBe(0);
+    expect(endpoint().deployedModels).toEqual([]);
+    expect(endpoint().trafficSplit).toEqual({});
+  });
+
+  test('an endpoint already gone is not an error', async () => {
+    fake.endpoints.clear();
+    expect(await run('destroy', { endpoint: CANARY.endpoint })).toBe(0);
+  });
+});
+
+describe('deployer settings', () => {
+  test('a missing manifest is a clear error', async () => {
+    const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    expect(await runDeployer(['apply'], {})).toBe(2);
+    expect(errors.mock.calls[0][0]).toMatch(/DEPLOYER_MANIFEST is not set/);
+    errors.mockRestore();
+  });
+});
+
+describe('the command Terraform runs', () => {
+  test('runs the TypeScript CLI from the stack directory by its relative path, with no build step', async () => {
+    // GIVEN a directory where Terraform runs a stack (cdktf.out/stacks/<stack>) and the command the plan holds
+    const stacksDir = path.join(__dirname, '..', '..', 'cdktf.out', 'stacks');
+    mkdirSync(stacksDir, { recursive: true });
+    const stackDir = mkdtempSync(path.join(stacksDir, 'jest-'));
+    try {
+      // WHEN
+      const output = await new Promise<string>((resolve, reject) =>
+        execFile('/bin/sh', ['-c', 'node -r ts-node/register ../../../deployer/cli.ts apply'], {
+          cwd: stackDir,
+          env: {
+            ...process.env,
+            TS_NODE_SWC: 'true',
+            TS_NODE_TRANSPILE_ONLY: 'true',
+            DEPLOYER_MANIFEST: JSON.stringify(CANARY),
+            VERTEX_API_ENDPOINT: baseUrl,
+            GOOGLE_OAUTH_ACCESS_TOKEN: 'fake-token',
+            DEPLOYER_POLL_SECONDS: '0.001',
+          },
+        }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout))),
+      );
+      // THEN
+      expect(output).toMatch(/\[deployer \+\d+s\] Rollout to .* done in/);
+      expect(endpoint().trafficSplit).toEqual({ '1000000003': 90, '1000000004': 10 });
+    } finally {
+      rmSync(stackDir, { recursive: true, force: true });
+    }
+  }, 20_000);
+});
+
+describe('the live-state fingerprint', () => {
+  test('is the format the plan-time HCL expression builds: fields joined by ":", sorted entries joined by ","', () => {
+    // GIVEN
+    const live = {
+      deployedModels: [
+        { id: '2', model: 'projects/1/locations/r/models/m', modelVersionId: '4', dedicatedResources: { minReplicaCount: 1, maxReplicaCount: 2 } },
+        { id: '1', model: 'projects/1/locations/r/models/m', modelVersionId: '3', dedicatedResources: { minReplicaCount: 2, maxReplicaCount: 8 } },
+      ],
+      trafficSplit: { '1': 90, '2': 10 },
+    };
+    // THEN
+    const expected = createHash('sha256').update('1:projects/1/locations/r/models/m:3:2:8:90,2:projects/1/locations/r/models/m:4:1:2:10').digest('hex').slice(0, 16);
+    expect(liveFingerprint(live)).toBe(expected);
+    expect(liveFingerprint({})).toBe('e3b0c44298fc1c14');
+  });
+});

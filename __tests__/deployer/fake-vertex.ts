@@ -1,0 +1,266 @@
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A local fake of the Vertex AI REST subset the deployer uses, on 127.0.0.1, with the real
+ * resource names and field names (models:upload, models.get with `@version`/`@alias`, endpoints
+ * get/patch/deployModel/undeployModel/mutateDeployedModel, operations.get), and the rules of the
+ * real API the deployer relies on: a model with traffic cannot be undeployed, a traffic split
+ * adds up to 100 or is empty and names only deployed models, ids are unique.
+ */
+
+interface FakeModelVersion {
+  name: string;
+  versionId: string;
+  versionAliases: string[];
+  versionDescription?: string;
+  displayName: string;
+  containerSpec?: Record<string, unknown>;
+  artifactUri?: string;
+}
+
+export interface FakeDeployedModel {
+  id: string;
+  model: string;
+  modelVersionId: string;
+  displayName?: string;
+  serviceAccount?: string;
+  disableContainerLogging?: boolean;
+  dedicatedResources: {
+    machineSpec?: Record<string, unknown>;
+    minReplicaCount: number;
+    maxReplicaCount: number;
+    autoscalingMetricSpecs?: { metricName: string; target: number }[];
+    spot?: boolean;
+  };
+}
+
+export interface FakeEndpoint {
+  name: string;
+  deployedModels: FakeDeployedModel[];
+  trafficSplit: Record<string, number>;
+  labels: Record<string, string>;
+}
+
+interface PendingOperation {
+  pollsLeft: number;
+  finish: () => { error?: { code: number; message: string }; response?: Record<string, unknown> };
+  result?: { done: true; error?: { code: number; message: string }; response?: Record<string, unknown> };
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, readonly reason: string, message: string) {
+    super(message);
+  }
+}
+
+export class FakeVertex {
+  /** Every request, as `METHOD path` (query string dropped), in order. */
+  readonly requests: string[] = [];
+  readonly endpoints = new Map<string, FakeEndpoint>();
+  readonly models = new Map<string, FakeModelVersion[]>();
+  /** Polls before an operation reports done. */
+  operationPolls = 1;
+  private readonly operations = new Map<string, PendingOperation>();
+  private readonly injected: number[] = [];
+  private readonly failingDeploys = new Map<string, string>();
+  private opCounter = 0;
+  private server?: Server;
+
+  /** Creates an empty endpoint, as Terraform's `google_vertex_ai_endpoint` would. */
+  addEndpoint(project: string, region: string, id: string): FakeEndpoint {
+    const ep: FakeEndpoint = { name: `projects/${project}/locations/${region}/endpoints/${id}`, deployedModels: [], trafficSplit: {}, labels: {} };
+    this.endpoints.set(ep.name, ep);
+    return ep;
+  }
+
+  /** The next requests answer these HTTP statuses, one each, before normal service resumes. */
+  injectStatuses(...statuses: number[]): void {
+    this.injected.push(...statuses);
+  }
+
+  /** A deployModel of this DeployedModel id fails after it appeared on the endpoint (e.g. the container never got healthy). */
+  failDeployOf(deployedModelId: string, message: string): void {
+    this.failingDeploys.set(deployedModelId, message);
+  }
+
+  /** Deployments succeed again. */
+  clearDeployFailures(): void {
+    this.failingDeploys.clear();
+  }
+
+  /** Requests that changed something (not GETs). */
+  mutations(): string[] {
+    return this.requests.filter((r) => !r.startsWith('GET '));
+  }
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const path = decodeURIComponent(url.pathname).replace(/^\/v1\//, '');
+    this.requests.push(`${req.method} ${path}`);
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {};
+    const status = this.injected.shift();
+    if (status !== undefined) {
+      return send(res, status, { error: { code: status, status: status === 429 ? 'RESOURCE_EXHAUSTED' : 'UNAVAILABLE', message: 'injected' } });
+    }
+    if (req.headers.authorization !== 'Bearer fake-token') {
+      return send(res, 401, { error: { code: 401, status: 'UNAUTHENTICATED', message: 'missing token' } });
+    }
+    try {
+      send(res, 200, this.route(req.method ?? 'GET', path, url.searchParams, body));
+    } catch (err) {
+      if (err instanceof HttpError) {
+        return send(res, err.status, { error: { code: err.status, status: err.reason, message: err.message } });
+      }
+      send(res, 500, { error: { code: 500, status: 'INTERNAL', message: (err as Error).message } });
+    }
+  }
+
+  private route(method: string, path: string, query: URLSearchParams, body: any): unknown {
+    let m: RegExpMatchArray | null;
+    if (method === 'GET' && /\/operations\/\d+$/.test(path)) return this.poll(path);
+    if (method === 'POST' && (m = path.match(/^(projects\/[^/]+\/locations\/[^/]+)\/models:upload$/))) return this.upload(m[1], body);
+    if (method === 'GET' && (m = path.match(/^(projects\/[^/]+\/locations\/[^/]+\/models\/[^/@]+)(?:@(.+))?$/))) return this.getModel(m[1], m[2]);
+    if ((m = path.match(/^(projects\/[^/]+\/locations\/[^/]+\/endpoints\/\d+)(?::(\w+))?$/))) {
+      const ep = this.endpoints.get(m[1]);
+      if (!ep) throw new HttpError(404, 'NOT_FOUND', `Endpoint ${m[1]} not found`);
+      const verb = m[2];
+      if (method === 'GET' && !verb) return ep;
+      if (method === 'PATCH' && !verb) return this.patchEndpoint(ep, query.get('updateMask') ?? '', body);
+      if (method === 'POST' && verb === 'deployModel') return this.deploy(ep, body);
+      if (method === 'POST' && verb === 'undeployModel') return this.undeploy(ep, body);
+      if (method === 'POST' && verb === 'mutateDeployedModel') return this.mutate(ep, body);
+    }
+    throw new HttpError(404, 'NOT_FOUND', `no route for ${method} ${path}`);
+  }
+
+  private operation(parent: string, finish: PendingOperation['finish']): { name: string; done: false } {
+    const name = `${parent}/operations/${++this.opCounter}`;
+    this.operations.set(name, { pollsLeft: this.operationPolls, finish });
+    return { name, done: false };
+  }
+
+  private poll(name: string): unknown {
+    const op = this.operations.get(name);
+    if (!op) throw new HttpError(404, 'NOT_FOUND', `operation ${name} not found`);
+    if (op.result) return { name, ...op.result };
+    if (op.pollsLeft-- > 0) return { name, done: false };
+    op.result = { done: true, ...op.finish() };
+    return { name, ...op.result };
+  }
+
+  private getModel(modelName: string, version?: string): FakeModelVersion {
+    const versions = this.models.get(modelName);
+    const found = versions?.find((v) => (version === undefined ? v.versionAliases.includes('default') : v.versionId === version || v.versionAliases.includes(version)));
+    if (!found) throw new HttpError(404, 'NOT_FOUND', `Model ${modelName}${version ? `@${version}` : ''} not found`);
+    return found;
+  }
+
+  private upload(parent: string, body: any): unknown {
+    const model = body.model ?? {};
+    if (!model.containerSpec?.imageUri) throw new HttpError(400, 'INVALID_ARGUMENT', 'model.containerSpec.imageUri is required');
+    let modelName: string;
+    if (body.parentModel) {
+      modelName = body.parentModel;
+      if (!this.models.has(modelName)) throw new HttpError(404, 'NOT_FOUND', `parent model ${modelName} not found`);
+    } else {
+      modelName = `${parent}/models/${body.modelId}`;
+      if (this.models.has(modelName)) throw new HttpError(409, 'ALREADY_EXISTS', `Model ${modelName} already exists`);
+      this.models.set(modelName, []);
+    }
+    const versions = this.models.get(modelName)!;
+    const aliases: string[] = model.versionAliases ?? [];
+    for (const v of versions) v.versionAliases = v.versionAliases.filter((a) => !aliases.includes(a));
+    const version: FakeModelVersion = {
+      name: modelName,
+      versionId: String(versions.length + 1),
+      versionAliases: versions.length === 0 ? ['default', ...aliases] : aliases,
+      versionDescription: model.versionDescription,
+      displayName: model.displayName,
+      containerSpec: model.containerSpec,
+      artifactUri: model.artifactUri,
+    };
+    versions.push(version);
+    return this.operation(parent, () => ({ response: { model: modelName, modelVersionId: version.versionId } }));
+  }
+
+  private deploy(ep: FakeEndpoint, body: any): unknown {
+    const dm = body.deployedModel;
+    if (!/^\d{1,10}$/.test(dm?.id ?? '')) throw new HttpError(400, 'INVALID_ARGUMENT', 'deployedModel.id must be 1 to 10 digits');
+    if (ep.deployedModels.some((d) => d.id === dm.id)) throw new HttpError(409, 'ALREADY_EXISTS', `DeployedModel ${dm.id} already exists`);
+    const [modelName, version] = String(dm.model).split('@');
+    const mv = this.getModel(modelName, version);
+    if (body.trafficSplit !== undefined) throw new HttpError(400, 'INVALID_ARGUMENT', 'this fake expects deployModel without trafficSplit');
+    const deployed: FakeDeployedModel = {
+      id: dm.id,
+      model: modelName,
+      modelVersionId: mv.versionId,
+      displayName: dm.displayName,
+      serviceAccount: dm.serviceAccount,
+      disableContainerLogging: dm.disableContainerLogging,
+      dedicatedResources: dm.dedicatedResources,
+    };
+    ep.deployedModels.push(deployed);
+    const failure = this.failingDeploys.get(dm.id);
+    return this.operation(ep.name, () =>
+      failure ? { error: { code: 9, message: failure } } : { response: { deployedModel: { id: dm.id } } },
+    );
+  }
+
+  private undeploy(ep: FakeEndpoint, body: any): unknown {
+    const id = body.deployedModelId;
+    if (!ep.deployedModels.some((d) => d.id === id)) throw new HttpError(404, 'NOT_FOUND', `DeployedModel ${id} not found`);
+    if ((ep.trafficSplit[id] ?? 0) > 0) {
+      throw new HttpError(400, 'FAILED_PRECONDITION', `DeployedModel ${id} still has ${ep.trafficSplit[id]}% of the traffic`);
+    }
+    ep.deployedModels = ep.deployedModels.filter((d) => d.id !== id);
+    delete ep.trafficSplit[id];
+    return this.operation(ep.name, () => ({ response: {} }));
+  }
+
+  private mutate(ep: FakeEndpoint, body: any): unknown {
+    const dm = ep.deployedModels.find((d) => d.id === body.deployedModel?.id);
+    if (!dm) throw new HttpError(404, 'NOT_FOUND', `DeployedModel ${body.deployedModel?.id} not found`);
+    const mask = String(body.updateMask ?? '').split(',');
+    const allowed = ['dedicatedResources.minReplicaCount', 'dedicatedResources.maxReplicaCount', 'dedicatedResources.autoscalingMetricSpecs', 'disableContainerLogging'];
+    const bad = mask.filter((f) => !allowed.includes(f));
+    if (bad.length > 0) throw new HttpError(400, 'INVALID_ARGUMENT', `cannot mutate ${bad.join(', ')}`);
+    const r = body.deployedModel.dedicatedResources ?? {};
+    dm.dedicatedResources = { ...dm.dedicatedResources, minReplicaCount: r.minReplicaCount, maxReplicaCount: r.maxReplicaCount, autoscalingMetricSpecs: r.autoscalingMetricSpecs };
+    dm.disableContainerLogging = body.deployedModel.disableContainerLogging;
+    return this.operation(ep.name, () => ({ response: {} }));
+  }
+
+  private patchEndpoint(ep: FakeEndpoint, updateMask: string, body: any): FakeEndpoint {
+    if (updateMask === 'trafficSplit') {
+      const split: Record<string, number> = body.trafficSplit ?? {};
+      const total = Object.values(split).reduce((a, b) => a + b, 0);
+      if (Object.keys(split).length > 0 && total !== 100) throw new HttpError(400, 'INVALID_ARGUMENT', `traffic split adds up to ${total}, not 100`);
+      const unknown = Object.keys(split).filter((id) => !ep.deployedModels.some((d) => d.id === id));
+      if (unknown.length > 0) throw new HttpError(400, 'INVALID_ARGUMENT', `traffic split names undeployed models ${unknown.join(', ')}`);
+      ep.trafficSplit = { ...split };
+    } else if (updateMask === 'labels') {
+      ep.labels = { ...(body.labels ?? {}) };
+    } else {
+      throw new HttpError(400, 'INVALID_ARGUMENT', `this fake does not patch ${updateMask}`);
+    }
+    return ep;
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}

@@ -1,0 +1,186 @@
+import { AnnotationMetadataEntryType, TerraformStack, Testing } from 'cdktf';
+import { MonitoringAlertPolicy } from '@cdktf/provider-google/lib/monitoring-alert-policy';
+import type { Construct } from 'constructs';
+import { EndpointAlarms, type EndpointAlarmsProps, NotificationChannels, VertexEndpoint } from '../../constructs';
+import { ENDPOINT_ID, deploymentOn, endpointIn, resourcesOf } from './fixtures';
+
+const ENDPOINT_FILTER = `resource.type = "aiplatform.googleapis.com/Endpoint" AND resource.labels.endpoint_id = "${ENDPOINT_ID}"`;
+
+/** Synthesizes alarms on a test endpoint; `build` adds the alarms under test. */
+function synthAlarms(build: (alarms: EndpointAlarms) => void, props: Partial<EndpointAlarmsProps> = {}): string {
+  return Testing.synthScope((scope: Construct) => {
+    build(new EndpointAlarms(scope, 'alarms', { endpoint: endpointIn(scope), ...props }));
+  });
+}
+
+/** The only alert policy of a synthesized scope. */
+function onlyPolicy(synthesized: string): Record<string, any> {
+  const policies = Object.values(resourcesOf(synthesized, 'google_monitoring_alert_policy'));
+  expect(policies).toHaveLength(1);
+  return policies[0];
+}
+
+describe('EndpointAlarms metrics', () => {
+  const alarms = new EndpointAlarms(new TerraformStack(Testing.app(), 's'), 'alarms', {
+    endpoint: endpointIn(new TerraformStack(Testing.app(), 'e')),
+  });
+
+  test.each([
+    ['metricLatency', () => alarms.metricLatency(95), 'prediction_latencies', 'ALIGN_DELTA', 'REDUCE_PERCENTILE_95'],
+    ['metricPredictions', () => alarms.metricPredictions(), 'prediction_count', 'ALIGN_RATE', 'REDUCE_SUM'],
+    ['metricErrors', () => alarms.metricErrors(), 'error_count', 'ALIGN_RATE', 'REDUCE_SUM'],
+    ['metricResponses', () => alarms.metricResponses(), 'response_count', 'ALIGN_RATE', 'REDUCE_SUM'],
+    ['metricReplicas', () => alarms.metricReplicas(), 'replicas', 'ALIGN_MEAN', 'REDUCE_SUM'],
+    ['metricTargetReplicas', () => alarms.metricTargetReplicas(), 'target_replicas', 'ALIGN_MEAN', 'REDUCE_SUM'],
+    ['metricGpuDutyCycle', () => alarms.metricGpuDutyCycle(), 'accelerator/duty_cycle', 'ALIGN_MEAN', 'REDUCE_MEAN'],
+    ['metricCpuUtilization', () => alarms.metricCpuUtilization(), 'cpu/utilization', 'ALIGN_MEAN', 'REDUCE_MEAN'],
+  ])('%s: filtered to the endpoint, aligned for its kind, per deployed model', (_, metricOf, name, aligner, reducer) => {
+    // WHEN
+    const metric = metricOf();
+    // THEN
+    expect(metric.filter).toContain(`${ENDPOINT_FILTER} AND metric.type = "aiplatform.googleapis.com/prediction/online/${name}"`);
+    expect(metric.apiAggregation).toEqual({
+      alignmentPeriod: '60s',
+      perSeriesAligner: aligner,
+      crossSeriesReducer: reducer,
+      groupByFields: ['metric.label.deployed_model_id'],
+    });
+  });
+
+  test('latency is the end-to-end latency, not the model or overhead part', () => {
+    // THEN
+    expect(alarms.metricLatency().filter).toMatch(/ AND metric\.labels\.latency_type = "total"$/);
+  });
+
+  test('responses can be narrowed to one status class', () => {
+    // THEN
+    expect(alarms.metricResponses(5).filter).toMatch(/ AND metric\.labels\.response_code = starts_with\("5"\)$/);
+  });
+});
+
+describe('EndpointAlarms alarms', () => {
+  test('alarmOnLatency: p99 above the threshold for the window, with documentation and auto-close', () => {
+    // WHEN
+    const synthesized = synthAlarms((a) => a.alarmOnLatency({ thresholdMs: 300, windowMinutes: 10 }), { autoCloseMinutes: 120 });
+    // THEN
+    expect(synthesized).toHaveResourceWithProperties(MonitoringAlertPolicy, {
+      project: 'acme-ml-dev',
+      combiner: 'OR',
+      severity: 'WARNING',
+      alert_strategy: { auto_close: '7200s' },
+    });
+    const policy = onlyPolicy(synthesized);
+    expect(policy.conditions[0].display_name).toBe('p99 latency > 300 ms for 10 min');
+    const condition = policy.conditions[0].condition_threshold;
+    expect(condition).toMatchObject({
+      comparison: 'COMPARISON_GT',
+      threshold_value: 300,
+      duration: '600s',
+      evaluation_missing_data: 'EVALUATION_MISSING_DATA_INACTIVE',
+      aggregations: [{ per_series_aligner: 'ALIGN_DELTA', cross_series_reducer: 'REDUCE_PERCENTILE_99' }],
+    });
+    expect(condition.filter).toContain('prediction/online/prediction_latencies');
+    expect(policy.documentation.mime_type).toBe('text/markdown');
+    expect(policy.documentation.content).toMatch(/### What it means\n\nThe p99 end-to-end prediction latency .* endpoint 1234567890 .* above 300 ms for 10 minutes/);
+    expect(policy.documentation.content).toMatch(/### First steps\n\n1\. .*\n2\. /);
+    expect(policy.documentation.subject).toBe('[stack/endpoint] p99 prediction latency above 300 ms');
+  });
+
+  test('alarmOnErrorRate: 5xx responses over all responses, smoothed over 5 minutes, threshold as a fraction', () => {
+    // WHEN
+    const policy = onlyPolicy(synthAlarms((a) => a.alarmOnErrorRate({ thresholdPercent: 0.5 })));
+    // THEN
+    const condition = policy.conditions[0].condition_threshold;
+    expect(policy.severity).toBe('ERROR');
+    expect(condition.threshold_value).toBe(0.005);
+    expect(condition.filter).toMatch(/response_count" AND metric\.labels\.response_code = starts_with\("5"\)$/);
+    expect(condition.denominator_filter).toMatch(/response_count"$/);
+    for (const agg of [condition.aggregations[0], condition.denominator_aggregations[0]]) {
+      expect(agg).toEqual({
+        alignment_period: '300s',
+        per_series_aligner: 'ALIGN_RATE',
+        cross_series_reducer: 'REDUCE_SUM',
+        group_by_fields: ['metric.label.deployed_model_id'],
+      });
+    }
+  });
+
+  test('alarmOnSaturation: the deployment at its maximum replicas for the window', () => {
+    // WHEN
+    let deployedModelId = '';
+    const policy = onlyPolicy(
+      synthAlarms((a) => {
+        const deployment = deploymentOn(a.node.scope as Construct, a.endpoint, { maxReplicas: 8 });
+        deployedModelId = deployment.deployedModelId;
+        a.alarmOnSaturation(deployment);
+      }),
+    );
+    // THEN
+    const condition = policy.conditions[0].condition_threshold;
+    expect(condition.filter).toMatch(new RegExp(`prediction/online/replicas" AND metric\\.labels\\.deployed_model_id = "${deployedModelId}"$`));
+    expect(condition).toMatchObject({ threshold_value: 7.5, comparison: 'COMPARISON_GT', duration: '900s' });
+    expect(condition.aggregations[0].per_series_aligner).toBe('ALIGN_MIN');
+    expect(policy.display_name).toBe('stack/endpoint: yolo26n@v3 at its maximum of 8 replicas');
+    expect(policy.documentation.content).toContain('raise `replicas.max` of yolo26n@v3');
+  });
+
+  test('alarmOnGpuDutyCycle: mean duty cycle (a fraction) above the threshold for 15 minutes by default', () => {
+    // WHEN
+    const policy = onlyPolicy(synthAlarms((a) => a.alarmOnGpuDutyCycle()));
+    // THEN
+    expect(policy.conditions[0].condition_threshold).toMatchObject({ threshold_value: 0.95, duration: '900s' });
+    expect(policy.conditions[0].condition_threshold.filter).toContain('prediction/online/accelerator/duty_cycle');
+  });
+
+  test('notifies the given channels and labels every policy', () => {
+    // WHEN
+    const synthesized = Testing.synthScope((scope) => {
+      const notificationChannels = new NotificationChannels(scope, 'channels', { project: 'acme-ml-dev', emails: ['oncall@acme.example'], existingChannels: ['42'] });
+      new EndpointAlarms(scope, 'alarms', { endpoint: endpointIn(scope), notificationChannels, labels: { app: 'detector' } }).alarmOnLatency();
+    });
+    // THEN
+    expect(synthesized).toHaveResourceWithProperties(MonitoringAlertPolicy, {
+      notification_channels: [
+        expect.stringMatching(/^\$\{google_monitoring_notification_channel\.channels_Email-oncall-acme-example_[A-F0-9]+\.name\}$/),
+        'projects/acme-ml-dev/notificationChannels/42',
+      ],
+      user_labels: { app: 'detector' },
+    });
+  });
+
+  test('warns when nobody would be notified', () => {
+    // GIVEN
+    const stack = new TerraformStack(Testing.app(), 'stack');
+    // WHEN
+    const alarms = new EndpointAlarms(stack, 'alarms', { endpoint: endpointIn(stack) });
+    // THEN
+    expect(alarms.node.metadata.map((m) => [m.type, m.data])).toEqual([
+      [AnnotationMetadataEntryType.WARN, expect.stringMatching(/notify nobody.*alerts\.emails or alerts\.channels/)],
+    ]);
+  });
+
+  test.each([
+    ['thresholdMs', (a: EndpointAlarms) => a.alarmOnLatency({ thresholdMs: 0 }), /thresholdMs: 0 is not allowed; expected a number from 1 to 600000/],
+    ['windowMinutes', (a: EndpointAlarms) => a.alarmOnLatency({ windowMinutes: 2.5 }), /windowMinutes: 2.5 is not allowed; expected a whole number from 1 to 1440/],
+    ['thresholdPercent', (a: EndpointAlarms) => a.alarmOnErrorRate({ thresholdPercent: 150 }), /thresholdPercent: 150 is not allowed; expected a number from 0.01 to 100/],
+  ])('rejects a bad %s', (_, build, message) => {
+    // WHEN / THEN
+    expect(() => synthAlarms(build)).toThrow(message);
+  });
+
+  test('refuses a saturation alarm for a deployment on another endpoint', () => {
+    // WHEN / THEN
+    expect(() =>
+      synthAlarms((a) => {
+        const scope = a.node.scope as Construct;
+        const other = new VertexEndpoint(scope, 'other', { project: 'acme-ml-dev', region: 'us-central1', endpointId: '99' });
+        a.alarmOnSaturation(deploymentOn(scope, other));
+      }),
+    ).toThrow(/alarmOnSaturation: deployment stack\/yolo is deployed to stack\/other, not to stack\/endpoint/);
+  });
+
+  test('rejects an auto-close shorter than Cloud Monitoring allows', () => {
+    // WHEN / THEN
+    expect(() => synthAlarms(() => undefined, { autoCloseMinutes: 5 })).toThrow(/autoCloseMinutes: 5 is not allowed; expected a whole number from 30 to 10080/);
+  });
+});

@@ -1,0 +1,87 @@
+import { Testing } from 'cdktf';
+import { parseStacksConfig } from '../../config/load';
+import { buildApp } from '../../main';
+import { PINNED_CONTEXT_HASH, REPO_ROOT } from '../helpers/synth';
+import { resourcesOf } from './fixtures';
+
+const STACKS = `
+environments:
+  dev:
+    project: acme-ml-dev
+    labels: { app: detector }
+    models:
+      - name: yolo26n
+        version: v3
+        artifactUri: gs://acme-models/yolo26n/v3
+        machine: { type: g2-standard-8, accelerator: NVIDIA_L4 }
+        replicas: { min: 1, max: 4 }
+        traffic: 90
+      - name: yolo26n
+        version: v4
+        artifactUri: gs://acme-models/yolo26n/v4
+        machine: { type: n1-standard-4 }
+        replicas: { min: 1, max: 2 }
+        traffic: 10
+    alerts:
+      emails: [oncall@acme.example]
+      channels: ['777']
+      latencyP99Ms: 250
+      errorRatePercent: 0.5
+      saturationWindowMinutes: 30
+      autoCloseMinutes: 240
+`;
+
+function synthStack(yaml: string): string {
+  const [stack] = buildApp(Testing.app(), parseStacksConfig(yaml), { root: REPO_ROOT, contextHash: PINNED_CONTEXT_HASH });
+  return Testing.synth(stack);
+}
+
+describe('ServingStack monitoring from stacks.yaml alerts:', () => {
+  const synthesized = synthStack(STACKS);
+  const policies = Object.values(resourcesOf(synthesized, 'google_monitoring_alert_policy'));
+  const byName = (part: string) => policies.filter((p) => p.display_name.includes(part));
+
+  test('creates latency, error-rate, one saturation alarm per deployment and a GPU alarm', () => {
+    // THEN
+    expect(policies.map((p) => p.display_name).sort()).toEqual([
+      'dev/endpoint: 5xx error rate above 0.5 %',
+      'dev/endpoint: GPU duty cycle above 95 %',
+      'dev/endpoint: p99 latency above 250 ms',
+      'dev/endpoint: yolo26n@v3 at its maximum of 4 replicas',
+      'dev/endpoint: yolo26n@v4 at its maximum of 2 replicas',
+    ]);
+  });
+
+  test('takes thresholds, windows and auto-close from alerts:', () => {
+    // THEN
+    expect(byName('p99')[0].conditions[0].condition_threshold.threshold_value).toBe(250);
+    expect(byName('5xx')[0].conditions[0].condition_threshold.threshold_value).toBe(0.005);
+    for (const p of byName('at its maximum')) expect(p.conditions[0].condition_threshold.duration).toBe('1800s');
+    for (const p of policies) expect(p.alert_strategy.auto_close).toBe('14400s');
+  });
+
+  test('notifies an email channel per address and the existing channels, labelled like the environment', () => {
+    // GIVEN
+    const channels = Object.values(resourcesOf(synthesized, 'google_monitoring_notification_channel'));
+    expect(channels).toEqual([expect.objectContaining({ type: 'email', labels: { email_address: 'oncall@acme.example' }, user_labels: { app: 'detector' } })]);
+    for (const p of policies) {
+      expect(p.notification_channels).toEqual([expect.stringMatching(/^\$\{google_monitoring_notification_channel\./), 'projects/acme-ml-dev/notificationChannels/777']);
+      expect(p.user_labels).toEqual({ app: 'detector' });
+    }
+  });
+
+  test('adds the endpoint dashboard', () => {
+    // GIVEN
+    const dashboards = Object.values(resourcesOf(synthesized, 'google_monitoring_dashboard'));
+    expect(dashboards).toHaveLength(1);
+    expect(JSON.parse(dashboards[0].dashboard_json).displayName).toBe('Vertex endpoint dev/endpoint');
+  });
+
+  test('creates no GPU alarm when no deployment has a GPU', () => {
+    // GIVEN
+    const cpuOnly = synthStack(STACKS.replace('machine: { type: g2-standard-8, accelerator: NVIDIA_L4 }', 'machine: { type: n1-standard-8 }'));
+    const names = Object.values(resourcesOf(cpuOnly, 'google_monitoring_alert_policy')).map((p) => p.display_name);
+    expect(names).toHaveLength(4);
+    expect(names.join('\n')).not.toContain('GPU');
+  });
+});

@@ -1,0 +1,159 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { parse } from 'yaml';
+import { loadStacksConfig } from '../../config/load';
+import { REPO_ROOT } from '../helpers/synth';
+
+// The workflow cannot run here (no GitHub, no GCP): these tests check that everything it calls exists.
+
+interface Step {
+  id?: string;
+  name?: string;
+  uses?: string;
+  run?: string;
+  with?: Record<string, unknown>;
+  env?: Record<string, string>;
+}
+interface Job {
+  if?: string;
+  needs?: string | string[];
+  permissions?: Record<string, string>;
+  steps: Step[];
+}
+interface Workflow {
+  on: Record<string, unknown>;
+  env?: Record<string, string>;
+  jobs: Record<string, Job>;
+}
+
+const WORKFLOW_FILE = path.join(REPO_ROOT, '.github', 'workflows', 'plan.yml');
+const workflow = parse(readFileSync(WORKFLOW_FILE, 'utf8')) as Workflow;
+const packageJson = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
+  scripts: Record<string, string>;
+  devDependencies: Record<string, string>;
+};
+const environments = Object.keys(loadStacksConfig(path.join(REPO_ROOT, 'stacks.yaml')).environments);
+const allSteps = Object.entries(workflow.jobs).flatMap(([job, j]) => j.steps.map((step) => ({ job, step })));
+const runLines = allSteps.flatMap(({ job, step }) =>
+  (step.run ?? '')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => ({ job, line })),
+);
+
+describe('the plan workflow', () => {
+  test('runs on pull requests and on pushes to main', () => {
+    // THEN
+    expect(Object.keys(workflow.on).sort()).toEqual(['pull_request', 'push']);
+    expect(workflow.on.push).toEqual({ branches: ['main'] });
+  });
+
+  test('every `npm run` script and `npm test` it calls exists in package.json', () => {
+    // GIVEN
+    const scripts = runLines.flatMap(({ line }) => [
+      ...[...line.matchAll(/npm run ([\w:-]+)/g)].map((m) => m[1]),
+      ...(/\bnpm test\b/.test(line) ? ['test'] : []),
+    ]);
+    // THEN
+    expect(scripts).toEqual(expect.arrayContaining(['test', 'synth']));
+    for (const script of scripts) {
+      expect(packageJson.scripts).toHaveProperty([script]);
+    }
+  });
+
+  test('every `npx` binary it calls is installed by npm ci', () => {
+    // GIVEN
+    const binaries = runLines.flatMap(({ line }) => [...line.matchAll(/npx ([\w@/.-]+)/g)].map((m) => m[1]));
+    // THEN
+    expect(binaries).toContain('cdktf');
+    for (const bin of binaries) {
+      expect(existsSync(path.join(REPO_ROOT, 'node_modules', '.bin', bin))).toBe(true);
+    }
+    expect(packageJson.devDependencies).toHaveProperty(['cdktf-cli']);
+  });
+
+  test('every repository file a step reads exists', () => {
+    // GIVEN the file names in run lines, minus the files the job itself writes
+    const written = new Set(['diff.txt', 'comment.md']);
+    const files = runLines
+      .flatMap(({ line }) => [...line.matchAll(/['"\s]([\w./-]+\.(?:ya?ml|json|ts|txt|md))\b/g)].map((m) => m[1]))
+      .filter((f) => !written.has(f));
+    // THEN
+    expect(files).toContain('stacks.yaml');
+    for (const file of files) {
+      expect(existsSync(path.join(REPO_ROOT, file))).toBe(true);
+    }
+    const readsWrittenFiles = allSteps.flatMap(({ step }) => (typeof step.with?.path === 'string' ? [step.with.path] : []));
+    for (const file of readsWrittenFiles) {
+      expect(written.has(file)).toBe(true);
+    }
+  });
+
+  test('installs with npm ci, onnxruntime-node download skipped by .npmrc', () => {
+    // THEN: every job installs reproducibly from the lockfile...
+    for (const [name, job] of Object.entries(workflow.jobs)) {
+      expect({ name, ci: job.steps.some((s) => s.run === 'npm ci') }).toEqual({ name, ci: true });
+    }
+    expect(existsSync(path.join(REPO_ROOT, 'package-lock.json'))).toBe(true);
+    // ...without onnxruntime-node's CUDA download, and without cdktf telemetry calls.
+    expect(readFileSync(path.join(REPO_ROOT, '.npmrc'), 'utf8')).toMatch(/^onnxruntime-node-install=skip$/m);
+    expect(workflow.env).toMatchObject({ CHECKPOINT_DISABLE: '1', ONNXRUNTIME_NODE_INSTALL: 'skip' });
+  });
+
+  test('the environment list step prints the environments of stacks.yaml', () => {
+    // GIVEN the step's own shell line, run as GitHub would in the repository root
+    const step = workflow.jobs.test.steps.find((s) => s.id === 'environments');
+    const output = path.join(mkdtempSync(path.join(tmpdir(), 'gh-output-')), 'GITHUB_OUTPUT');
+    // WHEN
+    execFileSync('bash', ['-e', '-c', step?.run ?? 'false'], { cwd: REPO_ROOT, env: { ...process.env, GITHUB_OUTPUT: output } });
+    // THEN
+    const line = readFileSync(output, 'utf8').trim();
+    expect(line.startsWith('list=')).toBe(true);
+    expect(JSON.parse(line.slice('list='.length))).toEqual(environments);
+  });
+
+  test('diffs every environment on pull requests and comments the plan', () => {
+    // GIVEN
+    const diff = workflow.jobs.diff;
+    expect(diff.if).toBe("github.event_name == 'pull_request'");
+    expect(JSON.stringify(diff)).toContain('fromJSON(needs.test.outputs.environments)');
+    expect(runLines.filter(({ job }) => job === 'diff').map(({ line }) => line)).toContain(
+      'npx cdktf diff "$STACK" --no-color 2>&1 | tee diff.txt',
+    );
+    expect(diff.steps.some((s) => s.uses?.startsWith('marocchino/sticky-pull-request-comment@'))).toBe(true);
+    expect(diff.permissions).toMatchObject({ 'pull-requests': 'write' });
+  });
+
+  test('deploys staging, an environment of stacks.yaml, only on pushes to main', () => {
+    // GIVEN
+    const deploy = workflow.jobs['deploy-staging'];
+    expect(deploy.if).toBe("github.event_name == 'push' && github.ref == 'refs/heads/main'");
+    const deployLines = runLines.filter(({ job }) => job === 'deploy-staging').map(({ line }) => line);
+    expect(deployLines).toContain('npx cdktf deploy staging --auto-approve --no-color');
+    expect(environments).toContain('staging');
+  });
+
+  test('authenticates to Google Cloud with Workload Identity Federation, never a key', () => {
+    // THEN
+    for (const [name, job] of Object.entries(workflow.jobs)) {
+      const auth = job.steps.find((s) => s.uses?.startsWith('google-github-actions/auth@'));
+      if (!auth) continue;
+      expect({ name, with: Object.keys(auth.with ?? {}).sort() }).toEqual({
+        name,
+        with: ['service_account', 'workload_identity_provider'],
+      });
+      expect({ name, idToken: job.permissions?.['id-token'] }).toEqual({ name, idToken: 'write' });
+    }
+    expect(readFileSync(WORKFLOW_FILE, 'utf8')).not.toMatch(/credentials_json|secrets\./);
+  });
+
+  test('pins every action to a major version', () => {
+    // THEN
+    for (const { step } of allSteps.filter(({ step }) => step.uses)) {
+      expect(step.uses).toMatch(/^[\w.-]+\/[\w.-]+@v\d+$/);
+    }
+  });
+});

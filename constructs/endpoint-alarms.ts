@@ -1,0 +1,306 @@
+import { Construct } from 'constructs';
+import { type AlarmSeverity, MonitoringAlarm, type MonitoringAlarmProps } from './monitoring-alarm';
+import type { MonitoringMetric } from './monitoring-metric';
+import type { NotificationChannels } from './monitoring-notification-channels';
+import { ALERT_SETTINGS, type AlertSettingName, describeAlertSetting, isAllowedAlertValue } from './private/alert-limits';
+import { Annotations } from './private/cdk';
+import { PropsValidator } from './private/validation';
+import { type LatencyPercentile, type VertexEndpointMetrics, vertexEndpointMetrics } from './private/vertex-metrics';
+import type { VertexDeployment } from './vertex-deployment';
+import type { VertexEndpoint } from './vertex-endpoint';
+
+/** Props of {@link EndpointAlarms}. */
+export interface EndpointAlarmsProps {
+  /** The endpoint watched. */
+  readonly endpoint: VertexEndpoint;
+  /**
+   * Whom every alarm notifies.
+   * @default - nobody: incidents only show in the console (a warning is emitted at synthesis)
+   */
+  readonly notificationChannels?: NotificationChannels;
+  /**
+   * Minutes without data after which an open incident closes (30 to 10080).
+   * @default 60
+   */
+  readonly autoCloseMinutes?: number;
+  /**
+   * Labels on every alert policy (`user_labels`, which the provider's `default_labels` do not reach).
+   * @default - none
+   */
+  readonly labels?: Record<string, string>;
+  /**
+   * Prefix of every policy's display name.
+   * @default - the endpoint's construct path, e.g. `prod/endpoint`
+   */
+  readonly namePrefix?: string;
+}
+
+/** Options shared by the `alarmOn*()` methods. */
+export interface AlarmOptions {
+  /**
+   * Minutes the condition must hold before an incident opens.
+   * @default - per alarm: 5 for latency and errors, 15 for saturation and GPU
+   */
+  readonly windowMinutes?: number;
+  /**
+   * Severity of the incidents.
+   * @default - ERROR for the error rate, WARNING for the others
+   */
+  readonly severity?: AlarmSeverity;
+}
+
+/** Options of {@link EndpointAlarms.alarmOnLatency}. */
+export interface LatencyAlarmOptions extends AlarmOptions {
+  /**
+   * Latency threshold, ms.
+   * @default 1000
+   */
+  readonly thresholdMs?: number;
+  /**
+   * Percentile compared with the threshold.
+   * @default 99
+   */
+  readonly percentile?: LatencyPercentile;
+}
+
+/** Options of {@link EndpointAlarms.alarmOnErrorRate}. */
+export interface ErrorRateAlarmOptions extends AlarmOptions {
+  /**
+   * Share of responses that are server errors (5xx), percent.
+   * @default 1
+   */
+  readonly thresholdPercent?: number;
+}
+
+/** Options of {@link EndpointAlarms.alarmOnGpuDutyCycle}. */
+export interface GpuDutyCycleAlarmOptions extends AlarmOptions {
+  /**
+   * Duty-cycle threshold, percent.
+   * @default 95
+   */
+  readonly thresholdPercent?: number;
+}
+
+/**
+ * Cloud Monitoring alarms on one {@link VertexEndpoint}, in the style of aws-cdk: `metric*()`
+ * methods return the endpoint's metrics (filtered to it, with the right aligner for each kind),
+ * `alarmOn*()` methods create an alert policy with a documentation block that says what the
+ * alert means and what to do first.
+ *
+ * ```ts
+ * const alarms = new EndpointAlarms(stack, 'alarms', { endpoint, notificationChannels });
+ * alarms.alarmOnLatency({ thresholdMs: 300 });
+ * alarms.alarmOnErrorRate({ thresholdPercent: 0.5 });
+ * ```
+ */
+export class EndpointAlarms extends Construct {
+  /** The endpoint watched. */
+  readonly endpoint: VertexEndpoint;
+  /** Every alarm created so far, in creation order. */
+  readonly alarms: MonitoringAlarm[] = [];
+  private readonly props: EndpointAlarmsProps;
+  private readonly metrics: VertexEndpointMetrics;
+  private readonly namePrefix: string;
+
+  constructor(scope: Construct, id: string, props: EndpointAlarmsProps) {
+    super(scope, id);
+    new PropsValidator('EndpointAlarms')
+      .check(
+        props.autoCloseMinutes === undefined || isAllowedAlertValue('autoCloseMinutes', props.autoCloseMinutes),
+        'autoCloseMinutes',
+        props.autoCloseMinutes,
+        describeAlertSetting('autoCloseMinutes'),
+      )
+      .throwIfInvalid(this.node.path);
+    this.props = props;
+    this.endpoint = props.endpoint;
+    this.metrics = vertexEndpointMetrics(props.endpoint.endpointIdLiteral);
+    this.namePrefix = props.namePrefix ?? props.endpoint.node.path;
+    if (!props.notificationChannels || props.notificationChannels.channelNames.length === 0) {
+      Annotations.of(this).addWarning(
+        `alarms on endpoint ${props.endpoint.node.path} notify nobody: incidents only show in the Cloud Monitoring console. Add alerts.emails or alerts.channels in stacks.yaml (or pass notificationChannels).`,
+      );
+    }
+  }
+
+  /** End-to-end prediction latency at a percentile (default p99), ms, per deployed model. */
+  metricLatency(percentile: LatencyPercentile = 99): MonitoringMetric {
+    return this.metrics.latency(percentile);
+  }
+
+  /** Predictions per second, per deployed model. */
+  metricPredictions(): MonitoringMetric {
+    return this.metrics.predictions();
+  }
+
+  /** Failed predictions per second, per deployed model. */
+  metricErrors(): MonitoringMetric {
+    return this.metrics.errors();
+  }
+
+  /** Responses per second, per deployed model; only one HTTP status class when given (5 = 5xx). */
+  metricResponses(statusClass?: 2 | 4 | 5): MonitoringMetric {
+    return this.metrics.responses(statusClass);
+  }
+
+  /** Active replicas, per deployed model. */
+  metricReplicas(): MonitoringMetric {
+    return this.metrics.replicas();
+  }
+
+  /** Replicas the autoscaler wants, per deployed model. */
+  metricTargetReplicas(): MonitoringMetric {
+    return this.metrics.targetReplicas();
+  }
+
+  /** GPU duty cycle as a fraction (0.95 = 95 %), mean over replicas, per deployed model. */
+  metricGpuDutyCycle(): MonitoringMetric {
+    return this.metrics.gpuDutyCycle();
+  }
+
+  /** CPU utilization as a fraction, mean over replicas, per deployed model. */
+  metricCpuUtilization(): MonitoringMetric {
+    return this.metrics.cpuUtilization();
+  }
+
+  /** Alerts when a deployed model's latency percentile stays above `thresholdMs`. */
+  alarmOnLatency(options: LatencyAlarmOptions = {}): MonitoringAlarm {
+    const threshold = this.setting('thresholdMs', 'latencyP99Ms', options.thresholdMs);
+    const window = this.setting('windowMinutes', 'latencyWindowMinutes', options.windowMinutes);
+    const percentile = options.percentile ?? 99;
+    return this.addAlarm('Latency', {
+      displayName: `${this.namePrefix}: p${percentile} latency above ${threshold} ms`,
+      metric: this.metricLatency(percentile),
+      threshold,
+      conditionName: `p${percentile} latency > ${threshold} ms for ${window} min`,
+      windowMinutes: window,
+      severity: options.severity ?? 'WARNING',
+      documentation: {
+        subject: `[${this.namePrefix}] p${percentile} prediction latency above ${threshold} ms`,
+        meaning: `The p${percentile} end-to-end prediction latency of a model deployed to endpoint ${this.describeEndpoint()} has been above ${threshold} ms for ${window} minutes. Callers wait longer or time out.`,
+        firstSteps: [
+          'Open the endpoint dashboard: compare latency with traffic and replicas. A traffic spike with replicas at their maximum means the deployment is saturated (see the saturation alert); raise `replicas.max`.',
+          'If only one deployed model is slow (the condition names its `deployed_model_id`), a new version may be slower: shift traffic back to the previous version.',
+          'If GPU duty cycle is low while latency is high, look at the server logs (Logs Explorer, resource type `aiplatform.googleapis.com/Endpoint`) for slow pre-processing or model loading.',
+        ],
+      },
+    });
+  }
+
+  /** Alerts when a deployed model's share of 5xx responses stays above `thresholdPercent`. */
+  alarmOnErrorRate(options: ErrorRateAlarmOptions = {}): MonitoringAlarm {
+    const percent = this.setting('thresholdPercent', 'errorRatePercent', options.thresholdPercent);
+    const window = this.setting('windowMinutes', 'errorRateWindowMinutes', options.windowMinutes);
+    // A 5-minute alignment smooths the ratio: with sparse traffic a single failed request in a
+    // 1-minute bucket would read as a 100 % error rate.
+    const smooth = { aggregation: { alignmentPeriodSeconds: 300 } };
+    return this.addAlarm('ErrorRate', {
+      displayName: `${this.namePrefix}: 5xx error rate above ${percent} %`,
+      metric: this.metricResponses(5).with(smooth),
+      denominator: this.metricResponses().with(smooth),
+      threshold: percent / 100,
+      conditionName: `5xx share of responses > ${percent} % for ${window} min`,
+      windowMinutes: window,
+      severity: options.severity ?? 'ERROR',
+      documentation: {
+        subject: `[${this.namePrefix}] 5xx error rate above ${percent} %`,
+        meaning: `More than ${percent} % of the responses of a model deployed to endpoint ${this.describeEndpoint()} have been server errors (HTTP 5xx) for ${window} minutes. Client errors (4xx, e.g. malformed requests) are not counted.`,
+        firstSteps: [
+          'Open the endpoint dashboard: is one deployed model failing (a new version) or all of them?',
+          'A new version failing: shift its traffic to the previous version, then read its container logs (Logs Explorer, resource type `aiplatform.googleapis.com/Endpoint`).',
+          'All versions failing with replicas at their maximum: the deployment is overloaded (429/503); raise `replicas.max`.',
+        ],
+      },
+    });
+  }
+
+  /**
+   * Alerts when a deployment runs at its maximum replica count for the whole window: the
+   * autoscaler cannot add capacity, so more traffic means queueing, latency and errors.
+   */
+  alarmOnSaturation(deployment: VertexDeployment, options: AlarmOptions = {}): MonitoringAlarm {
+    const window = this.setting('windowMinutes', 'saturationWindowMinutes', options.windowMinutes);
+    if (deployment.endpoint !== this.endpoint) {
+      throw new Error(
+        `EndpointAlarms ${this.node.path}: alarmOnSaturation: deployment ${deployment.node.path} is deployed to ${deployment.endpoint.node.path}, not to ${this.endpoint.node.path}`,
+      );
+    }
+    const { maxReplicaCount: maxReplicas, displayName } = deployment.spec;
+    const deployedModelId = deployment.deployedModelId;
+    const replicas = this.metricReplicas().with({
+      metricFilters: [`metric.labels.deployed_model_id = "${deployedModelId}"`],
+      // The smallest count in each minute: a replica briefly starting does not count as saturated.
+      aggregation: { perSeriesAligner: 'ALIGN_MIN' },
+    });
+    return this.addAlarm(`Saturation-${deployedModelId}`, {
+      displayName: `${this.namePrefix}: ${displayName} at its maximum of ${maxReplicas} replicas`,
+      metric: replicas,
+      // Replica counts are whole numbers, so "above max - 0.5" is "at max": the provider documents
+      // only COMPARISON_GT and COMPARISON_LT as supported for threshold conditions.
+      threshold: maxReplicas - 0.5,
+      conditionName: `replicas at the maximum (${maxReplicas}) for ${window} min`,
+      windowMinutes: window,
+      severity: options.severity ?? 'WARNING',
+      documentation: {
+        subject: `[${this.namePrefix}] ${displayName} saturated at ${maxReplicas} replicas`,
+        meaning: `Deployment ${displayName} (deployed model ${deployedModelId}) on endpoint ${this.describeEndpoint()} has run at its maximum of ${maxReplicas} replicas for ${window} minutes. The autoscaler cannot add capacity: more traffic will raise latency and errors.`,
+        firstSteps: [
+          'Open the endpoint dashboard: compare replicas with target replicas and traffic.',
+          `If the load is expected, raise \`replicas.max\` of ${displayName} in stacks.yaml (check the project's GPU quota in the region first) and deploy.`,
+          'If the load is unexpected, look for a misbehaving caller (traffic by deployed model) before adding capacity.',
+        ],
+      },
+    });
+  }
+
+  /** Alerts when a deployed model's mean GPU duty cycle stays near 100 %. */
+  alarmOnGpuDutyCycle(options: GpuDutyCycleAlarmOptions = {}): MonitoringAlarm {
+    const percent = this.setting('thresholdPercent', 'gpuDutyCyclePercent', options.thresholdPercent);
+    const window = this.setting('windowMinutes', 'gpuWindowMinutes', options.windowMinutes);
+    return this.addAlarm('GpuDutyCycle', {
+      displayName: `${this.namePrefix}: GPU duty cycle above ${percent} %`,
+      metric: this.metricGpuDutyCycle(),
+      // The metric is a fraction (unit 10^2.%).
+      threshold: percent / 100,
+      conditionName: `mean GPU duty cycle > ${percent} % for ${window} min`,
+      windowMinutes: window,
+      severity: options.severity ?? 'WARNING',
+      documentation: {
+        subject: `[${this.namePrefix}] GPU duty cycle above ${percent} %`,
+        meaning: `The GPUs of a model deployed to endpoint ${this.describeEndpoint()} have been busy more than ${percent} % of the time, averaged over its replicas, for ${window} minutes. Requests queue on the GPU: latency rises before errors do.`,
+        firstSteps: [
+          'Open the endpoint dashboard: are replicas at their maximum? Then the saturation alert applies: raise `replicas.max`.',
+          'If replicas are below their maximum, the autoscaler target (`autoscaling.acceleratorDutyCycle`) may be too high for traffic bursts: lower it so scaling starts earlier.',
+          'If traffic did not grow, a new model version may need more GPU time per request: compare versions on the dashboard.',
+        ],
+      },
+    });
+  }
+
+  private addAlarm(
+    id: string,
+    props: Omit<MonitoringAlarmProps, 'project' | 'notificationChannels' | 'autoCloseMinutes' | 'labels'>,
+  ): MonitoringAlarm {
+    const alarm = new MonitoringAlarm(this, id, {
+      ...props,
+      project: this.endpoint.project,
+      notificationChannels: this.props.notificationChannels,
+      autoCloseMinutes: this.props.autoCloseMinutes,
+      labels: this.props.labels,
+    });
+    this.alarms.push(alarm);
+    return alarm;
+  }
+
+  /** A value given to an `alarmOn*()` method, checked against the stacks.yaml range, or its default. */
+  private setting(option: string, name: AlertSettingName, value: number | undefined): number {
+    new PropsValidator('EndpointAlarms')
+      .check(value === undefined || isAllowedAlertValue(name, value), option, value, describeAlertSetting(name))
+      .throwIfInvalid(this.node.path);
+    return value ?? ALERT_SETTINGS[name].default;
+  }
+
+  private describeEndpoint(): string {
+    return `${this.endpoint.endpointIdLiteral} (${this.endpoint.node.path}, project ${this.endpoint.project}, ${this.endpoint.region})`;
+  }
+}

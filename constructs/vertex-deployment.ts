@@ -1,0 +1,131 @@
+import { createHash } from 'node:crypto';
+import { Construct } from 'constructs';
+import type { DeploymentSpec } from '../deployer/manifest';
+import { PropsValidator } from './private/validation';
+import { AUTOSCALING_METRICS, AUTOSCALING_TARGET, type AutoscalingMetricKey, DEPLOYED_MODEL_ID, acceleratorCount, autoscalingProblems, machineProblems } from './private/vertex-rules';
+import type { VertexEndpoint } from './vertex-endpoint';
+import type { VertexModel } from './vertex-model';
+import type { VertexServingAccount } from './vertex-serving-account';
+
+/** Autoscaling targets: at most one per metric, 1 to 100. */
+export type AutoscalingTargets = Partial<Record<AutoscalingMetricKey, number>>;
+
+/** Props of {@link VertexDeployment}. */
+export interface VertexDeploymentProps {
+  /** Endpoint it is deployed to. */
+  readonly endpoint: VertexEndpoint;
+  /** Model version it serves. */
+  readonly model: VertexModel;
+  /** Identity the container runs as. */
+  readonly serviceAccount: VertexServingAccount;
+  /** Machine type of each replica, e.g. `g2-standard-8`. */
+  readonly machineType: string;
+  /** Accelerator, e.g. `NVIDIA_L4`. @default - none (CPU only) */
+  readonly acceleratorType?: string;
+  /** Accelerators per replica. @default - the machine type's own count (1 on N1) */
+  readonly acceleratorCount?: number;
+  /** Replicas always running (at least 1). @default 1 */
+  readonly minReplicas?: number;
+  /** Upper bound for autoscaling. @default - minReplicas */
+  readonly maxReplicas?: number;
+  /** Autoscaling targets. @default - Vertex's default (60% CPU and GPU duty cycle) */
+  readonly autoscaling?: AutoscalingTargets;
+  /** Run replicas on Spot VMs (cheaper, may be preempted). @default false */
+  readonly spot?: boolean;
+  /** Send the container's stdout/stderr to Cloud Logging. @default true */
+  readonly containerLogging?: boolean;
+  /** Write a Cloud Logging entry per prediction request. @default false */
+  readonly accessLogging?: boolean;
+  /** Percent of the endpoint's traffic (integer). @default 0 */
+  readonly trafficPercent?: number;
+  /** Display name of the deployed model. @default "<modelId>@<versionAlias>" */
+  readonly displayName?: string;
+  /** The DeployedModel id. @default - derived, see {@link deployedModelId} */
+  readonly deployedModelId?: string;
+}
+
+/**
+ * A model version deployed to an endpoint on dedicated machines (REST `DeployedModel`).
+ *
+ * Its id ({@link deployedModelId}) is derived from everything Vertex cannot change on a running
+ * deployment: the model version, machine, accelerator, spot, service account, access logging and
+ * display name. So an immutable change gives a new id, deployed next to the old one before traffic
+ * moves; replica bounds, autoscaling and container logging keep the id and change in place.
+ */
+export class VertexDeployment extends Construct {
+  /** Endpoint. */
+  readonly endpoint: VertexEndpoint;
+  /** Model version. */
+  readonly model: VertexModel;
+  /** Service account. */
+  readonly serviceAccount: VertexServingAccount;
+  /**
+   * 10 digits: the first 8 bytes of SHA-256 over the immutable fields, reduced modulo 9·10⁹ and
+   * added to 10⁹ (1 000 000 000 to 9 999 999 999). The same declaration always gives the same id.
+   */
+  readonly deployedModelId: string;
+  /** Percent of the endpoint's traffic. */
+  readonly trafficPercent: number;
+  /** What the deployer receives. */
+  readonly spec: DeploymentSpec;
+
+  constructor(scope: Construct, id: string, props: VertexDeploymentProps) {
+    super(scope, id);
+    const minReplicas = props.minReplicas ?? 1;
+    const maxReplicas = props.maxReplicas ?? minReplicas;
+    const trafficPercent = props.trafficPercent ?? 0;
+    const machine = { type: props.machineType, accelerator: props.acceleratorType, count: props.acceleratorCount };
+    const v = new PropsValidator('VertexDeployment')
+      .integer('minReplicas', minReplicas, 1, 1000)
+      .integer('maxReplicas', maxReplicas, 1, 1000)
+      .integer('trafficPercent', trafficPercent, 0, 100)
+      .matches('deployedModelId', props.deployedModelId, DEPLOYED_MODEL_ID, '1 to 10 digits');
+    if (maxReplicas < minReplicas) v.fail('maxReplicas', `${maxReplicas} is less than minReplicas (${minReplicas})`);
+    for (const problem of machineProblems(machine)) v.fail('machineType', problem);
+    for (const [key, target] of Object.entries(props.autoscaling ?? {})) {
+      v.integer(`autoscaling.${key}`, target, AUTOSCALING_TARGET.min, AUTOSCALING_TARGET.max);
+    }
+    for (const { key, message } of autoscalingProblems(props.autoscaling ?? {}, props.acceleratorType !== undefined)) {
+      v.fail(`autoscaling.${key}`, message);
+    }
+    if (props.model.project !== props.endpoint.project || props.model.region !== props.endpoint.region) {
+      v.fail('model', `is in ${props.model.project}/${props.model.region}, the endpoint in ${props.endpoint.project}/${props.endpoint.region}`);
+    }
+    v.throwIfInvalid(this.node.path);
+
+    this.endpoint = props.endpoint;
+    this.model = props.model;
+    this.serviceAccount = props.serviceAccount;
+    this.trafficPercent = trafficPercent;
+    const count = acceleratorCount(machine);
+    const machineSpec = props.acceleratorType
+      ? { machineType: props.machineType, acceleratorType: props.acceleratorType, acceleratorCount: count }
+      : { machineType: props.machineType };
+    const displayName = props.displayName ?? props.model.key;
+    const spot = props.spot ?? false;
+    const enableAccessLogging = props.accessLogging ?? false;
+    this.deployedModelId =
+      props.deployedModelId ??
+      deriveDeployedModelId({ model: props.model.key, fingerprint: props.model.fingerprint, machineSpec, spot, serviceAccount: props.serviceAccount.email, enableAccessLogging, displayName });
+    this.spec = {
+      model: props.model.key,
+      displayName,
+      serviceAccount: props.serviceAccount.email,
+      machineSpec,
+      minReplicaCount: minReplicas,
+      maxReplicaCount: maxReplicas,
+      autoscalingMetricSpecs: Object.entries(props.autoscaling ?? {})
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([key, target]) => ({ metricName: AUTOSCALING_METRICS[key as AutoscalingMetricKey], target: target as number })),
+      spot,
+      disableContainerLogging: !(props.containerLogging ?? true),
+      enableAccessLogging,
+      trafficPercent,
+    };
+  }
+}
+
+function deriveDeployedModelId(immutable: Record<string, unknown>): string {
+  const digest = createHash('sha256').update(JSON.stringify(immutable)).digest();
+  return (1_000_000_000n + (digest.readBigUInt64BE(0) % 9_000_000_000n)).toString();
+}

@@ -1,0 +1,180 @@
+import { createHash } from 'node:crypto';
+import { Construct } from 'constructs';
+import { vertexAiEndpoint } from './private/cdk';
+import { PROJECT_ID, REGION } from './private/gcp-names';
+import { PropsValidator } from './private/validation';
+import { BIGQUERY_URI, ENDPOINT_ID, KMS_KEY_NAME } from './private/vertex-rules';
+
+/**
+ * How clients reach a {@link VertexEndpoint}:
+ * - `public`: the shared public endpoint (`<region>-aiplatform.googleapis.com`);
+ * - `dedicated`: a dedicated public DNS name per endpoint (larger payloads, longer timeouts);
+ * - `private-psc`: Private Service Connect, reachable only from forwarding rules in `allowedProjects`.
+ */
+export type EndpointAccess = 'public' | 'dedicated' | 'private-psc';
+
+/** Request/response logging of online predictions to BigQuery. */
+export interface EndpointRequestLogging {
+  /**
+   * BigQuery destination: `bq://project`, `bq://project.dataset` or `bq://project.dataset.table`
+   * (Vertex creates the dataset and table when they are not named).
+   */
+  readonly bigqueryUri: string;
+  /**
+   * Fraction of requests logged, in (0, 1].
+   * @default 1
+   */
+  readonly samplingRate?: number;
+}
+
+/** Props of {@link VertexEndpoint}. */
+export interface VertexEndpointProps {
+  /** Project that owns the endpoint. */
+  readonly project: string;
+  /** Region of the endpoint (models deployed to it run there). */
+  readonly region: string;
+  /**
+   * How clients reach the endpoint.
+   * @default "public"
+   */
+  readonly access?: EndpointAccess;
+  /**
+   * Projects allowed to create a forwarding rule to the endpoint's service attachment; required,
+   * and non-empty, for `private-psc`, refused otherwise.
+   * @default - none
+   */
+  readonly allowedProjects?: readonly string[];
+  /**
+   * Numeric endpoint id: 1 to 10 digits, no leading zero. It is the endpoint's resource name and
+   * the `endpoint_id` label of its metrics.
+   * @default - 10 digits derived from the project, region and construct path, so it is the same on every synth
+   */
+  readonly endpointId?: string;
+  /**
+   * Display name in the console (at most 128 characters).
+   * @default - the stack and construct ids joined by `-`
+   */
+  readonly displayName?: string;
+  /**
+   * Description of the endpoint.
+   * @default "Managed by cdktf"
+   */
+  readonly description?: string;
+  /**
+   * Labels on the endpoint (on top of the provider's `default_labels`).
+   * @default - none
+   */
+  readonly labels?: Record<string, string>;
+  /**
+   * Log prediction requests and responses to BigQuery.
+   * @default - not logged
+   */
+  readonly requestLogging?: EndpointRequestLogging;
+  /**
+   * Cloud KMS key (`projects/p/locations/r/keyRings/k/cryptoKeys/c`, same region) protecting the
+   * endpoint and everything deployed to it (CMEK). Changing it replaces the endpoint.
+   * @default - Google-managed encryption
+   */
+  readonly kmsKeyName?: string;
+}
+
+/**
+ * A Vertex AI endpoint (`google_vertex_ai_endpoint`) models are deployed to.
+ *
+ * The endpoint's traffic split is owned by the deployer (see `VertexRollout`), so Terraform
+ * ignores it: the provider would otherwise reset the split on any later update of the endpoint
+ * (https://registry.terraform.io/providers/hashicorp/google/6.50.0/docs/resources/vertex_ai_endpoint#traffic_split).
+ */
+export class VertexEndpoint extends Construct {
+  /** The underlying Terraform resource. */
+  readonly resource: vertexAiEndpoint.VertexAiEndpoint;
+  /** Owning project. */
+  readonly project: string;
+  /** Region. */
+  readonly region: string;
+  /** How clients reach it. */
+  readonly access: EndpointAccess;
+  /** Projects allowed to connect over Private Service Connect (empty unless `private-psc`). */
+  readonly allowedProjects: readonly string[];
+  /** Numeric endpoint id, as a token of the resource (so users depend on the endpoint). */
+  readonly endpointId: string;
+  /** Full resource name `projects/<project>/locations/<region>/endpoints/<id>`, as a token. */
+  readonly endpointName: string;
+  /** The numeric endpoint id as a plain string (known at synth; use it in names and monitoring filters). */
+  readonly endpointIdLiteral: string;
+  /** `https://<id>.<region>-<project number>.prediction.vertexai.goog` for `dedicated` endpoints, as a token. */
+  readonly dedicatedEndpointDns: string;
+
+  constructor(scope: Construct, id: string, props: VertexEndpointProps) {
+    super(scope, id);
+    const access = props.access ?? 'public';
+    const allowedProjects = props.allowedProjects ?? [];
+    const endpointId = props.endpointId ?? defaultEndpointId(props.project, props.region, this.node.path);
+    const v = new PropsValidator('VertexEndpoint')
+      .matches('project', props.project, PROJECT_ID, 'a GCP project id')
+      .matches('region', props.region, REGION, 'a region such as us-central1')
+      .check(['public', 'dedicated', 'private-psc'].includes(access), 'access', access, '"public", "dedicated" or "private-psc"')
+      .matches('endpointId', endpointId, ENDPOINT_ID, '1 to 10 digits without a leading zero')
+      .check(props.displayName === undefined || (props.displayName.length >= 1 && props.displayName.length <= 128), 'displayName', props.displayName, '1 to 128 characters')
+      .matches('requestLogging.bigqueryUri', props.requestLogging?.bigqueryUri, BIGQUERY_URI, 'a BigQuery URI such as bq://project.dataset')
+      .check(
+        props.requestLogging?.samplingRate === undefined || (props.requestLogging.samplingRate > 0 && props.requestLogging.samplingRate <= 1),
+        'requestLogging.samplingRate',
+        props.requestLogging?.samplingRate,
+        'a fraction greater than 0 and at most 1',
+      )
+      .matches('kmsKeyName', props.kmsKeyName, KMS_KEY_NAME, 'a Cloud KMS key name projects/<p>/locations/<r>/keyRings/<k>/cryptoKeys/<c>');
+    if (access === 'private-psc' && allowedProjects.length === 0) {
+      v.fail('allowedProjects', 'a private-psc endpoint needs at least one project allowed to connect to it');
+    }
+    if (access !== 'private-psc' && allowedProjects.length > 0) {
+      v.fail('allowedProjects', `only applies to access "private-psc", not "${access}"`);
+    }
+    for (const [i, p] of allowedProjects.entries()) {
+      v.matches(`allowedProjects[${i}]`, p, PROJECT_ID, 'a GCP project id');
+    }
+    v.throwIfInvalid(this.node.path);
+
+    this.project = props.project;
+    this.region = props.region;
+    this.access = access;
+    this.allowedProjects = [...allowedProjects];
+    this.endpointIdLiteral = endpointId;
+    this.resource = new vertexAiEndpoint.VertexAiEndpoint(this, 'Resource', {
+      project: props.project,
+      location: props.region,
+      region: props.region,
+      name: endpointId,
+      displayName: props.displayName ?? this.node.path.split('/').join('-'),
+      description: props.description ?? 'Managed by cdktf',
+      labels: props.labels,
+      dedicatedEndpointEnabled: access === 'dedicated' ? true : undefined,
+      privateServiceConnectConfig:
+        access === 'private-psc'
+          ? { enablePrivateServiceConnect: true, projectAllowlist: [...allowedProjects] }
+          : undefined,
+      predictRequestResponseLoggingConfig: props.requestLogging
+        ? {
+            enabled: true,
+            samplingRate: props.requestLogging.samplingRate ?? 1,
+            bigqueryDestination: { outputUri: props.requestLogging.bigqueryUri },
+          }
+        : undefined,
+      encryptionSpec: props.kmsKeyName ? { kmsKeyName: props.kmsKeyName } : undefined,
+      lifecycle: { ignoreChanges: ['traffic_split'] },
+    });
+    this.endpointId = this.resource.name;
+    this.endpointName = this.resource.id;
+    this.dedicatedEndpointDns = this.resource.dedicatedEndpointDns;
+  }
+}
+
+/**
+ * A stable endpoint id: 10 digits hashed from where the endpoint is declared, so every synth (and
+ * every machine) picks the same id and two endpoints in one project and region do not collide.
+ */
+function defaultEndpointId(project: string, region: string, path: string): string {
+  const digest = createHash('sha256').update(`${project}/${region}/${path}`).digest();
+  const n = digest.readBigUInt64BE(0) % 9_000_000_000n;
+  return (1_000_000_000n + n).toString();
+}

@@ -1,0 +1,213 @@
+import { createHash } from 'node:crypto';
+import { Construct } from 'constructs';
+import type { ModelVersionSpec } from '../deployer/manifest';
+import { PROJECT_ID, REGION } from './private/gcp-names';
+import { PropsValidator } from './private/validation';
+import { ENV_VAR_NAME, MAX_DEPLOYMENT_TIMEOUT_SECONDS, MODEL_ID, RESERVED_VERSION_ALIASES, VERSION_ALIAS } from './private/vertex-rules';
+import type { ServingImage } from './serving-image';
+
+/**
+ * A container probe (REST `Probe`,
+ * https://cloud.google.com/vertex-ai/docs/reference/rest/v1/ModelContainerSpec#Probe): exactly
+ * one of `httpGet`, `exec`, `tcpSocket` or `grpc`.
+ */
+export interface ModelProbe {
+  /** HTTP GET a path. @default - none */
+  readonly httpGet?: { readonly path: string; readonly port?: number; readonly host?: string; readonly scheme?: 'HTTP' | 'HTTPS' };
+  /** Run a command in the container; healthy when it exits 0. @default - none */
+  readonly exec?: { readonly command: readonly string[] };
+  /** Open a TCP connection. @default - none */
+  readonly tcpSocket?: { readonly port: number; readonly host?: string };
+  /** gRPC health check. @default - none */
+  readonly grpc?: { readonly port: number; readonly service?: string };
+  /** Seconds between probes (at least 1). @default 10 */
+  readonly periodSeconds?: number;
+  /** Seconds before a probe times out (at least 1). @default 1 */
+  readonly timeoutSeconds?: number;
+  /** Consecutive failures before the probe fails (at least 1). @default 3 */
+  readonly failureThreshold?: number;
+  /** Consecutive successes before the probe passes again (at least 1). @default 1 */
+  readonly successThreshold?: number;
+  /** Seconds after start before the first probe. @default 0 */
+  readonly initialDelaySeconds?: number;
+}
+
+/** The serving container (REST `ModelContainerSpec`). Every field is immutable once uploaded: a change uploads a new version. */
+export interface ModelContainerProps {
+  /** Port the server listens on (Vertex sets `AIP_HTTP_PORT`). @default 8080 */
+  readonly port?: number;
+  /** Predict route (`AIP_PREDICT_ROUTE`), matching the serving image. @default "/predict" */
+  readonly predictRoute?: string;
+  /** Health route (`AIP_HEALTH_ROUTE`), matching the serving image. @default "/health" */
+  readonly healthRoute?: string;
+  /** Overrides the image's ENTRYPOINT (exec form). @default - the image's */
+  readonly command?: readonly string[];
+  /** Overrides the image's CMD. @default - the image's */
+  readonly args?: readonly string[];
+  /** Environment variables; names may not start with `AIP_` (Vertex sets those). @default - none */
+  readonly env?: Record<string, string>;
+  /** Ports that take gRPC prediction requests. @default - none */
+  readonly grpcPorts?: readonly number[];
+  /** `/dev/shm` size in MB (ONNX Runtime and data loaders use it). @default - Vertex's default */
+  readonly sharedMemorySizeMb?: number;
+  /** How long Vertex waits for a new replica to become healthy, seconds; at most 7200. @default - Vertex's default */
+  readonly deploymentTimeoutSeconds?: number;
+  /** Probe deciding when a starting container is up. @default - Vertex's default */
+  readonly startupProbe?: ModelProbe;
+  /** Readiness probe. @default - GET `healthRoute` */
+  readonly healthProbe?: ModelProbe;
+  /** Liveness probe; a failing container is restarted. @default - none */
+  readonly livenessProbe?: ModelProbe;
+}
+
+/** Props of {@link VertexModel}. */
+export interface VertexModelProps {
+  /** Project the model is uploaded to. */
+  readonly project: string;
+  /** Region (the endpoint's). */
+  readonly region: string;
+  /** Model id, the same for every version: up to 63 lowercase letters, digits, `_` and `-`. */
+  readonly modelId: string;
+  /** Version alias naming this version, e.g. `v3`; `default` is Vertex's own. */
+  readonly versionAlias: string;
+  /** The serving image (pinned by digest). */
+  readonly image: ServingImage;
+  /** `gs://` folder with the model files; reaches the container as `AIP_STORAGE_URI`. @default - none */
+  readonly artifactUri?: string;
+  /** Display name. @default "<modelId>" */
+  readonly displayName?: string;
+  /** Description of the model. @default "Managed by cdktf" */
+  readonly description?: string;
+  /** Labels on the model. @default - none */
+  readonly labels?: Record<string, string>;
+  /** The container. @default - port 8080, /predict and /health */
+  readonly container?: ModelContainerProps;
+}
+
+/**
+ * One version of a Vertex AI model: uploaded by the deployer under `modelId` with the version alias
+ * `versionAlias`, so names are stable (`projects/.../models/<modelId>@<versionAlias>`). The google
+ * provider has no model resource (hashicorp/terraform-provider-google#25152), so this construct
+ * declares the upload request that `VertexRollout` hands to the deployer.
+ *
+ * A version is immutable: when anything uploaded changes (image, container, artifacts), the
+ * deployer uploads a new version and moves the alias to it.
+ */
+export class VertexModel extends Construct {
+  /** Project. */
+  readonly project: string;
+  /** Region. */
+  readonly region: string;
+  /** Model id. */
+  readonly modelId: string;
+  /** Version alias. */
+  readonly versionAlias: string;
+  /** `<modelId>@<versionAlias>`, the key of this version in the rollout manifest. */
+  readonly key: string;
+  /** `projects/<p>/locations/<r>/models/<modelId>@<versionAlias>`. */
+  readonly versionName: string;
+  /** 16 hex characters hashed from everything uploaded; changes exactly when a new version is needed. */
+  readonly fingerprint: string;
+  /** The upload as the deployer receives it (the image digest is a token until the push). */
+  readonly spec: ModelVersionSpec;
+  /** How long Vertex waits for a replica of this version to become healthy, seconds, when set. */
+  readonly deploymentTimeoutSeconds?: number;
+
+  constructor(scope: Construct, id: string, props: VertexModelProps) {
+    super(scope, id);
+    const c = props.container ?? {};
+    const v = new PropsValidator('VertexModel')
+      .matches('project', props.project, PROJECT_ID, 'a GCP project id')
+      .matches('region', props.region, REGION, 'a region such as us-central1')
+      .matches('modelId', props.modelId, MODEL_ID, 'a Vertex model id')
+      .matches('versionAlias', props.versionAlias, VERSION_ALIAS, 'a Vertex version alias')
+      .check(!RESERVED_VERSION_ALIASES.includes(props.versionAlias), 'versionAlias', props.versionAlias, 'an alias other than "default", which Vertex keeps for itself')
+      .matches('artifactUri', props.artifactUri, /^gs:\/\/[a-z0-9][a-z0-9._-]{1,221}[a-z0-9](\/.*)?$/, 'a gs:// URI')
+      .integer('container.port', c.port, 1, 65535)
+      .matches('container.predictRoute', c.predictRoute, /^\/\S*$/, 'a path starting with /')
+      .matches('container.healthRoute', c.healthRoute, /^\/\S*$/, 'a path starting with /')
+      .integer('container.sharedMemorySizeMb', c.sharedMemorySizeMb, 1, 1_048_576)
+      .integer('container.deploymentTimeoutSeconds', c.deploymentTimeoutSeconds, 1, MAX_DEPLOYMENT_TIMEOUT_SECONDS);
+    for (const name of Object.keys(c.env ?? {})) {
+      v.matches(`container.env.${name}`, name, ENV_VAR_NAME, 'a variable name not starting with AIP_ (Vertex sets those)');
+    }
+    for (const [i, p] of (c.grpcPorts ?? []).entries()) v.integer(`container.grpcPorts[${i}]`, p, 1, 65535);
+    for (const [name, probe] of [['startupProbe', c.startupProbe], ['healthProbe', c.healthProbe], ['livenessProbe', c.livenessProbe]] as const) {
+      if (probe) validateProbe(v, `container.${name}`, probe);
+    }
+    v.throwIfInvalid(this.node.path);
+
+    this.project = props.project;
+    this.region = props.region;
+    this.modelId = props.modelId;
+    this.versionAlias = props.versionAlias;
+    this.key = `${props.modelId}@${props.versionAlias}`;
+    this.deploymentTimeoutSeconds = c.deploymentTimeoutSeconds;
+    this.versionName = `projects/${props.project}/locations/${props.region}/models/${this.key}`;
+
+    const containerSpec = (imageUri: string): Record<string, unknown> =>
+      prune({
+        imageUri,
+        command: c.command ? [...c.command] : undefined,
+        args: c.args ? [...c.args] : undefined,
+        env: c.env ? Object.entries(c.env).sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, value]) => ({ name, value })) : undefined,
+        ports: [{ containerPort: c.port ?? 8080 }],
+        predictRoute: c.predictRoute ?? '/predict',
+        healthRoute: c.healthRoute ?? '/health',
+        grpcPorts: c.grpcPorts?.map((containerPort) => ({ containerPort })),
+        // int64 fields travel as strings in REST JSON; a Duration as seconds with an `s`.
+        sharedMemorySizeMb: c.sharedMemorySizeMb === undefined ? undefined : String(c.sharedMemorySizeMb),
+        deploymentTimeout: c.deploymentTimeoutSeconds === undefined ? undefined : `${c.deploymentTimeoutSeconds}s`,
+        startupProbe: c.startupProbe && probeSpec(c.startupProbe),
+        healthProbe: c.healthProbe && probeSpec(c.healthProbe),
+        livenessProbe: c.livenessProbe && probeSpec(c.livenessProbe),
+      });
+    const upload = {
+      displayName: props.displayName ?? props.modelId,
+      description: props.description ?? 'Managed by cdktf',
+      artifactUri: props.artifactUri,
+      labels: props.labels ?? {},
+    };
+    // Hashed with the image's content tag, known at synth, instead of its digest, known only after the push.
+    this.fingerprint = createHash('sha256')
+      .update(JSON.stringify({ ...upload, containerSpec: containerSpec(props.image.taggedUri) }))
+      .digest('hex')
+      .slice(0, 16);
+    this.spec = {
+      modelId: props.modelId,
+      versionAlias: props.versionAlias,
+      fingerprint: this.fingerprint,
+      ...upload,
+      containerSpec: containerSpec(props.image.imageUri),
+    };
+  }
+}
+
+function validateProbe(v: PropsValidator, prop: string, p: ModelProbe): void {
+  const actions = [p.httpGet, p.exec, p.tcpSocket, p.grpc].filter((a) => a !== undefined).length;
+  v.check(actions === 1, prop, `${actions} actions`, 'exactly one of httpGet, exec, tcpSocket or grpc')
+    .integer(`${prop}.periodSeconds`, p.periodSeconds, 1, 3600)
+    .integer(`${prop}.timeoutSeconds`, p.timeoutSeconds, 1, 3600)
+    .integer(`${prop}.failureThreshold`, p.failureThreshold, 1, 1000)
+    .integer(`${prop}.successThreshold`, p.successThreshold, 1, 1000)
+    .integer(`${prop}.initialDelaySeconds`, p.initialDelaySeconds, 0, 3600);
+}
+
+function probeSpec(p: ModelProbe): Record<string, unknown> {
+  return prune({
+    httpGet: p.httpGet && prune({ ...p.httpGet }),
+    exec: p.exec && { command: [...p.exec.command] },
+    tcpSocket: p.tcpSocket && prune({ ...p.tcpSocket }),
+    grpc: p.grpc && prune({ ...p.grpc }),
+    periodSeconds: p.periodSeconds,
+    timeoutSeconds: p.timeoutSeconds,
+    failureThreshold: p.failureThreshold,
+    successThreshold: p.successThreshold,
+    initialDelaySeconds: p.initialDelaySeconds,
+  });
+}
+
+/** Drops undefined fields, so the plan and the hash hold only what was set. */
+function prune(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, value]) => value !== undefined));
+}

@@ -1,0 +1,176 @@
+import { Construct } from 'constructs';
+import { DRIFT_LABEL, type ManifestInput, STATE_LABEL } from '../deployer/manifest';
+import { liveFingerprint } from '../deployer/live-state';
+import { DataResource, TerraformLocal, TerraformStack, dataHttp, googleClientConfig, httpProvider } from './private/cdk';
+import { pathFromStackDir } from './private/stack-path';
+import { PropsValidator } from './private/validation';
+import type { VertexDeployment } from './vertex-deployment';
+import type { VertexEndpoint } from './vertex-endpoint';
+
+/** Props of {@link VertexRollout}. */
+export interface VertexRolloutProps {
+  /** The endpoint whose deployed models and traffic split the rollout owns. */
+  readonly endpoint: VertexEndpoint;
+  /** Every deployment the endpoint must carry; anything else on it is undeployed. */
+  readonly deployments: readonly VertexDeployment[];
+  /**
+   * Upper bound of each long-running operation (upload, deploy, resize, undeploy), seconds.
+   * @default - 3600, or the longest model `deploymentTimeoutSeconds` plus 900 when that is more
+   */
+  readonly operationTimeoutSeconds?: number;
+  /**
+   * The project root (where cdktf.json and `deployer/` are).
+   * @default process.cwd()
+   */
+  readonly root?: string;
+  /**
+   * Read the endpoint back at plan time and plan a new rollout when someone changed it by hand.
+   * @default true
+   */
+  readonly detectDrift?: boolean;
+}
+
+/**
+ * Makes an endpoint serve its declared deployments with their traffic split, through the
+ * project's deployer (`deployer/cli.ts`), since the google provider has no resource to upload or
+ * deploy a model (hashicorp/terraform-provider-google#15303, #23372, #25152):
+ *
+ * - `Apply` (`terraform_data`) holds the whole manifest in `triggers_replace`, so `cdktf diff` shows
+ *   every change to models, deployments or traffic, and each change runs `deployer apply` (a
+ *   create-time `local-exec`). It has no destroy-time action: its replacement must never undeploy.
+ * - `Teardown` (`terraform_data`) depends on the endpoint and runs `deployer destroy` when it is
+ *   destroyed, so `cdktf destroy` undeploys everything before the endpoint is deleted. It is
+ *   replaced only with the endpoint itself, so it stays put across rollouts.
+ * - With `detectDrift`, an `http` data source reads the endpoint at plan time with the caller's
+ *   token; when what it serves differs from what the deployer last recorded in the endpoint's
+ *   labels, `triggers_replace.drift` changes and the plan shows a rollout that puts it back.
+ */
+export class VertexRollout extends Construct {
+  /** The resource whose replacement runs `deployer apply`. */
+  readonly apply: DataResource;
+  /** The resource whose destruction runs `deployer destroy`. */
+  readonly teardown: DataResource;
+  /** The manifest handed to the deployer. */
+  readonly manifest: ManifestInput;
+  /**
+   * The Private Service Connect service attachment consumers point their forwarding rule at, read
+   * from the endpoint at plan time (empty until a model is deployed; undefined without `detectDrift`).
+   */
+  readonly serviceAttachment?: string;
+
+  constructor(scope: Construct, id: string, props: VertexRolloutProps) {
+    super(scope, id);
+    // Deploying also provisions the GPUs, so allow a model's own deploymentTimeout plus 15 minutes.
+    const longestDeployment = Math.max(0, ...props.deployments.map((d) => d.model.deploymentTimeoutSeconds ?? 0));
+    const timeout = props.operationTimeoutSeconds ?? Math.max(3600, longestDeployment + 900);
+    new PropsValidator('VertexRollout').integer('operationTimeoutSeconds', timeout, 60, 24 * 3600).throwIfInvalid(this.node.path);
+    const endpoint = props.endpoint;
+    this.node.addValidation({ validate: () => validateRollout(endpoint, props.deployments) });
+
+    const endpointRef = { project: endpoint.project, region: endpoint.region, endpointId: endpoint.endpointId };
+    this.manifest = {
+      endpoint: endpointRef,
+      models: Object.fromEntries(props.deployments.map((d) => [d.model.key, d.model.spec])),
+      deployments: Object.fromEntries(props.deployments.map((d) => [d.deployedModelId, d.spec])),
+      operationTimeoutSeconds: timeout,
+    };
+    const cli = pathFromStackDir(this, props.root ?? process.cwd(), 'deployer/cli.ts');
+    // ts-node with swc transpiles the CLI when it runs: nothing to build first, nothing to forget.
+    const command = (verb: string) => `node -r ts-node/register ${cli} ${verb}`;
+    const tsNode = { TS_NODE_SWC: 'true', TS_NODE_TRANSPILE_ONLY: 'true' };
+
+    // Grants outlive the deployments: at destroy, models are undeployed before their identity goes.
+    const grants = [...new Set(props.deployments.flatMap((d) => d.serviceAccount.grants))];
+    // Keyed on the endpoint's computed id, which is unknown whenever the endpoint is replaced: then
+    // Teardown is replaced first, undeploying from the old endpoint so it can be deleted, and Apply
+    // runs again for the new one. Anything else changes Teardown in place, which never undeploys.
+    const endpointInstance = { endpoint: endpoint.endpointName };
+    this.teardown = new DataResource(this, 'Teardown', {
+      triggersReplace: endpointInstance,
+      input: { endpoint: endpointRef, operationTimeoutSeconds: timeout },
+      dependsOn: grants,
+      provisioners: [
+        {
+          type: 'local-exec',
+          when: 'destroy',
+          command: command('destroy'),
+          environment: { ...tsNode, DEPLOYER_MANIFEST: '${jsonencode(self.output)}' },
+        },
+      ],
+    });
+    const live = props.detectDrift ?? true ? this.readLive(endpoint) : undefined;
+    const drift = live?.drift;
+    if (live) {
+      this.serviceAttachment = `\${try(${live.body.fqn}.deployedModels[0].privateEndpoints.serviceAttachment, "")}`;
+    }
+    this.apply = new DataResource(this, 'Apply', {
+      triggersReplace: {
+        ...endpointInstance,
+        manifest: this.manifest,
+        ...(drift === undefined ? {} : { drift }),
+      },
+      provisioners: [
+        {
+          type: 'local-exec',
+          command: command('apply'),
+          environment: { ...tsNode, DEPLOYER_MANIFEST: '${jsonencode(self.triggers_replace.manifest)}' },
+        },
+      ],
+      dependsOn: [this.teardown, ...grants],
+    });
+  }
+
+  /**
+   * Reads the endpoint at plan time. `drift` is `none` while the endpoint serves what the deployer
+   * last recorded (or cannot be read, e.g. before it exists); otherwise the fingerprint of what it
+   * serves now. After the deployer puts a hand-made change back, it records that fingerprint in a
+   * label, which `drift` then returns, so the next plan is empty again. The string built here must
+   * match `liveFingerprint` in deployer/live-state.ts.
+   */
+  private readLive(endpoint: VertexEndpoint): { body: TerraformLocal; drift: string } {
+    const stack = TerraformStack.of(this);
+    if (!stack.node.tryFindChild('http')) new httpProvider.HttpProvider(stack, 'http');
+    const token = new googleClientConfig.DataGoogleClientConfig(this, 'Caller');
+    // Built from literals, not the endpoint's attributes, so it is read at plan time even when
+    // the endpoint itself has changes pending.
+    const url = `https://${endpoint.region}-aiplatform.googleapis.com/v1/projects/${endpoint.project}/locations/${endpoint.region}/endpoints/${endpoint.endpointIdLiteral}`;
+    const read = new dataHttp.DataHttp(this, 'Live', {
+      url,
+      requestHeaders: { Authorization: `Bearer ${token.accessToken}` },
+    });
+    const body = new TerraformLocal(this, 'live_endpoint', `\${try(jsondecode(${read.fqn}.response_body), {})}`);
+    const fields = `format("%v:%v:%v:%v:%v:%v", dm.id, dm.model, try(dm.modelVersionId, ""), try(dm.dedicatedResources.minReplicaCount, 0), try(dm.dedicatedResources.maxReplicaCount, 0), try(${body.fqn}.trafficSplit[dm.id], 0))`;
+    const fingerprint = new TerraformLocal(
+      this,
+      'live_fingerprint',
+      `\${substr(sha256(join(",", sort([for dm in try(${body.fqn}.deployedModels, []) : ${fields}]))), 0, 16)}`,
+    );
+    const recorded = `try(${body.fqn}.labels["${STATE_LABEL}"], "${liveFingerprint({})}")`;
+    return {
+      body,
+      drift: `\${${read.fqn}.status_code != 200 ? "none" : (${fingerprint.fqn} == ${recorded} ? try(${body.fqn}.labels["${DRIFT_LABEL}"], "none") : ${fingerprint.fqn})}`,
+    };
+  }
+}
+
+function validateRollout(endpoint: VertexEndpoint, deployments: readonly VertexDeployment[]): string[] {
+  const problems: string[] = [];
+  if (deployments.length > 0) {
+    const total = deployments.reduce((sum, d) => sum + d.trafficPercent, 0);
+    if (total !== 100) {
+      problems.push(`traffic must add up to 100 on endpoint ${endpoint.node.path}, got ${total} (${deployments.map((d) => `${d.model.key}: ${d.trafficPercent}`).join(', ')})`);
+    }
+  }
+  const ids = new Map<string, string>();
+  const fingerprints = new Map<string, string>();
+  for (const d of deployments) {
+    if (d.endpoint !== endpoint) problems.push(`${d.node.path} is deployed to ${d.endpoint.node.path}, not ${endpoint.node.path}`);
+    const other = ids.get(d.deployedModelId);
+    if (other) problems.push(`${d.node.path} and ${other} have the same DeployedModel id ${d.deployedModelId}; declare each model version once`);
+    ids.set(d.deployedModelId, d.node.path);
+    const fp = fingerprints.get(d.model.key);
+    if (fp && fp !== d.model.fingerprint) problems.push(`two different specs use the model version ${d.model.key}; give one another version alias`);
+    fingerprints.set(d.model.key, d.model.fingerprint);
+  }
+  return problems;
+}

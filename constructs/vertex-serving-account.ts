@@ -1,0 +1,93 @@
+import { Construct } from 'constructs';
+import type { ArtifactRegistryRepository } from './artifact-registry-repository';
+import { type TerraformResource, projectIamMember, serviceAccount, storageBucketIamMember } from './private/cdk';
+import { PROJECT_ID } from './private/gcp-names';
+import { PropsValidator } from './private/validation';
+
+/** Props of {@link VertexServingAccount}. */
+export interface VertexServingAccountProps {
+  /** Project the account lives in (the endpoint's). */
+  readonly project: string;
+  /**
+   * Account id: 6 to 30 lowercase letters, digits and hyphens, starting with a letter.
+   * @default "vertex-serving"
+   */
+  readonly accountId?: string;
+  /**
+   * Repository the serving image is pulled from; the account may read it.
+   * @default - no repository grant
+   */
+  readonly repository?: ArtifactRegistryRepository;
+  /**
+   * `gs://` folders with model artifacts; the account may read objects in their buckets.
+   * @default - none
+   */
+  readonly artifactUris?: readonly string[];
+}
+
+/** Service account ids: https://cloud.google.com/iam/docs/service-accounts-create#creating */
+const ACCOUNT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
+
+/**
+ * The identity deployed models run as: a dedicated service account with only what serving needs
+ * (read the model artifacts and the image, write logs and metrics), never the Compute Engine
+ * default account, which has Editor on the whole project
+ * (https://cloud.google.com/vertex-ai/docs/general/custom-service-account).
+ * Whoever runs `cdktf deploy` needs `iam.serviceAccounts.actAs` on it.
+ */
+export class VertexServingAccount extends Construct {
+  /** The account. */
+  readonly resource: serviceAccount.ServiceAccount;
+  /** Email, known at synth: `<id>@<project>.iam.gserviceaccount.com`. */
+  readonly email: string;
+  /** IAM member string `serviceAccount:<email>`. */
+  readonly member: string;
+  /** Every grant made to it; a deployment depends on them so it never starts without permissions. */
+  readonly grants: TerraformResource[] = [];
+  private readonly buckets = new Set<string>();
+
+  constructor(scope: Construct, id: string, props: VertexServingAccountProps) {
+    super(scope, id);
+    const accountId = props.accountId ?? 'vertex-serving';
+    new PropsValidator('VertexServingAccount')
+      .matches('project', props.project, PROJECT_ID, 'a GCP project id')
+      .matches('accountId', accountId, ACCOUNT_ID, 'a service account id (6 to 30 characters)')
+      .throwIfInvalid(this.node.path);
+    this.resource = new serviceAccount.ServiceAccount(this, 'Resource', {
+      project: props.project,
+      accountId,
+      displayName: 'Vertex AI model serving (managed by cdktf)',
+    });
+    this.email = `${accountId}@${props.project}.iam.gserviceaccount.com`;
+    this.member = `serviceAccount:${this.email}`;
+    for (const role of ['roles/logging.logWriter', 'roles/monitoring.metricWriter']) {
+      this.grants.push(
+        new projectIamMember.ProjectIamMember(this, role.split('/')[1], {
+          project: props.project,
+          role,
+          member: `serviceAccount:${this.resource.email}`,
+        }),
+      );
+    }
+    if (props.repository) this.grants.push(props.repository.grantRead(`serviceAccount:${this.resource.email}`, `Read-${accountId}`));
+    for (const uri of props.artifactUris ?? []) this.grantReadArtifacts(uri);
+  }
+
+  /**
+   * Lets the account read the objects of the bucket holding `gsUri` (`roles/storage.objectViewer`
+   * on that bucket only). Granting the same bucket twice is a no-op.
+   */
+  grantReadArtifacts(gsUri: string): void {
+    const bucket = /^gs:\/\/([^/]+)/.exec(gsUri)?.[1];
+    if (!bucket) throw new Error(`VertexServingAccount ${this.node.path}: ${JSON.stringify(gsUri)} is not a gs:// URI`);
+    if (this.buckets.has(bucket)) return;
+    this.buckets.add(bucket);
+    this.grants.push(
+      new storageBucketIamMember.StorageBucketIamMember(this, `Artifacts-${bucket}`, {
+        bucket,
+        role: 'roles/storage.objectViewer',
+        member: `serviceAccount:${this.resource.email}`,
+      }),
+    );
+  }
+}

@@ -1,0 +1,74 @@
+import { z } from 'zod';
+
+/**
+ * What the deployer is asked to make true: the model versions to upload, the deployed models an
+ * endpoint must carry and its traffic split. `VertexRollout` writes it into the plan (so `cdktf
+ * diff` shows every change); Terraform hands it to the deployer as JSON in `DEPLOYER_MANIFEST`.
+ * Field names inside `containerSpec`, `machineSpec` and `autoscalingMetricSpecs` are the Vertex
+ * REST names, sent as they are.
+ */
+
+/** The endpoint the deployer works on. */
+export const endpointRefSchema = z.object({
+  project: z.string().min(1),
+  region: z.string().min(1),
+  /** Numeric endpoint id. */
+  endpointId: z.string().regex(/^[1-9][0-9]{0,9}$/),
+});
+
+/** One model version: uploaded under `modelId` and found again by its version alias. */
+export const modelVersionSchema = z.object({
+  modelId: z.string().min(1),
+  versionAlias: z.string().min(1),
+  /** Hash of everything uploaded; stored in the version description, so a changed spec is re-uploaded. */
+  fingerprint: z.string().regex(/^[0-9a-f]{16}$/),
+  displayName: z.string().min(1),
+  description: z.string().default(''),
+  artifactUri: z.string().optional(),
+  labels: z.record(z.string(), z.string()).default({}),
+  containerSpec: z.record(z.string(), z.unknown()),
+});
+
+/** One deployed model: a model version on dedicated machines. */
+export const deploymentSchema = z.object({
+  /** Key of `models` this deploys (`<modelId>@<alias>`). */
+  model: z.string().min(1),
+  displayName: z.string().min(1),
+  serviceAccount: z.string().min(1),
+  machineSpec: z.object({
+    machineType: z.string(),
+    acceleratorType: z.string().optional(),
+    acceleratorCount: z.number().int().optional(),
+  }),
+  minReplicaCount: z.number().int().min(1),
+  maxReplicaCount: z.number().int().min(1),
+  autoscalingMetricSpecs: z.array(z.object({ metricName: z.string(), target: z.number().int() })).default([]),
+  spot: z.boolean().default(false),
+  disableContainerLogging: z.boolean().default(false),
+  enableAccessLogging: z.boolean().default(false),
+  /** Percent of the endpoint's traffic. */
+  trafficPercent: z.number().int().min(0).max(100),
+});
+
+/** The whole manifest of `deployer apply`. */
+export const manifestSchema = z.object({
+  endpoint: endpointRefSchema,
+  /** Keyed by `<modelId>@<alias>`. */
+  models: z.record(z.string(), modelVersionSchema).default({}),
+  /** Keyed by DeployedModel id. */
+  deployments: z.record(z.string().regex(/^[0-9]{1,10}$/), deploymentSchema).default({}),
+  /** Upper bound of each long-running operation (upload, deploy, mutate, undeploy), seconds. */
+  operationTimeoutSeconds: z.number().int().positive().default(3600),
+});
+
+export type EndpointRef = z.output<typeof endpointRefSchema>;
+export type ModelVersionSpec = z.output<typeof modelVersionSchema>;
+export type DeploymentSpec = z.output<typeof deploymentSchema>;
+export type Manifest = z.output<typeof manifestSchema>;
+/** The manifest as the construct writes it (defaults may be left out). */
+export type ManifestInput = z.input<typeof manifestSchema>;
+
+/** Labels the deployer keeps on the endpoint so a plan can tell a hand-made change from its own. */
+export const STATE_LABEL = 'cdktf-rollout-state';
+/** Fingerprint of the last hand-made change the deployer repaired (keeps the plan stable after it). */
+export const DRIFT_LABEL = 'cdktf-rollout-drift';
