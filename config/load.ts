@@ -212,7 +212,7 @@ function issueMessage(issue: z.core.$ZodIssue): string {
 }
 
 function typeName(zodType: string): string {
-  const names: Record<string, string> = { object: 'a mapping', record: 'a mapping', array: 'a list', string: 'a string', number: 'a number', boolean: 'true or false' };
+  const names: Record<string, string> = { int: 'a whole number', object: 'a mapping', record: 'a mapping', array: 'a list', string: 'a string', number: 'a number', boolean: 'true or false' };
   return names[zodType] ?? zodType;
 }
 

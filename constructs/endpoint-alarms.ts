@@ -1,11 +1,10 @@
 import { Construct } from 'constructs';
 import { type AlarmSeverity, MonitoringAlarm, type MonitoringAlarmProps } from './monitoring-alarm';
-import type { MonitoringMetric } from './monitoring-metric';
 import type { NotificationChannels } from './monitoring-notification-channels';
 import { ALERT_SETTINGS, type AlertSettingName, describeAlertSetting, isAllowedAlertValue } from './private/alert-limits';
 import { Annotations } from './private/cdk';
 import { PropsValidator } from './private/validation';
-import { type LatencyPercentile, type VertexEndpointMetrics, vertexEndpointMetrics } from './private/vertex-metrics';
+import type { LatencyPercentile } from './private/vertex-metrics';
 import type { VertexDeployment } from './vertex-deployment';
 import type { VertexEndpoint } from './vertex-endpoint';
 
@@ -99,7 +98,6 @@ export class EndpointAlarms extends Construct {
   /** Every alarm created so far, in creation order. */
   readonly alarms: MonitoringAlarm[] = [];
   private readonly props: EndpointAlarmsProps;
-  private readonly metrics: VertexEndpointMetrics;
   private readonly namePrefix: string;
 
   constructor(scope: Construct, id: string, props: EndpointAlarmsProps) {
@@ -114,53 +112,12 @@ export class EndpointAlarms extends Construct {
       .throwIfInvalid(this.node.path);
     this.props = props;
     this.endpoint = props.endpoint;
-    this.metrics = vertexEndpointMetrics(props.endpoint.endpointIdLiteral);
     this.namePrefix = props.namePrefix ?? props.endpoint.node.path;
     if (!props.notificationChannels || props.notificationChannels.channelNames.length === 0) {
       Annotations.of(this).addWarning(
         `alarms on endpoint ${props.endpoint.node.path} notify nobody: incidents only show in the Cloud Monitoring console. Add alerts.emails or alerts.channels in stacks.yaml (or pass notificationChannels).`,
       );
     }
-  }
-
-  /** End-to-end prediction latency at a percentile (default p99), ms, per deployed model. */
-  metricLatency(percentile: LatencyPercentile = 99): MonitoringMetric {
-    return this.metrics.latency(percentile);
-  }
-
-  /** Predictions per second, per deployed model. */
-  metricPredictions(): MonitoringMetric {
-    return this.metrics.predictions();
-  }
-
-  /** Failed predictions per second, per deployed model. */
-  metricErrors(): MonitoringMetric {
-    return this.metrics.errors();
-  }
-
-  /** Responses per second, per deployed model; only one HTTP status class when given (5 = 5xx). */
-  metricResponses(statusClass?: 2 | 4 | 5): MonitoringMetric {
-    return this.metrics.responses(statusClass);
-  }
-
-  /** Active replicas, per deployed model. */
-  metricReplicas(): MonitoringMetric {
-    return this.metrics.replicas();
-  }
-
-  /** Replicas the autoscaler wants, per deployed model. */
-  metricTargetReplicas(): MonitoringMetric {
-    return this.metrics.targetReplicas();
-  }
-
-  /** GPU duty cycle as a fraction (0.95 = 95 %), mean over replicas, per deployed model. */
-  metricGpuDutyCycle(): MonitoringMetric {
-    return this.metrics.gpuDutyCycle();
-  }
-
-  /** CPU utilization as a fraction, mean over replicas, per deployed model. */
-  metricCpuUtilization(): MonitoringMetric {
-    return this.metrics.cpuUtilization();
   }
 
   /** Alerts when a deployed model's latency percentile stays above `thresholdMs`. */
@@ -170,7 +127,7 @@ export class EndpointAlarms extends Construct {
     const percentile = options.percentile ?? 99;
     return this.addAlarm('Latency', {
       displayName: `${this.namePrefix}: p${percentile} latency above ${threshold} ms`,
-      metric: this.metricLatency(percentile),
+      metric: this.endpoint.metricLatency(percentile),
       threshold,
       conditionName: `p${percentile} latency > ${threshold} ms for ${window} min`,
       windowMinutes: window,
@@ -196,8 +153,8 @@ export class EndpointAlarms extends Construct {
     const smooth = { aggregation: { alignmentPeriodSeconds: 300 } };
     return this.addAlarm('ErrorRate', {
       displayName: `${this.namePrefix}: 5xx error rate above ${percent} %`,
-      metric: this.metricResponses(5).with(smooth),
-      denominator: this.metricResponses().with(smooth),
+      metric: this.endpoint.metricResponses(5).with(smooth),
+      denominator: this.endpoint.metricResponses().with(smooth),
       threshold: percent / 100,
       conditionName: `5xx share of responses > ${percent} % for ${window} min`,
       windowMinutes: window,
@@ -227,8 +184,7 @@ export class EndpointAlarms extends Construct {
     }
     const { maxReplicaCount: maxReplicas, displayName } = deployment.spec;
     const deployedModelId = deployment.deployedModelId;
-    const replicas = this.metricReplicas().with({
-      metricFilters: [`metric.labels.deployed_model_id = "${deployedModelId}"`],
+    const replicas = deployment.metricReplicas().with({
       // The smallest count in each minute: a replica briefly starting does not count as saturated.
       aggregation: { perSeriesAligner: 'ALIGN_MIN' },
     });
@@ -259,7 +215,7 @@ export class EndpointAlarms extends Construct {
     const window = this.setting('windowMinutes', 'gpuWindowMinutes', options.windowMinutes);
     return this.addAlarm('GpuDutyCycle', {
       displayName: `${this.namePrefix}: GPU duty cycle above ${percent} %`,
-      metric: this.metricGpuDutyCycle(),
+      metric: this.endpoint.metricGpuDutyCycle(),
       // The metric is a fraction (unit 10^2.%).
       threshold: percent / 100,
       conditionName: `mean GPU duty cycle > ${percent} % for ${window} min`,

@@ -1,7 +1,6 @@
 import { Construct } from 'constructs';
 import type { MonitoringMetric } from './monitoring-metric';
 import { monitoringDashboard } from './private/cdk';
-import { vertexEndpointMetrics } from './private/vertex-metrics';
 import type { VertexEndpoint } from './vertex-endpoint';
 
 /** Props of {@link EndpointDashboard}. */
@@ -52,19 +51,19 @@ export class EndpointDashboard extends Construct {
 
   constructor(scope: Construct, id: string, props: EndpointDashboardProps) {
     super(scope, id);
-    const m = vertexEndpointMetrics(props.endpoint.endpointIdLiteral);
+    const e = props.endpoint;
     const charts: { title: string; unit: string; lines: Line[] }[] = [
-      { title: 'Traffic: predictions per second', unit: '1/s', lines: [{ metric: m.predictions() }] },
+      { title: 'Traffic: predictions per second', unit: '1/s', lines: [{ metric: e.metricPredictions() }] },
       {
         title: 'Responses per second by status',
         unit: '1/s',
-        lines: [{ metric: m.responses(), groupBy: ['metric.label.response_code'] }],
+        lines: [{ metric: e.metricResponses(), groupBy: ['metric.label.response_code'] }],
       },
-      { title: 'Latency p50 / p95 / p99 (ms)', unit: 'ms', lines: ([50, 95, 99] as const).map((p) => ({ metric: m.latency(p) })) },
-      { title: 'Errors per second (failed predictions, 5xx responses)', unit: '1/s', lines: [{ metric: m.errors() }, { metric: m.responses(5) }] },
-      { title: 'Replicas: active and target', unit: '1', lines: [{ metric: m.replicas() }, { metric: m.targetReplicas() }] },
-      { title: 'GPU duty cycle (mean over replicas)', unit: '10^2.%', lines: [{ metric: m.gpuDutyCycle() }] },
-      { title: 'CPU utilization (mean over replicas)', unit: '10^2.%', lines: [{ metric: m.cpuUtilization() }] },
+      { title: 'Latency p50 / p95 / p99 (ms)', unit: 'ms', lines: ([50, 95, 99] as const).map((p) => ({ metric: e.metricLatency(p) })) },
+      { title: 'Errors per second (failed predictions, 5xx responses)', unit: '1/s', lines: [{ metric: e.metricErrors() }, { metric: e.metricResponses(5) }] },
+      { title: 'Replicas: active and target', unit: '1', lines: [{ metric: e.metricReplicas() }, { metric: e.metricTargetReplicas() }] },
+      { title: 'GPU duty cycle (mean over replicas)', unit: '10^2.%', lines: [{ metric: e.metricGpuDutyCycle() }] },
+      { title: 'CPU utilization (mean over replicas)', unit: '10^2.%', lines: [{ metric: e.metricCpuUtilization() }] },
     ];
     const widgets = charts.map((c) => ({
       title: c.title,

@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { Construct } from 'constructs';
 import { ArtifactRegistryRepository } from './artifact-registry-repository';
-import { App, TerraformStack, dockerImage, dockerRegistryImage } from './private/cdk';
+import { dockerImage, dockerRegistryImage } from './private/cdk';
 import { hashBuildContext } from './private/context-hash';
 import { IMAGE_NAME } from './private/gcp-names';
+import { pathFromStackDir } from './private/stack-path';
 import { PropsValidator } from './private/validation';
 
 /** Props of {@link ServingImage}. */
@@ -94,7 +95,7 @@ export class ServingImage extends Construct {
       platform,
       keepLocally: true,
       buildAttribute: {
-        context: `\${path.module}/${planPath(this, root, props.context)}`,
+        context: `\${path.module}/${pathFromStackDir(this, root, props.context)}`,
         dockerfile,
         platform,
         buildArgs,
@@ -108,20 +109,6 @@ export class ServingImage extends Construct {
     });
     this.imageUri = `${repoImage}@${this.registryImage.sha256Digest}`;
   }
-}
-
-/**
- * The build context as Terraform sees it: relative to the stack's directory
- * (`<outdir>/stacks/<stack>`), so the plan is the same on every machine.
- */
-function planPath(scope: Construct, root: string, context: string): string {
-  const stack = TerraformStack.of(scope);
-  const outdir = App.of(scope).outdir;
-  const relOut = path.relative(root, path.resolve(root, outdir));
-  // Outside the project (tests synthesize into temp dirs), assume cdktf's default layout.
-  const outdirInRoot = relOut.startsWith('..') || path.isAbsolute(relOut) ? 'cdktf.out' : relOut;
-  const stackDir = path.join(outdirInRoot, 'stacks', stack.node.id);
-  return path.relative(stackDir, context).split(path.sep).join('/');
 }
 
 function sortKeys(o: Record<string, string>): Record<string, string> {

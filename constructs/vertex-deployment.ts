@@ -1,7 +1,9 @@
-import { createHash } from 'node:crypto';
 import { Construct } from 'constructs';
 import type { DeploymentSpec } from '../deployer/manifest';
+import type { MonitoringMetric } from './monitoring-metric';
+import { stableTenDigitId } from './private/stable-id';
 import { PropsValidator } from './private/validation';
+import type { LatencyPercentile } from './private/vertex-metrics';
 import { AUTOSCALING_METRICS, AUTOSCALING_TARGET, type AutoscalingMetricKey, DEPLOYED_MODEL_ID, acceleratorCount, autoscalingProblems, machineProblems } from './private/vertex-rules';
 import type { VertexEndpoint } from './vertex-endpoint';
 import type { VertexModel } from './vertex-model';
@@ -106,7 +108,7 @@ export class VertexDeployment extends Construct {
     const enableAccessLogging = props.accessLogging ?? false;
     this.deployedModelId =
       props.deployedModelId ??
-      deriveDeployedModelId({ model: props.model.key, fingerprint: props.model.fingerprint, machineSpec, spot, serviceAccount: props.serviceAccount.email, enableAccessLogging, displayName });
+      stableTenDigitId(JSON.stringify({ model: props.model.key, fingerprint: props.model.fingerprint, machineSpec, spot, serviceAccount: props.serviceAccount.email, enableAccessLogging, displayName }));
     this.spec = {
       model: props.model.key,
       displayName,
@@ -123,9 +125,23 @@ export class VertexDeployment extends Construct {
       trafficPercent,
     };
   }
-}
 
-function deriveDeployedModelId(immutable: Record<string, unknown>): string {
-  const digest = createHash('sha256').update(JSON.stringify(immutable)).digest();
-  return (1_000_000_000n + (digest.readBigUInt64BE(0) % 9_000_000_000n)).toString();
+  /** Active replicas of this deployed model. */
+  metricReplicas(): MonitoringMetric {
+    return this.onlyThis(this.endpoint.metricReplicas());
+  }
+
+  /** End-to-end prediction latency of this deployed model at a percentile (default p99), ms. */
+  metricLatency(percentile: LatencyPercentile = 99): MonitoringMetric {
+    return this.onlyThis(this.endpoint.metricLatency(percentile));
+  }
+
+  /** GPU duty cycle of this deployed model as a fraction (0.95 = 95 %), mean over replicas. */
+  metricGpuDutyCycle(): MonitoringMetric {
+    return this.onlyThis(this.endpoint.metricGpuDutyCycle());
+  }
+
+  private onlyThis(metric: MonitoringMetric): MonitoringMetric {
+    return metric.with({ metricFilters: [`metric.labels.deployed_model_id = "${this.deployedModelId}"`] });
+  }
 }

@@ -1,8 +1,10 @@
-import { createHash } from 'node:crypto';
 import { Construct } from 'constructs';
+import type { MonitoringMetric } from './monitoring-metric';
 import { vertexAiEndpoint } from './private/cdk';
 import { PROJECT_ID, REGION } from './private/gcp-names';
+import { stableTenDigitId } from './private/stable-id';
 import { PropsValidator } from './private/validation';
+import { type LatencyPercentile, type VertexEndpointMetrics, vertexEndpointMetrics } from './private/vertex-metrics';
 import { BIGQUERY_URI, ENDPOINT_ID, KMS_KEY_NAME } from './private/vertex-rules';
 
 /**
@@ -109,7 +111,7 @@ export class VertexEndpoint extends Construct {
     super(scope, id);
     const access = props.access ?? 'public';
     const allowedProjects = props.allowedProjects ?? [];
-    const endpointId = props.endpointId ?? defaultEndpointId(props.project, props.region, this.node.path);
+    const endpointId = props.endpointId ?? stableTenDigitId(`${props.project}/${props.region}/${this.node.path}`);
     const v = new PropsValidator('VertexEndpoint')
       .matches('project', props.project, PROJECT_ID, 'a GCP project id')
       .matches('region', props.region, REGION, 'a region such as us-central1')
@@ -167,14 +169,48 @@ export class VertexEndpoint extends Construct {
     this.endpointName = this.resource.id;
     this.dedicatedEndpointDns = this.resource.dedicatedEndpointDns;
   }
-}
 
-/**
- * A stable endpoint id: 10 digits hashed from where the endpoint is declared, so every synth (and
- * every machine) picks the same id and two endpoints in one project and region do not collide.
- */
-function defaultEndpointId(project: string, region: string, path: string): string {
-  const digest = createHash('sha256').update(`${project}/${region}/${path}`).digest();
-  const n = digest.readBigUInt64BE(0) % 9_000_000_000n;
-  return (1_000_000_000n + n).toString();
+  /** End-to-end prediction latency at a percentile (default p99), ms, per deployed model. */
+  metricLatency(percentile: LatencyPercentile = 99): MonitoringMetric {
+    return this.metrics().latency(percentile);
+  }
+
+  /** Predictions per second, per deployed model. */
+  metricPredictions(): MonitoringMetric {
+    return this.metrics().predictions();
+  }
+
+  /** Failed predictions per second, per deployed model. */
+  metricErrors(): MonitoringMetric {
+    return this.metrics().errors();
+  }
+
+  /** Responses per second, per deployed model; only one HTTP status class when given (5 = 5xx). */
+  metricResponses(statusClass?: 2 | 4 | 5): MonitoringMetric {
+    return this.metrics().responses(statusClass);
+  }
+
+  /** Active replicas, per deployed model. */
+  metricReplicas(): MonitoringMetric {
+    return this.metrics().replicas();
+  }
+
+  /** Replicas the autoscaler wants, per deployed model. */
+  metricTargetReplicas(): MonitoringMetric {
+    return this.metrics().targetReplicas();
+  }
+
+  /** GPU duty cycle as a fraction (0.95 = 95 %), mean over replicas, per deployed model. */
+  metricGpuDutyCycle(): MonitoringMetric {
+    return this.metrics().gpuDutyCycle();
+  }
+
+  /** CPU utilization as a fraction, mean over replicas, per deployed model. */
+  metricCpuUtilization(): MonitoringMetric {
+    return this.metrics().cpuUtilization();
+  }
+
+  private metrics(): VertexEndpointMetrics {
+    return vertexEndpointMetrics(this.endpointIdLiteral);
+  }
 }

@@ -102,6 +102,12 @@ describe('mistakes', () => {
     );
   });
 
+  test('a fraction where a whole number is needed says so', () => {
+    expect(problemsOf(`${VALID}    image: { keepVersions: 2.5 }\n`)).toMatch(
+      /environments\.dev\.image\.keepVersions: expected a whole number, got 2\.5/,
+    );
+  });
+
   test('a value of the wrong type names what was expected and what was given', () => {
     expect(problemsOf(`environments:\n  dev:\n    project: 42\n`)).toMatch(
       /stacks\.yaml:3: environments\.dev\.project: expected a string, got 42/,

@@ -20,20 +20,18 @@ function onlyPolicy(synthesized: string): Record<string, any> {
   return policies[0];
 }
 
-describe('EndpointAlarms metrics', () => {
-  const alarms = new EndpointAlarms(new TerraformStack(Testing.app(), 's'), 'alarms', {
-    endpoint: endpointIn(new TerraformStack(Testing.app(), 'e')),
-  });
+describe('VertexEndpoint metrics', () => {
+  const endpoint = endpointIn(new TerraformStack(Testing.app(), 'e'));
 
   test.each([
-    ['metricLatency', () => alarms.metricLatency(95), 'prediction_latencies', 'ALIGN_DELTA', 'REDUCE_PERCENTILE_95'],
-    ['metricPredictions', () => alarms.metricPredictions(), 'prediction_count', 'ALIGN_RATE', 'REDUCE_SUM'],
-    ['metricErrors', () => alarms.metricErrors(), 'error_count', 'ALIGN_RATE', 'REDUCE_SUM'],
-    ['metricResponses', () => alarms.metricResponses(), 'response_count', 'ALIGN_RATE', 'REDUCE_SUM'],
-    ['metricReplicas', () => alarms.metricReplicas(), 'replicas', 'ALIGN_MEAN', 'REDUCE_SUM'],
-    ['metricTargetReplicas', () => alarms.metricTargetReplicas(), 'target_replicas', 'ALIGN_MEAN', 'REDUCE_SUM'],
-    ['metricGpuDutyCycle', () => alarms.metricGpuDutyCycle(), 'accelerator/duty_cycle', 'ALIGN_MEAN', 'REDUCE_MEAN'],
-    ['metricCpuUtilization', () => alarms.metricCpuUtilization(), 'cpu/utilization', 'ALIGN_MEAN', 'REDUCE_MEAN'],
+    ['metricLatency', () => endpoint.metricLatency(95), 'prediction_latencies', 'ALIGN_DELTA', 'REDUCE_PERCENTILE_95'],
+    ['metricPredictions', () => endpoint.metricPredictions(), 'prediction_count', 'ALIGN_RATE', 'REDUCE_SUM'],
+    ['metricErrors', () => endpoint.metricErrors(), 'error_count', 'ALIGN_RATE', 'REDUCE_SUM'],
+    ['metricResponses', () => endpoint.metricResponses(), 'response_count', 'ALIGN_RATE', 'REDUCE_SUM'],
+    ['metricReplicas', () => endpoint.metricReplicas(), 'replicas', 'ALIGN_MEAN', 'REDUCE_SUM'],
+    ['metricTargetReplicas', () => endpoint.metricTargetReplicas(), 'target_replicas', 'ALIGN_MEAN', 'REDUCE_SUM'],
+    ['metricGpuDutyCycle', () => endpoint.metricGpuDutyCycle(), 'accelerator/duty_cycle', 'ALIGN_MEAN', 'REDUCE_MEAN'],
+    ['metricCpuUtilization', () => endpoint.metricCpuUtilization(), 'cpu/utilization', 'ALIGN_MEAN', 'REDUCE_MEAN'],
   ])('%s: filtered to the endpoint, aligned for its kind, per deployed model', (_, metricOf, name, aligner, reducer) => {
     // WHEN
     const metric = metricOf();
@@ -49,12 +47,24 @@ describe('EndpointAlarms metrics', () => {
 
   test('latency is the end-to-end latency, not the model or overhead part', () => {
     // THEN
-    expect(alarms.metricLatency().filter).toMatch(/ AND metric\.labels\.latency_type = "total"$/);
+    expect(endpoint.metricLatency().filter).toMatch(/ AND metric\.labels\.latency_type = "total"$/);
+  });
+
+  test('a deployment\'s metrics are narrowed to its deployed model id', () => {
+    // GIVEN
+    const deployment = deploymentOn(TerraformStack.of(endpoint), endpoint);
+    // WHEN
+    const metrics = [deployment.metricReplicas(), deployment.metricLatency(95), deployment.metricGpuDutyCycle()];
+    // THEN
+    for (const metric of metrics) {
+      expect(metric.filter).toContain(ENDPOINT_FILTER);
+      expect(metric.filter).toMatch(new RegExp(` AND metric\\.labels\\.deployed_model_id = "${deployment.deployedModelId}"$`));
+    }
   });
 
   test('responses can be narrowed to one status class', () => {
     // THEN
-    expect(alarms.metricResponses(5).filter).toMatch(/ AND metric\.labels\.response_code = starts_with\("5"\)$/);
+    expect(endpoint.metricResponses(5).filter).toMatch(/ AND metric\.labels\.response_code = starts_with\("5"\)$/);
   });
 });
 

@@ -78,7 +78,7 @@ describe('stacks.yaml models and endpoint rules', () => {
   });
 
   test('a fractional traffic share is refused', () => {
-    expect(problemsOf(withModel(OK_MODEL.replace('traffic: 100', 'traffic: 99.5')))).toMatch(/environments\.dev\.models\[0\]\.traffic: expected int, got 99\.5/);
+    expect(problemsOf(withModel(OK_MODEL.replace('traffic: 100', 'traffic: 99.5')))).toMatch(/environments\.dev\.models\[0\]\.traffic: expected a whole number, got 99\.5/);
   });
 
   test('the same model version twice is refused', () => {

@@ -23,5 +23,5 @@ export const gcsUri = matching(/^gs:\/\/[a-z0-9][a-z0-9._-]{1,221}[a-z0-9](\/.*)
 
 /** An integer within `[min, max]`; the error names the value and the range. */
 export function intBetween(min: number, max: number): z.ZodNumber {
-  return z.number().int({ error: (iss) => `${String(iss.input)} is not a whole number` }).min(min).max(max);
+  return z.number().int().min(min).max(max);
 }
