@@ -79,9 +79,11 @@ function defaultOf(s: JsonSchema): string {
 function limits(s: JsonSchema): string {
   const out: string[] = [];
   if (s.enum) out.push(s.enum.map((v) => `\`${String(v)}\``).join(', '));
-  if (s.minimum !== undefined || s.maximum !== undefined) out.push(`${s.minimum ?? '…'} to ${s.maximum ?? '…'}`);
-  if (s.exclusiveMinimum !== undefined) out.push(`> ${s.exclusiveMinimum}`);
-  if (s.exclusiveMaximum !== undefined) out.push(`< ${s.exclusiveMaximum}`);
+  const low = s.minimum !== undefined ? `${s.minimum}` : s.exclusiveMinimum !== undefined ? `above ${s.exclusiveMinimum}` : undefined;
+  const high = s.maximum !== undefined ? `${s.maximum}` : s.exclusiveMaximum !== undefined ? `below ${s.exclusiveMaximum}` : undefined;
+  if (low !== undefined && high !== undefined) out.push(`${low} to ${high}`);
+  else if (low !== undefined) out.push(s.minimum !== undefined ? `at least ${low}` : low);
+  else if (high !== undefined) out.push(s.maximum !== undefined ? `at most ${high}` : high);
   // A named format (email) says more than the regex zod emits for it.
   if (s.format) out.push(s.format);
   else if (s.pattern) out.push(`\`${s.pattern}\``);

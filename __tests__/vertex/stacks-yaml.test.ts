@@ -37,6 +37,13 @@ describe('stacks.yaml models and endpoint rules', () => {
     );
   });
 
+  test('a model id starting with a hyphen or digit is refused, as the upload API does', () => {
+    expect(problemsOf(withModel(OK_MODEL.replace('name: m,', 'name: "-yolo",')))).toMatch(
+      /environments\.dev\.models\[0\]\.name: "-yolo" is not a Vertex model id/,
+    );
+    expect(problemsOf(withModel(OK_MODEL.replace('name: m,', 'name: 9yolo,')))).toMatch(/models\[0\]\.name: "9yolo" is not a Vertex model id/);
+  });
+
   test('a wrong accelerator count names the counts allowed', () => {
     expect(problemsOf(withModel(OK_MODEL.replace('g2-standard-8, accelerator: NVIDIA_L4', 'a2-highgpu-4g, accelerator: NVIDIA_TESLA_A100, count: 2')))).toMatch(
       /environments\.dev\.models\[0\]\.machine: a2-highgpu-4g with NVIDIA_TESLA_A100 takes 4 accelerator\(s\) per replica, got 2/,

@@ -7,32 +7,25 @@ import { modelSchema } from './model';
 
 /** `state:` where Terraform keeps this environment's state. */
 export const stateSchema = z.strictObject({
-  /** GCS bucket for the state (must exist). */
-  bucket: matching(BUCKET_NAME, 'a Cloud Storage bucket name'),
-  /** Object prefix inside the bucket; defaults to the environment's name. */
-  prefix: z.string().min(1).optional(),
+  bucket: matching(BUCKET_NAME, 'a Cloud Storage bucket name').describe('GCS bucket for the state (must exist).'),
+  prefix: z.string().min(1).optional().describe("Object prefix inside the bucket; the environment's name when absent."),
 });
 
 /** One environment: the keys `defaults:` and `environments.<name>:` may hold. */
 const environmentObject = z.strictObject({
-    /** GCP project id. */
-    project: matching(PROJECT_ID, 'a GCP project id'),
-    /** GCP region of every regional resource. */
-    region: matching(REGION, 'a GCP region such as us-central1').default('us-central1'),
-    /** Labels applied to every resource that takes them (provider `default_labels`). */
-    labels: labelsSchema.default({}),
-    /** Marks a production environment; organisation policy checks apply. */
-    production: z.boolean().default(false),
-    /** Remote state in GCS; the local backend when absent. */
-    state: stateSchema.optional(),
-    /** Artifact Registry repository and serving image build. */
-    image: imageSchema.default(imageSchema.parse({})),
-    /** The Vertex AI endpoint. */
-    endpoint: endpointSchema.default(endpointSchema.parse({})),
-    /** Model versions deployed to the endpoint. */
-    models: z.array(modelSchema).default([]),
-    /** Alert policies on the endpoint: every endpoint gets them, with defaults when this is absent. */
-    alerts: alertsSchema.default(alertsSchema.parse({})),
+  project: matching(PROJECT_ID, 'a GCP project id').describe('GCP project id.'),
+  region: matching(REGION, 'a GCP region such as us-central1')
+    .default('us-central1')
+    .describe('GCP region of every regional resource.'),
+  labels: labelsSchema.default({}).describe('Labels on every resource that takes them (provider `default_labels`).'),
+  production: z.boolean().default(false).describe('Marks a production environment: stricter policy checks apply.'),
+  state: stateSchema.optional().describe('Remote state in GCS; a local state file at the repository root when absent.'),
+  image: imageSchema.default(imageSchema.parse({})).describe('Artifact Registry repository and serving image build.'),
+  endpoint: endpointSchema.default(endpointSchema.parse({})).describe('The Vertex AI endpoint.'),
+  models: z.array(modelSchema).default([]).describe('Model versions deployed to the endpoint.'),
+  alerts: alertsSchema
+    .default(alertsSchema.parse({}))
+    .describe('Alert policies and dashboard of the endpoint: every endpoint gets them, with these defaults when absent.'),
 });
 
 /** `defaults:` any environment key; every field optional. */

@@ -12,9 +12,9 @@ export const ENDPOINT_ID = /^[1-9][0-9]{0,9}$/;
 export const DEPLOYED_MODEL_ID = /^[0-9]{1,10}$/;
 /**
  * Model ids chosen at upload (`modelId`): up to 63 characters, lowercase letters, digits, `_` and
- * `-`, not starting with a digit (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.models/upload).
+ * `-`, not starting with a digit or a hyphen (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.models/upload).
  */
-export const MODEL_ID = /^[a-z_-][a-z0-9_-]{0,62}$/;
+export const MODEL_ID = /^[a-z_][a-z0-9_-]{0,62}$/;
 /**
  * Version aliases: `[a-z][a-zA-Z0-9-]{0,126}[a-z0-9]` (so never a numeric version id), see
  * https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.models#Model.FIELDS.version_aliases.

@@ -1,0 +1,168 @@
+/**
+ * Benchmarks the serving image against the limit of its own engine.
+ *
+ *   npm run bench                                   # ../shared/models/yolov8n-int8.onnx, 15 s per level
+ *   npm run bench -- --model path/to/model.onnx --duration 10 --connections 1,4,16
+ *
+ * 1. The limit: the model's bare `session.run` in this process, on tensors pre-processed from the
+ *    same images, with the server's intra-op threads, measured while the server is idle before each
+ *    level and after the last.
+ * 2. The server (`node serving-image/dist/main.js`, built by `npm run bench`) on a loopback port,
+ *    driven with autocannon over HTTP with the real images as raw JPEG bodies (Vertex rawPredict),
+ *    at each concurrency after a warm-up.
+ * It prints one row per concurrency: requests per second, p50/p99 latency and the ratios to the limit.
+ * Loopback only; bounded in time (about 3 x duration + 4 x 20 bare runs + 20 s).
+ */
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import { prepareImage } from '../serving-image/src/preprocess';
+
+/** The part of autocannon's API used here (it ships no types). */
+interface AutocannonResult {
+  requests: { average: number };
+  latency: { p50: number; p99: number };
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+type Autocannon = (opts: {
+  url: string;
+  connections: number;
+  duration: number;
+  requests: { method: string; path: string; headers: Record<string, string>; body: Buffer }[];
+}) => Promise<AutocannonResult>;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const autocannon: Autocannon = require('autocannon');
+
+const root = path.resolve(__dirname, '..');
+const { values: args } = parseArgs({
+  options: {
+    model: { type: 'string', default: path.resolve(root, '..', 'shared', 'models', 'yolov8n-int8.onnx') },
+    images: { type: 'string', default: path.resolve(root, '..', 'shared', 'images') },
+    duration: { type: 'string', default: '15' },
+    connections: { type: 'string', default: '1,4,16' },
+    'bare-runs': { type: 'string', default: '20' },
+  },
+});
+const duration = Number(args.duration);
+const levels = args.connections!.split(',').map(Number);
+const intraOpThreads = Number(process.env.INTRA_OP_THREADS ?? Math.max(1, Math.floor(availableParallelism() / Number(process.env.WORKERS ?? 1))));
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Bare `session.run` on tensors pre-processed from the images, one image per call: the limit. */
+class BareLimit {
+  static async create(model: Buffer, images: Buffer[]): Promise<BareLimit> {
+    const session = await ort.InferenceSession.create(model, { executionProviders: ['cpu'], intraOpNumThreads: intraOpThreads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+    const meta = session.inputMetadata[0];
+    if (!meta.isTensor) throw new Error('the model input is not a tensor');
+    const [, , height, width] = meta.shape as number[];
+    const tensors = await Promise.all(
+      images.map(async (bytes) => {
+        const { pixels } = await prepareImage(bytes, width, height, 100_000_000);
+        const plane = width * height;
+        const data = new Float32Array(3 * plane);
+        for (let p = 0; p < plane; p++) for (let c = 0; c < 3; c++) data[c * plane + p] = pixels[p * 3 + c] / 255;
+        return new ort.Tensor('float32', data, [1, 3, height, width]);
+      }),
+    );
+    const bare = new BareLimit(session, tensors, `${width}x${height}`);
+    await bare.measure(3); // warm-up
+    return bare;
+  }
+
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly tensors: ort.Tensor[],
+    readonly inputSize: string,
+  ) {}
+
+  /** Median and p99 of `runs` calls, in ms. */
+  async measure(runs: number): Promise<{ p50: number; p99: number }> {
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      await this.session.run({ [this.session.inputNames[0]]: this.tensors[i % this.tensors.length] });
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    return { p50: percentile(times, 50), p99: percentile(times, 99) };
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const model = readFileSync(args.model!);
+  const imageFiles = readdirSync(args.images!).filter((f) => f.endsWith('.jpg')).sort();
+  const images = imageFiles.map((f) => readFileSync(path.join(args.images!, f)));
+  console.log(`model ${path.relative(root, args.model!)}; ${images.length} JPEGs from ${path.relative(root, args.images!)}; ${intraOpThreads} intra-op threads; ${duration} s per level`);
+
+  // The limit is measured before each level and after the last, with the server idle, and each
+  // level is compared with the mean of the two measurements around it: these machines are noisy,
+  // so only ratios measured close together mean anything.
+  const bare = await BareLimit.create(model, images);
+  const bareRuns = Number(args['bare-runs']);
+  console.log(`bare session.run: ${bare.inputSize}, batch 1, ${bareRuns} runs before each level and after the last`);
+
+  const port = await freePort();
+  const server = spawn(process.execPath, [path.join(root, 'serving-image', 'dist', 'main.js')], {
+    env: { ...process.env, MODEL_PATH: args.model, HOST: '127.0.0.1', AIP_HTTP_PORT: String(port), EXECUTION_PROVIDERS: 'cpu', INTRA_OP_THREADS: String(intraOpThreads) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    for (let i = 0; ; i++) {
+      if ((await fetch(`${url}/health`).then((r) => r.status, () => 0)) === 200) break;
+      if (i > 600) throw new Error('the server did not become ready within 60 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const requests = images.map((body) => ({ method: 'POST', path: '/predict', headers: { 'content-type': 'image/jpeg' }, body }));
+    await autocannon({ url, connections: 1, duration: 3, requests }); // warm-up: JIT, allocator, caches
+
+    const rows: string[] = [];
+    const ratios = new Map<number, { rps: number; p50: number }>();
+    let before = await bare.measure(bareRuns);
+    for (const connections of levels) {
+      const r = await autocannon({ url, connections, duration, requests });
+      const after = await bare.measure(bareRuns);
+      const bareP50 = (before.p50 + after.p50) / 2;
+      const bareRps = 1000 / bareP50;
+      ratios.set(connections, { rps: r.requests.average / bareRps, p50: r.latency.p50 / bareP50 });
+      rows.push(
+        `| ${connections} | ${r.requests.average.toFixed(2)} | ${r.latency.p50} | ${r.latency.p99} | ${bareP50.toFixed(1)} | ${bareRps.toFixed(2)} | ${(r.requests.average / bareRps).toFixed(2)} | ${(r.latency.p50 / bareP50).toFixed(2)} | ${r.non2xx + r.errors + r.timeouts} |`,
+      );
+      before = after;
+    }
+    console.log('\n| concurrency | req/s | p50 ms | p99 ms | bare p50 ms | bare limit img/s | req/s / limit | p50 / bare p50 | failed |');
+    console.log('|---|---|---|---|---|---|---|---|---|');
+    for (const row of rows) console.log(row);
+    console.log('');
+    const c16 = ratios.get(16);
+    const c1 = ratios.get(1);
+    if (c16) console.log(`throughput at concurrency 16: ${c16.rps.toFixed(2)}x the bare limit (target >= 0.80)`);
+    if (c1) console.log(`p50 latency at concurrency 1: ${c1.p50.toFixed(2)}x bare (target <= 1.15)`);
+  } finally {
+    server.kill('SIGTERM');
+  }
+}
+
+main().catch((err: Error) => {
+  console.error(err.message);
+  process.exit(1);
+});
