@@ -95,7 +95,7 @@ describe('ServingStack', () => {
     const json = JSON.parse(stackFor(MINIMAL));
     expect(json.output.repository_url.value).toBe('us-central1-docker.pkg.dev/acme-ml-dev/serving');
     expect(json.output.image_uri.value).toMatch(
-      /^us-central1-docker\.pkg\.dev\/acme-ml-dev\/serving\/server@\$\{docker_registry_image\.[A-Za-z0-9_]+\.sha256_digest\}$/,
+      /^us-central1-docker\.pkg\.dev\/acme-ml-dev\/serving\/server@\$\{data\.docker_registry_image\.[A-Za-z0-9_]+\.sha256_digest\}$/,
     );
   });
 });

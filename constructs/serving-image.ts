@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { Construct } from 'constructs';
 import { ArtifactRegistryRepository } from './artifact-registry-repository';
-import { dockerImage, dockerRegistryImage } from './private/cdk';
+import { DataResource, dataDockerRegistryImage } from './private/cdk';
 import { hashBuildContext } from './private/context-hash';
 import { IMAGE_NAME } from './private/gcp-names';
 import { pathFromStackDir } from './private/stack-path';
@@ -40,6 +40,12 @@ export interface ServingImageProps {
    */
   readonly platform?: string;
   /**
+   * An OAuth access token for the registry, used to log Docker in before the push (e.g.
+   * `google_client_config.access_token`, the caller's own credentials).
+   * @default - the Docker CLI's own credentials (`gcloud auth configure-docker <host>`)
+   */
+  readonly registryAccessToken?: string;
+  /**
    * The build context's content hash. Computed from the files when omitted; pass a fixed value
    * to keep snapshot tests stable while the server's code changes.
    * @default - hashed from the context's files
@@ -51,11 +57,16 @@ export interface ServingImageProps {
 const TAG_HASH_LENGTH = 16;
 
 /**
- * Builds the serving image with the Docker provider and pushes it to Artifact Registry.
+ * Builds the serving image and pushes it to Artifact Registry.
  *
- * The tag is a content hash of the build context, so the plan changes exactly when the image's
- * inputs change (a new tag is a new image name, which replaces both resources); {@link imageUri} pins the pushed image by digest, so every later resource
- * refers to exactly the bytes that were pushed.
+ * The tag is a content hash of the build inputs (context files, Dockerfile, build arguments,
+ * platform), so the plan shows a push exactly when the image's inputs change. The push is a
+ * `terraform_data` whose replacement runs `constructs/private/push-image.sh` (`docker build` and
+ * `docker push`, skipped when the registry already has the tag); the Docker provider's
+ * `docker_image` is not used because it plans a rebuild on every machine that lacks the image
+ * locally (kreuzwerker/terraform-provider-docker#571). The Docker provider's
+ * `docker_registry_image` data source then reads the pushed digest, and {@link imageUri} pins the
+ * image by it, so every later resource refers to exactly the bytes that were pushed.
  */
 export class ServingImage extends Construct {
   /** Content hash of the build context's files (64 hex characters). */
@@ -64,22 +75,22 @@ export class ServingImage extends Construct {
   readonly tag: string;
   /** `<repository url>/<name>:<tag>`. */
   readonly taggedUri: string;
-  /** `<repository url>/<name>@sha256:...`, known after the push. */
+  /** `<repository url>/<name>@sha256:...`, known once the image is in the registry. */
   readonly imageUri: string;
-  /** The local build. */
-  readonly image: dockerImage.Image;
-  /** The push. */
-  readonly registryImage: dockerRegistryImage.RegistryImage;
+  /** The build and push (`terraform_data`; replaced when {@link tag} changes). */
+  readonly push: DataResource;
+  /** The pushed image's registry entry, with its digest. */
+  readonly registryImage: dataDockerRegistryImage.DataDockerRegistryImage;
 
   constructor(scope: Construct, id: string, props: ServingImageProps) {
     super(scope, id);
     const imageName = props.imageName ?? 'server';
     const platform = props.platform ?? 'linux/amd64';
-    const v = new PropsValidator('ServingImage')
+    new PropsValidator('ServingImage')
       .matches('imageName', imageName, IMAGE_NAME, 'a Docker image name')
       .check(!path.isAbsolute(props.context), 'context', props.context, 'a path relative to root, so plans do not depend on where the repository is checked out')
-      .matches('contextHash', props.contextHash, /^[0-9a-f]{16,64}$/, 'a hex content hash');
-    v.throwIfInvalid(this.node.path);
+      .matches('contextHash', props.contextHash, /^[0-9a-f]{16,64}$/, 'a hex content hash')
+      .throwIfInvalid(this.node.path);
 
     const root = props.root ?? process.cwd();
     const buildArgs = sortKeys(props.buildArgs ?? {});
@@ -90,22 +101,32 @@ export class ServingImage extends Construct {
     const repoImage = `${props.repository.repositoryUrl}/${imageName}`;
     this.taggedUri = `${repoImage}:${this.tag}`;
 
-    this.image = new dockerImage.Image(this, 'Build', {
-      name: this.taggedUri,
-      platform,
-      keepLocally: true,
-      buildAttribute: {
-        context: `\${path.module}/${pathFromStackDir(this, root, props.context)}`,
-        dockerfile,
-        platform,
-        buildArgs,
-      },
+    // No destroy-time action: older images stay in the registry, since a deployment may still
+    // run them; the repository's cleanup policies prune them.
+    this.push = new DataResource(this, 'Push', {
+      triggersReplace: { image: this.taggedUri },
+      provisioners: [
+        {
+          type: 'local-exec',
+          command: `sh \${path.module}/${pathFromStackDir(this, root, 'constructs/private/push-image.sh')}`,
+          environment: {
+            IMAGE: this.taggedUri,
+            CONTEXT: `\${path.module}/${pathFromStackDir(this, root, props.context)}`,
+            DOCKERFILE: dockerfile,
+            PLATFORM: platform,
+            REGISTRY: props.repository.registryHost,
+            BUILD_ARGS: Object.entries(buildArgs)
+              .map(([k, v]) => `${k}=${v}`)
+              .join('\n'),
+            ...(props.registryAccessToken ? { REGISTRY_TOKEN: props.registryAccessToken } : {}),
+          },
+        },
+      ],
       dependsOn: [props.repository.resource],
     });
-    this.registryImage = new dockerRegistryImage.RegistryImage(this, 'Push', {
-      name: this.image.name,
-      // Older images stay in the registry: a deployment may still run them. Cleanup policies prune.
-      keepRemotely: true,
+    this.registryImage = new dataDockerRegistryImage.DataDockerRegistryImage(this, 'Pushed', {
+      name: this.taggedUri,
+      dependsOn: [this.push],
     });
     this.imageUri = `${repoImage}@${this.registryImage.sha256Digest}`;
   }

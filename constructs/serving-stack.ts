@@ -104,7 +104,7 @@ export class ServingStack extends TerraformStack {
     });
     this.repository.resource.dependsOn = this.services.resources.map((r) => r.fqn);
 
-    // Docker pushes with the caller's own Google credentials (gcloud ADC): no key files.
+    // The push and the digest lookup use the caller's own Google credentials (gcloud ADC): no key files.
     const clientConfig = new googleClientConfig.DataGoogleClientConfig(this, 'client');
     new dockerProvider.DockerProvider(this, 'docker', {
       registryAuth: [
@@ -118,6 +118,7 @@ export class ServingStack extends TerraformStack {
       imageName: env.image.name,
       dockerfile: env.image.dockerfile,
       buildArgs: env.image.buildArgs,
+      registryAccessToken: clientConfig.accessToken,
       root: props.root,
       contextHash: props.contextHash,
     });
@@ -187,7 +188,10 @@ export class ServingStack extends TerraformStack {
     });
     this.alarms.alarmOnLatency({ thresholdMs: alerts.latencyP99Ms, windowMinutes: alerts.latencyWindowMinutes });
     this.alarms.alarmOnErrorRate({ thresholdPercent: alerts.errorRatePercent, windowMinutes: alerts.errorRateWindowMinutes });
-    for (const d of this.deployments) this.alarms.alarmOnSaturation(d, { windowMinutes: alerts.saturationWindowMinutes });
+    // A fixed-size deployment (min = max) is always "at its maximum": no saturation alarm for it.
+    for (const d of this.deployments.filter(EndpointAlarms.canSaturate)) {
+      this.alarms.alarmOnSaturation(d, { windowMinutes: alerts.saturationWindowMinutes });
+    }
     if (this.deployments.some((d) => d.spec.machineSpec.acceleratorType)) {
       this.alarms.alarmOnGpuDutyCycle({ thresholdPercent: alerts.gpuDutyCyclePercent, windowMinutes: alerts.gpuWindowMinutes });
     }

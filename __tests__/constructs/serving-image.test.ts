@@ -2,8 +2,7 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Testing, TerraformStack } from 'cdktf';
-import { Image } from '@cdktf/provider-docker/lib/image';
-import { RegistryImage } from '@cdktf/provider-docker/lib/registry-image';
+import { DataDockerRegistryImage } from '@cdktf/provider-docker/lib/data-docker-registry-image';
 import { ArtifactRegistryRepository, ServingImage, type ServingImageProps } from '../../constructs';
 import { hashBuildContext } from '../../constructs/private/context-hash';
 import { PINNED_CONTEXT_HASH } from '../helpers/synth';
@@ -32,33 +31,52 @@ function scratchContext(): string {
 }
 
 describe('ServingImage', () => {
-  test('builds the context for linux/amd64 with a content-hash tag and pushes it', () => {
+  test('pushes the content-hash tag with a terraform_data replaced only when the tag changes', () => {
+    // WHEN
+    const { image, synthesized } = newImage({ registryAccessToken: 'token-123', buildArgs: { B: '2', A: '1' } });
+    // THEN
+    expect(image.tag).toMatch(/^ctx-[0-9a-f]{16}$/);
+    const push = Object.values(JSON.parse(synthesized).resource.terraform_data as Record<string, any>)[0];
+    expect(push.triggers_replace).toEqual({ image: `europe-west4-docker.pkg.dev/acme-ml-prod/serving/server:${image.tag}` });
+    expect(push.provisioner).toEqual([
+      {
+        'local-exec': {
+          command: 'sh ${path.module}/../../../constructs/private/push-image.sh',
+          environment: {
+            IMAGE: image.taggedUri,
+            CONTEXT: '${path.module}/../../../serving-image',
+            DOCKERFILE: 'Dockerfile',
+            PLATFORM: 'linux/amd64',
+            REGISTRY: 'europe-west4-docker.pkg.dev',
+            BUILD_ARGS: 'A=1\nB=2',
+            REGISTRY_TOKEN: 'token-123',
+          },
+        },
+      },
+    ]);
+    expect(push.depends_on).toEqual([expect.stringMatching(/^google_artifact_registry_repository\./)]);
+  });
+
+  test('reads the pushed digest after the push and pins the image URI by it', () => {
     // WHEN
     const { image, synthesized } = newImage();
     // THEN
-    expect(image.tag).toMatch(/^ctx-[0-9a-f]{16}$/);
-    expect(synthesized).toHaveResourceWithProperties(Image, {
-      name: `europe-west4-docker.pkg.dev/acme-ml-prod/serving/server:${image.tag}`,
-      platform: 'linux/amd64',
-      build: expect.objectContaining({ platform: 'linux/amd64', dockerfile: 'Dockerfile' }),
+    expect(synthesized).toHaveDataSourceWithProperties(DataDockerRegistryImage, {
+      name: image.taggedUri,
+      depends_on: [expect.stringMatching(/^terraform_data\./)],
     });
-    expect(synthesized).toHaveResourceWithProperties(RegistryImage, {
-      name: `\${docker_image.image_Build_9C9E93D0.name}`,
-      keep_remotely: true,
-    });
-  });
-
-  test('pins the image URI by digest', () => {
-    const { image } = newImage();
     expect(image.imageUri).toMatch(/^europe-west4-docker\.pkg\.dev\/acme-ml-prod\/serving\/server@\$\{TfToken\[TOKEN\.\d+\]\}$/);
     expect(image.taggedUri).toBe(`europe-west4-docker.pkg.dev/acme-ml-prod/serving/server:${image.tag}`);
   });
 
-  test('names the build context relative to the stack directory, never absolutely', () => {
+  test('without a token, leaves registry login to the Docker CLI', () => {
     const { synthesized } = newImage();
-    expect(synthesized).toHaveResourceWithProperties(Image, {
-      build: expect.objectContaining({ context: '${path.module}/../../../serving-image' }),
-    });
+    expect(synthesized).not.toContain('REGISTRY_TOKEN');
+  });
+
+  test('names the build context and script relative to the stack directory, never absolutely', () => {
+    const { synthesized } = newImage();
+    expect(synthesized).toContain('"CONTEXT": "${path.module}/../../../serving-image"');
     expect(synthesized).not.toContain(process.cwd());
   });
 
@@ -97,7 +115,7 @@ describe('ServingImage', () => {
     // WHEN
     new ServingImage(stack, 'image', { repository, context: 'srv', root, contextHash: PINNED_CONTEXT_HASH });
     // THEN
-    expect(Testing.synth(stack)).toContain('"context": "${path.module}/../../../../srv"');
+    expect(Testing.synth(stack)).toContain('"CONTEXT": "${path.module}/../../../../srv"');
   });
 });
 

@@ -37,8 +37,7 @@ export * as monitoringDashboard from '@cdktf/provider-google/lib/monitoring-dash
 export * as monitoringNotificationChannel from '@cdktf/provider-google/lib/monitoring-notification-channel';
 
 export * as dockerProvider from '@cdktf/provider-docker/lib/provider';
-export * as dockerImage from '@cdktf/provider-docker/lib/image';
-export * as dockerRegistryImage from '@cdktf/provider-docker/lib/registry-image';
+export * as dataDockerRegistryImage from '@cdktf/provider-docker/lib/data-docker-registry-image';
 export * as vertexAiEndpoint from '@cdktf/provider-google/lib/vertex-ai-endpoint';
 export { DataResource, TerraformLocal } from 'cdktf';
 export * as serviceAccount from '@cdktf/provider-google/lib/service-account';
