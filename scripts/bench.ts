@@ -98,6 +98,25 @@ class BareLimit {
   }
 }
 
+/**
+ * Waits until the server has finished what autocannon left in flight (it stops sending at the
+ * deadline but the server still answers the queued requests), so the bare runs have the CPU alone.
+ */
+async function waitIdle(url: string): Promise<void> {
+  const sample = async () => {
+    const text = await fetch(`${url}/metrics`).then((r) => r.text());
+    const value = (name: string) => Number(/^(\S+) (\S+)$/m.exec(text.split('\n').find((l) => l.startsWith(`${name} `)) ?? '')?.[2] ?? NaN);
+    return `${value('serving_images_total')}/${value('serving_queue_depth')}`;
+  };
+  let last = await sample();
+  for (let i = 0; i < 600; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = await sample();
+    if (now === last && now.endsWith('/0')) return;
+    last = now;
+  }
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const s = createServer().listen(0, '127.0.0.1', () => {
@@ -134,12 +153,14 @@ async function main(): Promise<void> {
     }
     const requests = images.map((body) => ({ method: 'POST', path: '/predict', headers: { 'content-type': 'image/jpeg' }, body }));
     await autocannon({ url, connections: 1, duration: 3, requests }); // warm-up: JIT, allocator, caches
+    await waitIdle(url);
 
     const rows: string[] = [];
     const ratios = new Map<number, { rps: number; p50: number }>();
     let before = await bare.measure(bareRuns);
     for (const connections of levels) {
       const r = await autocannon({ url, connections, duration, requests });
+      await waitIdle(url);
       const after = await bare.measure(bareRuns);
       const bareP50 = (before.p50 + after.p50) / 2;
       const bareRps = 1000 / bareP50;

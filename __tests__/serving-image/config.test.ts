@@ -1,0 +1,56 @@
+import { availableParallelism } from 'node:os';
+import { ConfigError, loadConfig } from '../../serving-image/src/config';
+
+describe('loadConfig', () => {
+  test('defaults: Vertex port 8080 on every interface, local routes, TensorRT then CUDA then CPU', () => {
+    // GIVEN only a model WHEN loaded THEN every documented default applies
+    const c = loadConfig({ MODEL_PATH: 'model.onnx' });
+    expect(c).toMatchObject({
+      host: '0.0.0.0',
+      port: 8080,
+      healthRoute: '/health',
+      predictRoute: '/predict',
+      model: { kind: 'file', uri: 'model.onnx' },
+      executionProviders: ['tensorrt', 'cuda', 'cpu'],
+      workers: 1,
+      intraOpThreads: availableParallelism(),
+      maxInstances: 16,
+      maxRequestBytes: 10 * 1024 * 1024,
+      maxImagePixels: 40_000_000,
+      maxBatchSize: 8,
+      maxQueueDelayMs: 5,
+      maxQueueSize: 64,
+      requestTimeoutMs: 30_000,
+      shutdownTimeoutMs: 25_000,
+      metricsPort: undefined,
+      logLevel: 'info',
+    });
+  });
+
+  test('AIP_STORAGE_URI is the model folder when MODEL_PATH is unset', () => {
+    expect(loadConfig({ AIP_STORAGE_URI: 'gs://bucket/model' }).model).toEqual({ kind: 'folder', uri: 'gs://bucket/model' });
+  });
+
+  test('several workers share the cores between their intra-op pools', () => {
+    expect(loadConfig({ MODEL_PATH: 'm.onnx', WORKERS: String(availableParallelism()) }).intraOpThreads).toBe(1);
+  });
+
+  test('collects every problem, naming the variable, the value and what is allowed', () => {
+    // GIVEN several bad variables WHEN loaded THEN one error lists them all
+    const load = () => loadConfig({ AIP_STORAGE_URI: 's3://x', AIP_HEALTH_ROUTE: 'health', MAX_BATCH_SIZE: '0', LOG_LEVEL: 'loud', METRICS_PORT: '8080' });
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(/AIP_HEALTH_ROUTE="health": must be a URL path starting with "\/"/);
+    expect(load).toThrow(/AIP_STORAGE_URI="s3:\/\/x": must be a gs:\/\/ URI/);
+    expect(load).toThrow(/MAX_BATCH_SIZE="0": must be an integer from 1 to 256/);
+    expect(load).toThrow(/LOG_LEVEL="loud": must be one of/);
+    expect(load).toThrow(/METRICS_PORT=8080: equals AIP_HTTP_PORT/);
+  });
+
+  test('the health and predict routes must differ', () => {
+    expect(() => loadConfig({ MODEL_PATH: 'm.onnx', AIP_HEALTH_ROUTE: '/x', AIP_PREDICT_ROUTE: '/x' })).toThrow(/they must differ/);
+  });
+
+  test('a gs:// MODEL_PATH needs an object name', () => {
+    expect(() => loadConfig({ MODEL_PATH: 'gs://bucket' })).toThrow(/a gs:\/\/ URI needs a bucket and an object name/);
+  });
+});

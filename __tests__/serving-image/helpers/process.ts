@@ -1,0 +1,64 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mainScript, repoRoot } from './build';
+
+/** `node serving-image/dist/main.js` running from the repository root, its stdout lines parsed. */
+export interface ServerProcess {
+  readonly child: ChildProcess;
+  /** JSON log lines so far. */
+  readonly logs: Record<string, unknown>[];
+  /** Resolves with the base URL once it listens. */
+  readonly url: Promise<string>;
+  /** Resolves with the exit code. */
+  readonly exited: Promise<number | null>;
+}
+
+/** Starts the server with `env` (plus PATH) on a free loopback port. */
+export function spawnServer(env: Record<string, string>): ServerProcess {
+  const child = spawn(process.execPath, [mainScript], {
+    cwd: repoRoot,
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', AIP_HTTP_PORT: '0', EXECUTION_PROVIDERS: 'cpu', INTRA_OP_THREADS: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let resolveUrl: (u: string) => void;
+  const url = new Promise<string>((r) => (resolveUrl = r));
+  let buffered = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('utf8');
+    const lines = buffered.split('\n');
+    buffered = lines.pop()!;
+    for (const line of lines) {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      logs.push(entry);
+      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(String(entry.message));
+      if (m) resolveUrl(m[1]);
+    }
+  });
+  child.stderr!.resume();
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, logs, url, exited };
+}
+
+/** Polls `url` until it answers 200 (or `timeoutMs` passes); returns the statuses seen. */
+export async function waitForOk(url: string, timeoutMs = 10_000): Promise<number[]> {
+  const statuses: number[] = [];
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const status = await fetch(url).then((r) => r.status, () => 0);
+    statuses.push(status);
+    if (status === 200) return statuses;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms: ${statuses.join(',')}`);
+}
+
+/** A loopback port free right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}

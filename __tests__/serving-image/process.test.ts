@@ -1,0 +1,83 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { solidImage } from './helpers/images';
+import { startFakeGcs } from './helpers/fake-gcs';
+import { freePort, spawnServer, waitForOk } from './helpers/process';
+import { buildTinyModel } from './helpers/tiny-model';
+
+const ROUTES = { AIP_HEALTH_ROUTE: '/v1/endpoints/123/deployedModels/456', AIP_PREDICT_ROUTE: '/v1/endpoints/123/deployedModels/456:predict' };
+
+describe('the server process (dist/main.js)', () => {
+  test('loads the model from AIP_STORAGE_URI, serves the AIP routes on AIP_HTTP_PORT and metrics on METRICS_PORT, exits 0 on SIGTERM', async () => {
+    // GIVEN a Cloud Storage fake holding the tiny model (no names metadata) and a labels file
+    const gcs = await startFakeGcs({ 'b/artifacts/model.onnx': buildTinyModel({ size: 32 }), 'b/artifacts/labels.txt': 'rouge\nvert\nbleu\n' });
+    try {
+      // WHEN the server starts with Vertex's environment
+      const metricsPort = await freePort();
+      const server = spawnServer({ ...ROUTES, AIP_STORAGE_URI: 'gs://b/artifacts', STORAGE_EMULATOR_HOST: gcs.host, METRICS_PORT: String(metricsPort) });
+      const url = await server.url;
+      // THEN health turns 200 on the custom route once the model is warm
+      const statuses = await waitForOk(`${url}${ROUTES.AIP_HEALTH_ROUTE}`);
+      expect(statuses.filter((s) => s !== 503 && s !== 200)).toEqual([]);
+      // AND predictions on the custom route use the labels file's names
+      const res = await fetch(`${url}${ROUTES.AIP_PREDICT_ROUTE}`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: await solidImage([0, 255, 0], 32, 32) });
+      expect(((await res.json()) as { predictions: { detections: { class: string }[] }[] }).predictions[0].detections[0].class).toBe('vert');
+      // AND /metrics is on METRICS_PORT only, counting that prediction
+      expect(await fetch(`${url}/metrics`).then((r) => r.status)).toBe(404);
+      const metrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text());
+      expect(metrics).toContain('serving_http_requests_total{route="predict",status="200"} 1');
+      // AND every log line is JSON with a Cloud Logging severity
+      expect(server.logs.every((l) => typeof l.severity === 'string' && typeof l.message === 'string')).toBe(true);
+      expect(server.logs.find((l) => l.message === 'ready')).toMatchObject({ model: 'gs://b/artifacts/model.onnx', classNames: 'labels file' });
+      // WHEN SIGTERM arrives THEN it exits 0
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+    } finally {
+      await gcs.close();
+    }
+  });
+
+  test('a missing model is a clear startup error: exit 1, health never 200', async () => {
+    const server = spawnServer({ MODEL_PATH: 'missing/model.onnx' });
+    const url = await server.url;
+    const health = await fetch(`${url}/health`).then((r) => r.status, () => 0);
+    expect(await server.exited).toBe(1);
+    expect([0, 503]).toContain(health);
+    expect(server.logs.find((l) => l.severity === 'CRITICAL')?.message).toMatch(/cannot load the model: cannot read the model missing\/model.onnx: ENOENT/);
+  });
+
+  test('invalid configuration lists every problem and exits 2 before listening', async () => {
+    const server = spawnServer({ AIP_HTTP_PORT: 'eighty', EXECUTION_PROVIDERS: 'cpu,gpu', WORKERS: '0' });
+    expect(await server.exited).toBe(2);
+    const problems = server.logs[0].problems as string[];
+    expect(problems).toEqual([
+      expect.stringMatching(/^no model: set MODEL_PATH/),
+      expect.stringMatching(/^EXECUTION_PROVIDERS="cpu,gpu": "gpu" unknown/),
+      'WORKERS="0": must be an integer from 1 to 64',
+      'AIP_HTTP_PORT="eighty": must be an integer from 0 to 65535',
+    ]);
+  });
+
+  test('SIGTERM under load: health turns 503 at once, new predictions get 503, every accepted one is answered, exit 0', async () => {
+    // GIVEN a server whose inferences take about 150 ms each, on one worker
+    const dir = mkdtempSync(path.join(tmpdir(), 'serving-'));
+    writeFileSync(path.join(dir, 'slow.onnx'), buildTinyModel({ size: 640, heavyChannels: 24 }));
+    const server = spawnServer({ MODEL_PATH: path.join(dir, 'slow.onnx'), SHUTDOWN_TIMEOUT_MS: '20000' });
+    const url = await server.url;
+    await waitForOk(`${url}/health`);
+    const image = await solidImage([255, 0, 0], 640, 640);
+    const predict = () => fetch(`${url}/predict`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: image }).then((r) => r.status);
+    // WHEN five predictions are accepted and SIGTERM arrives while they run
+    const accepted = Array.from({ length: 5 }, predict);
+    await new Promise((r) => setTimeout(r, 150));
+    server.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 50));
+    // THEN health is 503 and a new prediction is refused with 503 while the accepted ones finish
+    expect(await fetch(`${url}/health`).then((r) => r.status)).toBe(503);
+    expect(await predict()).toBe(503);
+    // AND every accepted prediction is answered 200, and the process exits 0
+    expect(await Promise.all(accepted)).toEqual([200, 200, 200, 200, 200]);
+    expect(await server.exited).toBe(0);
+  });
+});

@@ -1,0 +1,238 @@
+import { performance } from 'node:perf_hooks';
+import Fastify, { FastifyBaseLogger, FastifyError, LogController, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { annotateImage } from './annotate';
+import { className } from './class-names';
+import type { ServerConfig } from './config';
+import type { InferenceResult, LoadedModel } from './engine/pool';
+import { HttpError } from './errors';
+import type { ServerMetrics } from './metrics';
+import { layoutClassCount, unletterboxBox, type DecodeOptions } from './postprocess';
+import { PreparedImage, SUPPORTED_FORMATS, prepareImage } from './preprocess';
+import { DEFAULT_PARAMETERS, PredictRequest, parsePredictBody } from './request';
+
+/** What the predict route needs from the inference engine ({@link InferencePool} implements it). */
+export interface Engine {
+  readonly model: LoadedModel;
+  hasRoom(n: number): boolean;
+  infer(pixels: Uint8Array, options: DecodeOptions): Promise<InferenceResult>;
+}
+
+/** One detection in a prediction. */
+export interface Detection {
+  readonly class: string;
+  readonly class_id: number;
+  readonly confidence: number;
+  readonly bbox: { readonly xmin: number; readonly ymin: number; readonly xmax: number; readonly ymax: number };
+}
+
+/** One prediction, per instance. */
+export interface Prediction {
+  readonly detections: Detection[];
+  readonly detection_count: number;
+  readonly annotated_image?: string;
+}
+
+/** Options of {@link buildApp}. */
+export interface AppOptions {
+  readonly config: ServerConfig;
+  readonly logger: Logger;
+  readonly metrics: ServerMetrics;
+  /**
+   * Serve `/metrics` on this app.
+   * @default true
+   */
+  readonly serveMetrics?: boolean;
+}
+
+/** The HTTP app and the switches of its lifecycle. */
+export interface ServingApp {
+  readonly app: FastifyInstance;
+  /** The model is loaded and warm: health turns 200 and predictions are served. */
+  setReady(engine: Engine, classNames: ReadonlyMap<number, string>): void;
+  /**
+   * SIGTERM: health turns 503 at once and new predictions are refused with 503; resolves once
+   * every prediction already accepted has been answered.
+   */
+  drain(): Promise<void>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Images in the request, for the request log line. */
+    instanceCount?: number;
+  }
+}
+
+const RAW_IMAGE_TYPES: Record<string, string> = { 'image/jpeg': 'jpeg', 'image/png': 'png', 'image/webp': 'webp' };
+
+/**
+ * Builds the Vertex AI custom-container app (health and predict on the routes the environment
+ * names, https://cloud.google.com/vertex-ai/docs/predictions/custom-container-requirements),
+ * without listening. Health answers 503 until {@link ServingApp.setReady}.
+ */
+export function buildApp(options: AppOptions): ServingApp {
+  const { config, metrics } = options;
+  let engine: Engine | undefined;
+  let names: ReadonlyMap<number, string> = new Map();
+  let shuttingDown = false;
+  /** Predict requests accepted and not yet answered. */
+  let active = 0;
+  let idle: (() => void) | undefined;
+  /**
+   * Images accepted and still being decoded: they count against the queue's room too, so a
+   * burst of requests cannot all pass the check and hold decoded images beyond MAX_QUEUE_SIZE.
+   */
+  let decoding = 0;
+
+  const app = Fastify({ loggerInstance: options.logger as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: config.maxRequestBytes });
+
+  // Only JSON and images: anything else (fastify also parses text/plain by default) is a 415.
+  app.removeContentTypeParser('text/plain');
+  // Vertex rawPredict forwards the caller's body and Content-Type unchanged: take any image/* as bytes.
+  app.addContentTypeParser(/^image\/[\w.+-]+$/, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url === config.predictRoute ? 'predict' : request.routeOptions.url === config.healthRoute ? 'health' : request.routeOptions.url ?? 'unmatched';
+    metrics.requests.inc({ route, status: reply.statusCode });
+    if (route === 'predict') metrics.latency.observe(reply.elapsedTime / 1000);
+    request.log.info({ method: request.method, route, status: reply.statusCode, latencyMs: Math.round(reply.elapsedTime * 10) / 10, instances: request.instanceCount ?? 0 }, 'request');
+  });
+
+  app.setErrorHandler((err: FastifyError | HttpError, request, reply) => {
+    const httpError = toHttpError(err);
+    if (httpError.status >= 500 && httpError.code === 'INTERNAL') request.log.error({ err }, 'predict failed');
+    // The message never holds image bytes: they are only ever in buffers, never in error text.
+    else request.log.warn({ code: httpError.code, status: httpError.status, instance: httpError.instance, reason: httpError.message }, 'request refused');
+    if (httpError.retryAfterSeconds !== undefined) void reply.header('retry-after', String(httpError.retryAfterSeconds));
+    return reply.status(httpError.status).send(httpError.toJSON());
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send(new HttpError(404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`).toJSON()),
+  );
+
+  app.get(config.healthRoute, async (_req, reply) => {
+    if (shuttingDown) return reply.status(503).send({ status: 'shutting_down' });
+    if (!engine) return reply.status(503).send({ status: 'loading' });
+    return { status: 'ready' };
+  });
+
+  /** Refuses a prediction the server cannot take now; `images` is 1 before the body is read. */
+  function admit(images: number): Engine {
+    if (shuttingDown) throw new HttpError(503, 'SHUTTING_DOWN', 'the server is shutting down');
+    if (!engine) throw new HttpError(503, 'NOT_READY', 'the model is still loading', undefined, 5);
+    if (!engine.hasRoom(decoding + images)) {
+      throw new HttpError(429, 'QUEUE_FULL', 'the inference queue is full (MAX_QUEUE_SIZE); retry later', undefined, 1);
+    }
+    return engine;
+  }
+
+  app.post(config.predictRoute, {
+    // Under overload, refuse before the body is read and parsed: a flood of refused multi-megabyte
+    // bodies would otherwise take the CPU the inferences need.
+    onRequest: async () => void admit(1),
+  }, async (request: FastifyRequest, reply: FastifyReply) => {
+    const parsed = parseRequest(request, admit(1));
+    request.instanceCount = parsed.images.length;
+    // Refuse at once, before decoding anything, when the queue cannot take every image.
+    const e = admit(parsed.images.length);
+    active++;
+    try {
+      return reply.send({ predictions: await predict(e, parsed) });
+    } finally {
+      active--;
+      if (active === 0) idle?.();
+    }
+  });
+
+  if (options.serveMetrics ?? true) registerMetricsRoute(app, metrics);
+
+  function parseRequest(request: FastifyRequest, e: Engine): PredictRequest {
+    const contentType = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    if (Buffer.isBuffer(request.body)) {
+      if (!RAW_IMAGE_TYPES[contentType]) {
+        throw new HttpError(400, 'UNSUPPORTED_IMAGE_FORMAT', `Content-Type ${contentType} is not supported; send ${Object.keys(RAW_IMAGE_TYPES).join(', ')} or JSON`, 0);
+      }
+      return { images: [request.body], parameters: DEFAULT_PARAMETERS };
+    }
+    return parsePredictBody(request.body, config.maxInstances, layoutClassCount(e.model.layout));
+  }
+
+  async function predict(e: Engine, req: PredictRequest): Promise<Prediction[]> {
+    const { shape } = e.model;
+    decoding += req.images.length;
+    const prepared = await Promise.allSettled(
+      req.images.map(async (bytes) => {
+        const t0 = performance.now();
+        const image = await prepareImage(bytes, shape.width, shape.height, config.maxImagePixels);
+        metrics.preprocess.observe((performance.now() - t0) / 1000);
+        return image;
+      }),
+    ).finally(() => (decoding -= req.images.length));
+    const failed = prepared.findIndex((p) => p.status === 'rejected');
+    if (failed >= 0) {
+      const reason = (prepared[failed] as PromiseRejectedResult).reason;
+      throw reason instanceof HttpError ? reason.at(failed) : reason;
+    }
+    const images = prepared.map((p) => (p as PromiseFulfilledResult<PreparedImage>).value);
+    const { parameters: p } = req;
+    const decode: DecodeOptions = { confidence: p.confidence, iou: p.iou, maxDetections: p.maxDetections, classes: p.classes };
+    const results = await Promise.all(images.map((img, i) => e.infer(img.pixels, decode).catch((err: unknown) => Promise.reject(err instanceof HttpError && err.status < 500 ? err.at(i) : err))));
+    return Promise.all(
+      results.map(async (r, i) => {
+        metrics.queueWait.observe(r.queueMs / 1000);
+        const img = images[i];
+        const detections = r.detections.map((d) => {
+          const b = unletterboxBox(d.box, img.letterbox, img.width, img.height);
+          return {
+            class: className(names, d.classId),
+            class_id: d.classId,
+            confidence: round(d.confidence, 4),
+            bbox: { xmin: round(b.xmin, 2), ymin: round(b.ymin, 2), xmax: round(b.xmax, 2), ymax: round(b.ymax, 2) },
+          };
+        });
+        const prediction: Prediction = { detections, detection_count: detections.length };
+        if (!p.returnAnnotatedImage) return prediction;
+        const drawn = detections.map((d) => ({ label: d.class, classId: d.class_id, confidence: d.confidence, bbox: d.bbox }));
+        return { ...prediction, annotated_image: await annotateImage(req.images[i], img.width, img.height, drawn, config.maxImagePixels) };
+      }),
+    );
+  }
+
+  return {
+    app,
+    setReady(e, classNames) {
+      engine = e;
+      names = classNames;
+    },
+    drain() {
+      shuttingDown = true;
+      return active === 0 ? Promise.resolve() : new Promise((resolve) => (idle = resolve));
+    },
+  };
+}
+
+/** Adds `GET /metrics` (Prometheus text format) to an app. */
+export function registerMetricsRoute(app: FastifyInstance, metrics: ServerMetrics): void {
+  app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+}
+
+function toHttpError(err: FastifyError | HttpError): HttpError {
+  if (err instanceof HttpError) return err;
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new HttpError(413, 'BODY_TOO_LARGE', `the body is larger than ${err.message.match(/\d+/)?.[0] ?? 'the limit'} bytes (MAX_REQUEST_BYTES)`);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `send application/json or an image (${[...SUPPORTED_FORMATS].join(', ')})`);
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new HttpError(400, 'INVALID_JSON', 'the body is empty');
+  }
+  if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON/i.test(err.message))) return new HttpError(400, 'INVALID_JSON', `the body is not valid JSON: ${err.message}`);
+  if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return new HttpError(err.statusCode, 'INVALID_REQUEST', err.message);
+  return new HttpError(500, 'INTERNAL', 'internal error');
+}
+
+function round(v: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}

@@ -1,0 +1,138 @@
+import { availableParallelism } from 'node:os';
+
+/** Execution providers onnxruntime-node 1.30 can be asked for on Linux. */
+export const KNOWN_EXECUTION_PROVIDERS = ['tensorrt', 'cuda', 'cpu'] as const;
+/** One of {@link KNOWN_EXECUTION_PROVIDERS}. */
+export type ExecutionProvider = (typeof KNOWN_EXECUTION_PROVIDERS)[number];
+
+/** The server's whole configuration, read once from the environment by {@link loadConfig}. */
+export interface ServerConfig {
+  /** Interface to listen on. */
+  readonly host: string;
+  /** Port of the health and predict routes (`AIP_HTTP_PORT`). */
+  readonly port: number;
+  /** Health route (`AIP_HEALTH_ROUTE`). */
+  readonly healthRoute: string;
+  /** Predict route (`AIP_PREDICT_ROUTE`). */
+  readonly predictRoute: string;
+  /** Where the model is: a local path or `gs://` URI (`MODEL_PATH`), else a `gs://` folder (`AIP_STORAGE_URI`). */
+  readonly model: { readonly kind: 'file'; readonly uri: string } | { readonly kind: 'folder'; readonly uri: string };
+  /** Labels file (local path or `gs://` URI), one class name a line. */
+  readonly labelsPath?: string;
+  /** Execution providers in the order they are tried. */
+  readonly executionProviders: readonly ExecutionProvider[];
+  /** Inference worker threads. */
+  readonly workers: number;
+  /** onnxruntime intra-op threads per worker. */
+  readonly intraOpThreads: number;
+  /** Most instances in one request. */
+  readonly maxInstances: number;
+  /** Largest request body in bytes. */
+  readonly maxRequestBytes: number;
+  /** Largest image in pixels (width x height), checked from the header before decoding. */
+  readonly maxImagePixels: number;
+  /** Most images run in one `session.run` when the model's batch dimension allows it. */
+  readonly maxBatchSize: number;
+  /** Longest an image waits for a batch to fill. */
+  readonly maxQueueDelayMs: number;
+  /** Most images waiting for a worker; beyond it requests are answered 429. */
+  readonly maxQueueSize: number;
+  /** Longest an image may wait in the queue before its request is answered 503. */
+  readonly requestTimeoutMs: number;
+  /** Longest the server drains accepted requests after SIGTERM before it exits. */
+  readonly shutdownTimeoutMs: number;
+  /** Separate port for `/metrics`; on the serving port when unset. */
+  readonly metricsPort?: number;
+  /** pino log level. */
+  readonly logLevel: string;
+}
+
+/** Thrown by {@link loadConfig} with every problem found, one a line. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/**
+ * Reads and validates the configuration from environment variables, collecting every problem
+ * before throwing one {@link ConfigError}. The README's "Serving image" section documents each variable.
+ * @param env the environment, `process.env` in production
+ */
+export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
+  const problems: string[] = [];
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${name}=${JSON.stringify(raw)}: must be an integer from ${min} to ${max}`);
+      return fallback;
+    }
+    return n;
+  };
+  const route = (name: string, fallback: string): string => {
+    const raw = env[name] || fallback;
+    if (!raw.startsWith('/') || /\s/.test(raw)) problems.push(`${name}=${JSON.stringify(raw)}: must be a URL path starting with "/"`);
+    return raw;
+  };
+
+  const healthRoute = route('AIP_HEALTH_ROUTE', '/health');
+  const predictRoute = route('AIP_PREDICT_ROUTE', '/predict');
+  if (healthRoute === predictRoute) problems.push(`AIP_HEALTH_ROUTE and AIP_PREDICT_ROUTE are both ${JSON.stringify(healthRoute)}: they must differ`);
+
+  let model: ServerConfig['model'] = { kind: 'file', uri: '' };
+  if (env.MODEL_PATH) {
+    model = { kind: 'file', uri: env.MODEL_PATH };
+    if (env.MODEL_PATH.startsWith('gs://') && !/^gs:\/\/[^/]+\/.+/.test(env.MODEL_PATH)) {
+      problems.push(`MODEL_PATH=${JSON.stringify(env.MODEL_PATH)}: a gs:// URI needs a bucket and an object name`);
+    }
+  } else if (env.AIP_STORAGE_URI) {
+    model = { kind: 'folder', uri: env.AIP_STORAGE_URI };
+    if (!/^gs:\/\/[^/]+/.test(env.AIP_STORAGE_URI)) problems.push(`AIP_STORAGE_URI=${JSON.stringify(env.AIP_STORAGE_URI)}: must be a gs:// URI`);
+  } else {
+    problems.push('no model: set MODEL_PATH (a local .onnx file or a gs:// URI) or AIP_STORAGE_URI (a gs:// folder holding one .onnx file)');
+  }
+
+  const eps = (env.EXECUTION_PROVIDERS || 'tensorrt,cuda,cpu').split(',').map((s) => s.trim().toLowerCase());
+  const unknown = eps.filter((ep) => !(KNOWN_EXECUTION_PROVIDERS as readonly string[]).includes(ep));
+  if (unknown.length > 0 || eps.length === 0) {
+    problems.push(`EXECUTION_PROVIDERS=${JSON.stringify(env.EXECUTION_PROVIDERS)}: ${unknown.map((u) => JSON.stringify(u)).join(', ')} unknown; use a comma-separated list of ${KNOWN_EXECUTION_PROVIDERS.join(', ')}`);
+  }
+
+  const cores = availableParallelism();
+  const workers = int('WORKERS', 1, 1, 64);
+  const logLevel = env.LOG_LEVEL || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)}: must be one of ${LOG_LEVELS.join(', ')}`);
+
+  const config: ServerConfig = {
+    host: env.HOST || '0.0.0.0',
+    port: int('AIP_HTTP_PORT', 8080, 0, 65535),
+    healthRoute,
+    predictRoute,
+    model,
+    labelsPath: env.LABELS_PATH || undefined,
+    executionProviders: eps as ExecutionProvider[],
+    workers,
+    // One worker uses every core; several share them, so intra-op pools do not oversubscribe.
+    intraOpThreads: int('INTRA_OP_THREADS', Math.max(1, Math.floor(cores / workers)), 1, 256),
+    maxInstances: int('MAX_INSTANCES', 16, 1, 1024),
+    maxRequestBytes: int('MAX_REQUEST_BYTES', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    maxImagePixels: int('MAX_IMAGE_PIXELS', 40_000_000, 1, 1_000_000_000),
+    maxBatchSize: int('MAX_BATCH_SIZE', 8, 1, 256),
+    maxQueueDelayMs: int('MAX_QUEUE_DELAY_MS', 5, 0, 10_000),
+    maxQueueSize: int('MAX_QUEUE_SIZE', 64, 1, 100_000),
+    requestTimeoutMs: int('REQUEST_TIMEOUT_MS', 30_000, 1, 600_000),
+    shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 25_000, 1, 600_000),
+    metricsPort: env.METRICS_PORT ? int('METRICS_PORT', 0, 1, 65535) : undefined,
+    logLevel,
+  };
+  if (config.metricsPort !== undefined && config.metricsPort === config.port) {
+    problems.push(`METRICS_PORT=${config.metricsPort}: equals AIP_HTTP_PORT; leave it unset to serve /metrics on the serving port`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

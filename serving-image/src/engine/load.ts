@@ -1,0 +1,37 @@
+import type { Logger } from 'pino';
+import { ClassNameSource, resolveClassNames } from '../class-names';
+import type { ServerConfig } from '../config';
+import type { ServerMetrics } from '../metrics';
+import type { ModelFiles } from '../model-source';
+import { readOnnxMetadata } from '../onnx-metadata';
+import { layoutClassCount } from '../postprocess';
+import { InferencePool } from './pool';
+
+/** A warm worker pool and the model's class names. */
+export interface LoadedEngine {
+  readonly pool: InferencePool;
+  readonly classNames: ReadonlyMap<number, string>;
+  readonly classNameSource: ClassNameSource;
+}
+
+/**
+ * Starts the inference workers on the model as configured and resolves the class names.
+ * @param workerScript the compiled worker (`dist/engine/worker.js`)
+ */
+export async function loadEngine(config: ServerConfig, files: Pick<ModelFiles, 'model' | 'labels'>, logger: Logger, metrics: ServerMetrics, workerScript: string): Promise<LoadedEngine> {
+  const pool = await InferencePool.start({
+    workerScript,
+    model: files.model,
+    executionProviders: config.executionProviders,
+    workers: config.workers,
+    intraOpThreads: config.intraOpThreads,
+    maxBatchSize: config.maxBatchSize,
+    maxQueueDelayMs: config.maxQueueDelayMs,
+    maxQueueSize: config.maxQueueSize,
+    requestTimeoutMs: config.requestTimeoutMs,
+    logger,
+    onBatch: (size, inferenceMs, postprocessMs) => metrics.observeBatch(size, inferenceMs, postprocessMs),
+  });
+  const { names, source } = resolveClassNames(readOnnxMetadata(files.model), files.labels, layoutClassCount(pool.model.layout));
+  return { pool, classNames: names, classNameSource: source };
+}

@@ -1,0 +1,266 @@
+import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import { HttpError } from '../errors';
+import { DecodeOptions, OutputLayout, RawDetection, detectLayout } from '../postprocess';
+import type { ModelShape, RunMessage, WorkerInit, WorkerMessage } from './protocol';
+
+/** Options of {@link InferencePool.start}. */
+export interface InferencePoolOptions {
+  /** The compiled worker script (`dist/engine/worker.js`). */
+  readonly workerScript: string;
+  /** The ONNX model. */
+  readonly model: Uint8Array;
+  /** Execution providers, tried in order. */
+  readonly executionProviders: readonly string[];
+  /** Worker threads, each with its own session. */
+  readonly workers: number;
+  /** onnxruntime intra-op threads per worker. */
+  readonly intraOpThreads: number;
+  /** Most images in one `session.run` (capped by a static batch dimension). */
+  readonly maxBatchSize: number;
+  /** Longest the oldest queued image waits for a batch to fill. */
+  readonly maxQueueDelayMs: number;
+  /** Most images queued; {@link InferencePool.infer} refuses more with 429. */
+  readonly maxQueueSize: number;
+  /** Longest an image may stay queued before it is refused with 503. */
+  readonly requestTimeoutMs: number;
+  readonly logger: Logger;
+  /** Told about every batch run. */
+  readonly onBatch?: (size: number, inferenceMs: number, postprocessMs: number) => void;
+}
+
+/** The model as the workers loaded it. */
+export interface LoadedModel {
+  /** Execution provider the sessions run on. */
+  readonly provider: string;
+  readonly shape: ModelShape;
+  readonly layout: OutputLayout;
+  /** Images per `session.run`. */
+  readonly maxBatch: number;
+}
+
+/** One image's result. */
+export interface InferenceResult {
+  /** Detections in model-input pixels. */
+  readonly detections: readonly RawDetection[];
+  /** Time spent queued. */
+  readonly queueMs: number;
+  readonly inferenceMs: number;
+  readonly postprocessMs: number;
+  /** Images in the batch it ran in. */
+  readonly batchSize: number;
+}
+
+interface QueuedImage {
+  readonly pixels: Uint8Array;
+  readonly options: DecodeOptions;
+  readonly enqueuedAt: number;
+  readonly resolve: (r: InferenceResult) => void;
+  readonly reject: (e: Error) => void;
+  timer?: NodeJS.Timeout;
+  dispatchedAt?: number;
+}
+
+interface WorkerSlot {
+  readonly worker: Worker;
+  ready: boolean;
+  /** The batch it runs, by message id. */
+  batch?: { id: number; items: QueuedImage[] };
+}
+
+/**
+ * Worker threads fed from one bounded queue, with Triton-style dynamic batching: an idle worker
+ * takes up to `maxBatch` queued images, waiting at most `maxQueueDelayMs` for the batch to fill.
+ * A batch-1 model gets one image per call, spread over the workers.
+ */
+export class InferencePool {
+  /**
+   * Starts the workers and waits until every one has loaded the model and run its warm-up
+   * inference. Failed execution providers are logged with the reason.
+   * @throws Error when a worker cannot load the model
+   */
+  static async start(options: InferencePoolOptions): Promise<InferencePool> {
+    const pool = new InferencePool(options);
+    try {
+      const loaded = await Promise.all(Array.from({ length: options.workers }, () => pool.spawn()));
+      pool.setModel(loaded[0]);
+    } catch (err) {
+      await pool.terminate();
+      throw err;
+    }
+    return pool;
+  }
+
+  private readonly queue: QueuedImage[] = [];
+  private readonly slots: WorkerSlot[] = [];
+  private nextId = 1;
+  private batchTimer?: NodeJS.Timeout;
+  private closing = false;
+  private loaded?: LoadedModel;
+
+  private constructor(private readonly options: InferencePoolOptions) {}
+
+  /** The loaded model. */
+  get model(): LoadedModel {
+    return this.loaded!;
+  }
+
+  /** Images waiting for a worker. */
+  get queueDepth(): number {
+    return this.queue.length;
+  }
+
+  /** Images being inferred. */
+  get inFlight(): number {
+    return this.slots.reduce((n, s) => n + (s.batch?.items.length ?? 0), 0);
+  }
+
+  /** Whether `n` more images fit in the queue now. */
+  hasRoom(n: number): boolean {
+    return this.queue.length + n <= this.options.maxQueueSize;
+  }
+
+  /**
+   * Queues one letterboxed image (its buffer is transferred to a worker).
+   * @throws HttpError 429 QUEUE_FULL at once when the queue is full, 503 QUEUE_TIMEOUT when it
+   *   waited longer than `requestTimeoutMs`, 503 SHUTTING_DOWN after {@link terminate}, 503
+   *   WORKER_FAILED when its worker died
+   */
+  infer(pixels: Uint8Array, options: DecodeOptions): Promise<InferenceResult> {
+    if (this.closing) return Promise.reject(new HttpError(503, 'SHUTTING_DOWN', 'the server is shutting down'));
+    if (!this.hasRoom(1)) {
+      return Promise.reject(new HttpError(429, 'QUEUE_FULL', `the queue holds ${this.options.maxQueueSize} images (MAX_QUEUE_SIZE); retry later`, undefined, 1));
+    }
+    return new Promise((resolve, reject) => {
+      const item: QueuedImage = { pixels, options, enqueuedAt: performance.now(), resolve, reject };
+      item.timer = setTimeout(() => {
+        const i = this.queue.indexOf(item);
+        if (i < 0) return;
+        this.queue.splice(i, 1);
+        reject(new HttpError(503, 'QUEUE_TIMEOUT', `the image waited ${this.options.requestTimeoutMs} ms (REQUEST_TIMEOUT_MS) without a free worker`, undefined, 1));
+      }, this.options.requestTimeoutMs);
+      this.queue.push(item);
+      this.pump();
+    });
+  }
+
+  /**
+   * Stops every worker; queued images are refused with 503. Call it once nothing is running
+   * (after draining): terminating a worker inside onnxruntime's native `run` aborts the process.
+   */
+  async terminate(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.batchTimer);
+    for (const item of this.queue.splice(0)) this.fail(item, new HttpError(503, 'SHUTTING_DOWN', 'the server is shutting down'));
+    const slots = this.slots.splice(0);
+    for (const s of slots) for (const item of s.batch?.items ?? []) this.fail(item, new HttpError(503, 'SHUTTING_DOWN', 'the server is shutting down'));
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+
+  private setModel(ready: Extract<WorkerMessage, { type: 'ready' }>): void {
+    const shape = ready.shape;
+    const maxBatch = shape.batch === null ? this.options.maxBatchSize : Math.min(shape.batch, this.options.maxBatchSize);
+    this.loaded = { provider: ready.provider, shape, layout: detectLayout(shape.outputDims), maxBatch };
+    this.options.logger.info({ provider: ready.provider, input: shape, maxBatch, workers: this.slots.length, warmupMs: Math.round(ready.warmupMs) }, 'model loaded');
+  }
+
+  /** Starts one worker; resolves once it is warm. */
+  private spawn(): Promise<Extract<WorkerMessage, { type: 'ready' }>> {
+    const init: WorkerInit = { model: this.options.model, executionProviders: this.options.executionProviders, intraOpThreads: this.options.intraOpThreads };
+    const worker = new Worker(this.options.workerScript, { workerData: init });
+    const slot: WorkerSlot = { worker, ready: false };
+    this.slots.push(slot);
+    const log = this.options.logger.child({ worker: worker.threadId });
+    return new Promise((resolve, reject) => {
+      worker.on('message', (msg: WorkerMessage) => {
+        switch (msg.type) {
+          case 'ready':
+            for (const f of msg.failures) log.warn({ provider: f.provider, reason: f.reason }, `execution provider ${f.provider} failed to load; trying the next one`);
+            slot.ready = true;
+            resolve(msg);
+            this.pump();
+            break;
+          case 'fatal':
+            reject(new Error(msg.message));
+            void worker.terminate();
+            break;
+          case 'result':
+          case 'error':
+            this.settle(slot, msg);
+            break;
+        }
+      });
+      worker.on('error', (err) => {
+        log.error({ err }, 'inference worker crashed');
+        reject(err);
+      });
+      worker.on('exit', (code) => {
+        if (!slot.ready) reject(new Error(`inference worker exited with code ${code} before it loaded the model`));
+        const i = this.slots.indexOf(slot);
+        if (i < 0) return; // terminated on purpose
+        this.slots.splice(i, 1);
+        for (const item of slot.batch?.items ?? []) this.fail(item, new HttpError(503, 'WORKER_FAILED', 'the inference worker running this image stopped; retry', undefined, 1));
+        if (this.closing || !slot.ready) return;
+        log.error({ code }, 'inference worker exited; starting a replacement');
+        this.spawn().catch((err: Error) => this.options.logger.error({ err }, 'replacement inference worker failed to start'));
+      });
+    });
+  }
+
+  private settle(slot: WorkerSlot, msg: Extract<WorkerMessage, { type: 'result' | 'error' }>): void {
+    const batch = slot.batch;
+    if (!batch || batch.id !== msg.id) return;
+    slot.batch = undefined;
+    if (msg.type === 'error') {
+      for (const item of batch.items) this.fail(item, new Error(`inference failed: ${msg.message}`));
+    } else {
+      this.options.onBatch?.(batch.items.length, msg.inferenceMs, msg.postprocessMs);
+      batch.items.forEach((item, i) =>
+        item.resolve({
+          detections: msg.detections[i],
+          queueMs: item.dispatchedAt! - item.enqueuedAt,
+          inferenceMs: msg.inferenceMs,
+          postprocessMs: msg.postprocessMs,
+          batchSize: batch.items.length,
+        }),
+      );
+    }
+    this.pump();
+  }
+
+  private fail(item: QueuedImage, err: Error): void {
+    clearTimeout(item.timer);
+    item.reject(err);
+  }
+
+  /** Hands queued images to idle workers, holding a partial batch until the oldest image has waited `maxQueueDelayMs`. */
+  private pump(): void {
+    clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
+    const maxBatch = this.loaded?.maxBatch ?? 1;
+    while (this.queue.length > 0) {
+      const slot = this.slots.find((s) => s.ready && !s.batch);
+      if (!slot) return;
+      if (this.queue.length < maxBatch) {
+        const waited = performance.now() - this.queue[0].enqueuedAt;
+        if (waited < this.options.maxQueueDelayMs) {
+          this.batchTimer = setTimeout(() => this.pump(), this.options.maxQueueDelayMs - waited);
+          return;
+        }
+      }
+      const items = this.queue.splice(0, maxBatch);
+      const now = performance.now();
+      for (const item of items) {
+        clearTimeout(item.timer);
+        item.dispatchedAt = now;
+      }
+      const id = this.nextId++;
+      slot.batch = { id, items };
+      const msg: RunMessage = { type: 'run', id, images: items.map((i) => i.pixels), options: items.map((i) => i.options) };
+      // Transfer, not copy, each image's pixels when it owns its whole buffer.
+      const transfer = [...new Set(items.filter((i) => i.pixels.buffer instanceof ArrayBuffer && i.pixels.byteLength === i.pixels.buffer.byteLength).map((i) => i.pixels.buffer as ArrayBuffer))];
+      slot.worker.postMessage(msg, transfer);
+    }
+  }
+}

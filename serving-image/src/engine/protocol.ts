@@ -1,0 +1,47 @@
+import type { DecodeOptions, RawDetection } from '../postprocess';
+
+/** `workerData` of an inference worker. */
+export interface WorkerInit {
+  /** The ONNX model. */
+  readonly model: Uint8Array;
+  /** Execution providers, tried in order. */
+  readonly executionProviders: readonly string[];
+  /** onnxruntime intra-op threads. */
+  readonly intraOpThreads: number;
+}
+
+/** What the model expects, as the worker found it. */
+export interface ModelShape {
+  readonly inputName: string;
+  /** Static batch size, or null when the batch dimension is dynamic. */
+  readonly batch: number | null;
+  readonly height: number;
+  readonly width: number;
+  /** Output dimensions of the warm-up run (batch = `batch ?? 1`). */
+  readonly outputDims: readonly number[];
+}
+
+/** Main thread → worker: run one batch. */
+export interface RunMessage {
+  readonly type: 'run';
+  readonly id: number;
+  /** Letterboxed RGB HWC bytes per image. */
+  readonly images: readonly Uint8Array[];
+  /** Decoding options per image. */
+  readonly options: readonly DecodeOptions[];
+}
+
+/** Worker → main thread. */
+export type WorkerMessage =
+  | {
+      readonly type: 'ready';
+      /** The execution provider the session runs on. */
+      readonly provider: string;
+      /** Providers that failed to load before it, with the reason. */
+      readonly failures: readonly { readonly provider: string; readonly reason: string }[];
+      readonly shape: ModelShape;
+      readonly warmupMs: number;
+    }
+  | { readonly type: 'fatal'; readonly message: string }
+  | { readonly type: 'result'; readonly id: number; readonly detections: readonly RawDetection[][]; readonly inferenceMs: number; readonly postprocessMs: number }
+  | { readonly type: 'error'; readonly id: number; readonly message: string };

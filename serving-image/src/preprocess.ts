@@ -1,0 +1,65 @@
+import sharp, { type Metadata } from 'sharp';
+import { HttpError } from './errors';
+import { Letterbox, letterbox } from './postprocess';
+
+/** Image formats the server accepts, by sharp's format name. */
+export const SUPPORTED_FORMATS: ReadonlySet<string> = new Set(['jpeg', 'png', 'webp']);
+
+/** An image ready for the model. */
+export interface PreparedImage {
+  /** Letterboxed RGB pixels, HWC, `inputWidth * inputHeight * 3` bytes. */
+  readonly pixels: Uint8Array;
+  /** Size of the image after EXIF orientation: the frame boxes are reported in. */
+  readonly width: number;
+  readonly height: number;
+  /** How it was letterboxed. */
+  readonly letterbox: Letterbox;
+}
+
+// Ultralytics pads with grey 114 (LetterBox(color=(114, 114, 114))).
+const PAD = { r: 114, g: 114, b: 114 };
+
+/**
+ * Decodes, orients, letterboxes and converts an image to RGB bytes for the model, as Ultralytics'
+ * pre-processing does (the float conversion to 0..1 CHW happens in the inference worker).
+ * sharp runs on libuv's thread pool, so the JavaScript thread stays free.
+ * @throws HttpError NOT_AN_IMAGE, UNSUPPORTED_IMAGE_FORMAT or IMAGE_TOO_LARGE (checked from the
+ *   header, before any pixel is decoded)
+ */
+export async function prepareImage(bytes: Buffer, inputWidth: number, inputHeight: number, maxPixels: number): Promise<PreparedImage> {
+  let meta: Metadata;
+  try {
+    // Header only: no pixel is decoded here. (No limitInputPixels: it would turn a too-large image into this generic error.)
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch {
+    throw new HttpError(400, 'NOT_AN_IMAGE', 'the bytes are not an image');
+  }
+  if (!meta.format || !SUPPORTED_FORMATS.has(meta.format)) {
+    throw new HttpError(400, 'UNSUPPORTED_IMAGE_FORMAT', `image format ${meta.format ?? 'unknown'} is not supported; send ${[...SUPPORTED_FORMATS].join(', ')}`);
+  }
+  const pixels = (meta.width ?? 0) * (meta.height ?? 0);
+  if (pixels > maxPixels) {
+    throw new HttpError(413, 'IMAGE_TOO_LARGE', `image is ${meta.width}x${meta.height} = ${pixels} pixels; the limit is ${maxPixels} (MAX_IMAGE_PIXELS)`);
+  }
+  const width = meta.autoOrient.width;
+  const height = meta.autoOrient.height;
+  const lb = letterbox(width, height, inputWidth, inputHeight);
+  try {
+    // limitInputPixels backs up the header check above.
+    const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, autoOrient: true })
+      .removeAlpha()
+      .toColourspace('srgb')
+      // cv2.INTER_LINEAR, as Ultralytics resizes.
+      .resize(lb.width, lb.height, { fit: 'fill', kernel: 'linear' })
+      .extend({ top: lb.top, bottom: lb.bottom, left: lb.left, right: lb.right, background: PAD })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3 || info.width !== inputWidth || info.height !== inputHeight) {
+      throw new Error(`unexpected decoded layout ${info.width}x${info.height}x${info.channels}`);
+    }
+    return { pixels: data, width, height, letterbox: lb };
+  } catch (err) {
+    // Truncated or corrupt data only shows while decoding pixels.
+    throw new HttpError(400, 'NOT_AN_IMAGE', `the image could not be decoded: ${(err as Error).message}`);
+  }
+}
