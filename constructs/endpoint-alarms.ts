@@ -4,9 +4,16 @@ import type { NotificationChannels } from './monitoring-notification-channels';
 import { ALERT_SETTINGS, type AlertSettingName, describeAlertSetting, isAllowedAlertValue } from './private/alert-limits';
 import { Annotations } from './private/cdk';
 import { PropsValidator } from './private/validation';
-import type { LatencyPercentile } from './private/vertex-metrics';
+import { type LatencyPercentile, noResponsesWhileRunningQuery } from './private/vertex-metrics';
 import type { VertexDeployment } from './vertex-deployment';
 import type { VertexEndpoint } from './vertex-endpoint';
+
+/**
+ * How far back the no-traffic alarm looks for a response: longer than the up to 6 minutes an
+ * Endpoint metric's point can take to become visible after sampling (Cloud Monitoring metrics list,
+ * https://cloud.google.com/monitoring/api/metrics_gcp_a_b#gcp-aiplatform).
+ */
+const NO_TRAFFIC_LOOKBACK_MINUTES = 15;
 
 /** Props of {@link EndpointAlarms}. */
 export interface EndpointAlarmsProps {
@@ -38,7 +45,7 @@ export interface EndpointAlarmsProps {
 export interface AlarmOptions {
   /**
    * Minutes the condition must hold before an incident opens.
-   * @default - per alarm: 5 for latency and errors, 15 for saturation and GPU
+   * @default - per alarm: 5 for latency and errors, 15 for saturation and GPU, 360 for no traffic
    */
   readonly windowMinutes?: number;
   /**
@@ -174,6 +181,11 @@ export class EndpointAlarms extends Construct {
   /**
    * Alerts when a deployment runs at its maximum replica count for the whole window: the
    * autoscaler cannot add capacity, so more traffic means queueing, latency and errors.
+   *
+   * Only for deployments that can scale (`minReplicas < maxReplicas`, see
+   * {@link canSaturate}): a fixed-size deployment always runs at its maximum, so the alarm
+   * would open after every deploy and never close. Its overload shows in the latency, error-rate
+   * and GPU alarms instead.
    */
   alarmOnSaturation(deployment: VertexDeployment, options: AlarmOptions = {}): MonitoringAlarm {
     const window = this.setting('windowMinutes', 'saturationWindowMinutes', options.windowMinutes);
@@ -182,7 +194,12 @@ export class EndpointAlarms extends Construct {
         `EndpointAlarms ${this.node.path}: alarmOnSaturation: deployment ${deployment.node.path} is deployed to ${deployment.endpoint.node.path}, not to ${this.endpoint.node.path}`,
       );
     }
-    const { maxReplicaCount: maxReplicas, displayName } = deployment.spec;
+    const { minReplicaCount: minReplicas, maxReplicaCount: maxReplicas, displayName } = deployment.spec;
+    if (!EndpointAlarms.canSaturate(deployment)) {
+      throw new Error(
+        `EndpointAlarms ${this.node.path}: alarmOnSaturation: deployment ${deployment.node.path} has a fixed size (minReplicas ${minReplicas} = maxReplicas ${maxReplicas}): it always runs at its maximum, so the alarm would never close. Alarm on latency or GPU duty cycle instead, or give it room to scale (maxReplicas > minReplicas).`,
+      );
+    }
     const deployedModelId = deployment.deployedModelId;
     const replicas = deployment.metricReplicas().with({
       // The smallest count in each minute: a replica briefly starting does not count as saturated.
@@ -209,6 +226,14 @@ export class EndpointAlarms extends Construct {
     });
   }
 
+  /**
+   * Whether {@link alarmOnSaturation} applies to `deployment`: only a deployment that can scale
+   * (`minReplicas < maxReplicas`) has a maximum it can be stuck at.
+   */
+  static canSaturate(deployment: VertexDeployment): boolean {
+    return deployment.spec.minReplicaCount < deployment.spec.maxReplicaCount;
+  }
+
   /** Alerts when a deployed model's mean GPU duty cycle stays near 100 %. */
   alarmOnGpuDutyCycle(options: GpuDutyCycleAlarmOptions = {}): MonitoringAlarm {
     const percent = this.setting('thresholdPercent', 'gpuDutyCyclePercent', options.thresholdPercent);
@@ -228,6 +253,40 @@ export class EndpointAlarms extends Construct {
           'Open the endpoint dashboard: are replicas at their maximum? Then the saturation alert applies: raise `replicas.max`.',
           'If replicas are below their maximum, the autoscaler target (`autoscaling.acceleratorDutyCycle`) may be too high for traffic bursts: lower it so scaling starts earlier.',
           'If traffic did not grow, a new model version may need more GPU time per request: compare versions on the dashboard.',
+        ],
+      },
+    });
+  }
+
+  /**
+   * Alerts when the endpoint has replicas running but reports no response at all for the window.
+   * Either nobody calls it (GPUs paid for nothing), or its metrics arrive under other names than
+   * the alarms watch, which leaves every other alarm blind: they treat missing data as "fine".
+   * A metric-absence condition cannot catch the second case, as it only fires for a series that
+   * once reported (https://cloud.google.com/monitoring/alerts/metric-absence), so this is a
+   * PromQL condition: replicas > 0 `unless` any response in the last 15 minutes.
+   */
+  alarmOnNoTraffic(options: AlarmOptions = {}): MonitoringAlarm {
+    const window = this.setting('windowMinutes', 'noTrafficWindowMinutes', options.windowMinutes);
+    const hours = window % 60 === 0 ? `${window / 60} h` : `${window} min`;
+    const psc = this.endpoint.access === 'private-psc';
+    return this.addAlarm('NoTraffic', {
+      displayName: `${this.namePrefix}: replicas running, no responses for ${hours}`,
+      promQl: noResponsesWhileRunningQuery(this.endpoint.endpointIdLiteral, NO_TRAFFIC_LOOKBACK_MINUTES),
+      conditionName: `replicas > 0 and no response_count point for ${window} min`,
+      windowMinutes: window,
+      severity: options.severity ?? 'WARNING',
+      documentation: {
+        subject: `[${this.namePrefix}] replicas running, no responses reported for ${hours}`,
+        meaning: `Endpoint ${this.describeEndpoint()} has had replicas running for ${hours} without a single prediction response reported to Cloud Monitoring. Either nobody calls it, or its requests are reported under other metric names than \`aiplatform.googleapis.com/prediction/online/response_count\`: then the latency and error-rate alerts of this endpoint cannot fire either.`,
+        firstSteps: [
+          'Ask the callers, or read the container logs (Logs Explorer, resource type `aiplatform.googleapis.com/Endpoint`), whether requests reach the endpoint.',
+          ...(psc
+            ? [
+                'This endpoint uses Private Service Connect. If requests do arrive, open Metrics Explorer and look for `prediction/online/private/response_count` and `private/prediction_latencies` with this endpoint_id: if the traffic is there, this endpoint reports under the private metric names and its alerts watch the wrong ones. Report it to the platform team.',
+              ]
+            : []),
+          'If nobody calls it, undeploy the model or lower `replicas.min`: idle GPU replicas are billed by the hour.',
         ],
       },
     });

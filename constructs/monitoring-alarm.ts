@@ -27,8 +27,20 @@ export interface MonitoringAlarmProps {
   readonly project: string;
   /** Name of the policy in the console and in notifications. */
   readonly displayName: string;
-  /** The series compared with the threshold (the numerator when `denominator` is given). */
-  readonly metric: MonitoringMetric;
+  /**
+   * The series compared with the threshold (the numerator when `denominator` is given).
+   * Give either `metric` and `threshold`, or `promQl`.
+   * @default - none: `promQl` is the condition
+   */
+  readonly metric?: MonitoringMetric;
+  /**
+   * A PromQL condition instead of a threshold on `metric`: met while the query returns any series,
+   * for `windowMinutes`. For what a threshold cannot say, e.g. "replicas running and no responses
+   * at all" (a series that never reported is invisible to threshold and absence conditions).
+   * Metric names are validated only when data arrives, so a policy can precede its metrics.
+   * @default - none: `metric` and `threshold` are the condition
+   */
+  readonly promQl?: string;
   /**
    * Makes the condition a ratio `metric / denominator`, e.g. errors / responses.
    * @default - no ratio: `metric` itself is compared
@@ -39,8 +51,11 @@ export interface MonitoringAlarmProps {
    * @default "GT"
    */
   readonly comparison?: AlarmComparison;
-  /** The threshold, in the metric's unit (a fraction for ratios). */
-  readonly threshold: number;
+  /**
+   * The threshold, in the metric's unit (a fraction for ratios). Required with `metric`.
+   * @default - none: `promQl` is the condition
+   */
+  readonly threshold?: number;
   /** Minutes the condition must hold before an incident opens. */
   readonly windowMinutes: number;
   /**
@@ -82,8 +97,8 @@ export interface MonitoringAlarmProps {
 export class MonitoringAlarm extends Construct {
   /** The underlying Terraform resource. */
   readonly policy: monitoringAlertPolicy.MonitoringAlertPolicy;
-  /** The series the condition watches. */
-  readonly metric: MonitoringMetric;
+  /** The series the condition watches, unless it is a PromQL condition. */
+  readonly metric?: MonitoringMetric;
   /** The policy's display name. */
   readonly displayName: string;
 
@@ -91,11 +106,20 @@ export class MonitoringAlarm extends Construct {
     super(scope, id);
     const autoClose = props.autoCloseMinutes ?? ALERT_SETTINGS.autoCloseMinutes.default;
     const { min, max } = ALERT_SETTINGS.autoCloseMinutes;
-    new PropsValidator('MonitoringAlarm')
+    const v = new PropsValidator('MonitoringAlarm')
       .check(props.displayName.length >= 1 && props.displayName.length <= 512, 'displayName', props.displayName, '1 to 512 characters')
       .integer('windowMinutes', props.windowMinutes, 0, MAX_WINDOW_MINUTES)
-      .integer('autoCloseMinutes', autoClose, min, max)
-      .check(Number.isFinite(props.threshold), 'threshold', props.threshold, 'a finite number')
+      .integer('autoCloseMinutes', autoClose, min, max);
+    if (props.promQl !== undefined) {
+      if (props.metric || props.denominator || props.threshold !== undefined) {
+        v.fail('promQl', 'is a condition of its own: give either promQl, or metric and threshold, not both');
+      }
+      v.check(props.promQl.trim().length > 0, 'promQl', props.promQl, 'a PromQL query');
+    } else {
+      if (!props.metric) v.fail('metric', 'is required unless promQl is given');
+      v.check(props.threshold !== undefined && Number.isFinite(props.threshold), 'threshold', props.threshold, 'a finite number');
+    }
+    v
       .check(props.documentation.subject.length <= 255, 'documentation.subject', props.documentation.subject, 'at most 255 characters')
       .check(props.documentation.firstSteps.length > 0, 'documentation.firstSteps', props.documentation.firstSteps, 'at least one step')
       .throwIfInvalid(this.node.path);
@@ -109,25 +133,7 @@ export class MonitoringAlarm extends Construct {
       severity: props.severity ?? 'WARNING',
       notificationChannels: props.notificationChannels ? [...props.notificationChannels.channelNames] : undefined,
       userLabels: props.labels,
-      conditions: [
-        {
-          displayName:
-            props.conditionName ??
-            `${props.metric.label} ${props.comparison === 'LT' ? 'below' : 'above'} ${props.threshold} ${props.metric.unit} for ${props.windowMinutes} min`,
-          conditionThreshold: {
-            filter: props.metric.filter,
-            aggregations: [props.metric.apiAggregation],
-            ...(props.denominator
-              ? { denominatorFilter: props.denominator.filter, denominatorAggregations: [props.denominator.apiAggregation] }
-              : {}),
-            comparison: props.comparison === 'LT' ? 'COMPARISON_LT' : 'COMPARISON_GT',
-            thresholdValue: props.threshold,
-            duration: `${props.windowMinutes * 60}s`,
-            trigger: { count: 1 },
-            evaluationMissingData: 'EVALUATION_MISSING_DATA_INACTIVE',
-          },
-        },
-      ],
+      conditions: [props.metric ? thresholdCondition(props, props.metric) : promQlCondition(props, props.promQl ?? '')],
       alertStrategy: { autoClose: `${autoClose * 60}s` },
       documentation: {
         subject: props.documentation.subject,
@@ -136,6 +142,39 @@ export class MonitoringAlarm extends Construct {
       },
     });
   }
+}
+
+/** A threshold on `metric` (or on `metric / denominator`). */
+function thresholdCondition(props: MonitoringAlarmProps, metric: MonitoringMetric): monitoringAlertPolicy.MonitoringAlertPolicyConditions {
+  return {
+    displayName:
+      props.conditionName ??
+      `${metric.label} ${props.comparison === 'LT' ? 'below' : 'above'} ${props.threshold} ${metric.unit} for ${props.windowMinutes} min`,
+    conditionThreshold: {
+      filter: metric.filter,
+      aggregations: [metric.apiAggregation],
+      ...(props.denominator ? { denominatorFilter: props.denominator.filter, denominatorAggregations: [props.denominator.apiAggregation] } : {}),
+      comparison: props.comparison === 'LT' ? 'COMPARISON_LT' : 'COMPARISON_GT',
+      thresholdValue: props.threshold,
+      duration: `${props.windowMinutes * 60}s`,
+      trigger: { count: 1 },
+      evaluationMissingData: 'EVALUATION_MISSING_DATA_INACTIVE',
+    },
+  };
+}
+
+/** A PromQL condition, met while `query` returns any series for the window. */
+function promQlCondition(props: MonitoringAlarmProps, query: string): monitoringAlertPolicy.MonitoringAlertPolicyConditions {
+  return {
+    displayName: props.conditionName ?? `PromQL query returns series for ${props.windowMinutes} min`,
+    conditionPrometheusQueryLanguage: {
+      query,
+      duration: `${props.windowMinutes * 60}s`,
+      // Without it, creating the policy fails while the metrics do not exist yet in the project
+      // (before the first deployment): https://registry.terraform.io/providers/hashicorp/google/6.50.0/docs/resources/monitoring_alert_policy#disable_metric_validation
+      disableMetricValidation: true,
+    },
+  };
 }
 
 /**

@@ -1,7 +1,8 @@
 import { Construct } from 'constructs';
-import { NOTIFICATION_CHANNEL, isEmail } from './private/alert-limits';
+import { NOTIFICATION_CHANNEL, duplicateEmailIndexes, isEmail } from './private/alert-limits';
 import { monitoringNotificationChannel } from './private/cdk';
 import { PROJECT_ID } from './private/gcp-names';
+import { stableTenDigitId } from './private/stable-id';
 import { PropsValidator } from './private/validation';
 
 /** Props of {@link NotificationChannels}. */
@@ -46,16 +47,17 @@ export class NotificationChannels extends Construct {
     existing.forEach((c, i) =>
       v.matches(`existingChannels[${i}]`, c, NOTIFICATION_CHANNEL, 'a channel id or projects/<project>/notificationChannels/<id>'),
     );
-    const duplicates = emails.filter((e, i) => emails.indexOf(e) !== i);
-    if (duplicates.length > 0) {
-      v.fail('emails', `${JSON.stringify(duplicates[0])} is listed twice`);
+    for (const { index, first } of duplicateEmailIndexes(emails)) {
+      v.fail(`emails[${index}]`, `${JSON.stringify(emails[index])} is already listed at emails[${first}] (addresses are compared ignoring case)`);
     }
     v.throwIfInvalid(this.node.path);
 
     this.emailChannels = emails.map(
       (email) =>
-        // The id is the address itself (sanitized), so reordering the list changes nothing in the plan.
-        new monitoringNotificationChannel.MonitoringNotificationChannel(this, `Email-${email.replace(/[^A-Za-z0-9]+/g, '-')}`, {
+        // The id comes from the address, not its position, so reordering the list changes nothing in
+        // the plan. The readable part alone is not unique (a.b@x and a-b@x both read "a-b-x"), so a
+        // hash of the lowercased address follows it.
+        new monitoringNotificationChannel.MonitoringNotificationChannel(this, `Email-${email.replace(/[^A-Za-z0-9]+/g, '-')}-${stableTenDigitId(email.toLowerCase())}`, {
           project: props.project,
           type: 'email',
           displayName: email,

@@ -34,6 +34,7 @@ describe('stacks.yaml alerts:', () => {
       errorRateWindowMinutes: 5,
       saturationWindowMinutes: 15,
       gpuWindowMinutes: 15,
+      noTrafficWindowMinutes: 360,
       autoCloseMinutes: 60,
     });
     expect(staging.alerts).toMatchObject({ latencyP99Ms: 800, errorRatePercent: 2 });
@@ -74,6 +75,13 @@ describe('stacks.yaml alerts:', () => {
     expect(message).toContain('environments.dev.alerts.errorRatePercent: 150 is above the maximum 100');
     expect(message).toMatch(/environments\.dev\.alerts\.gpuWindowMinutes: expected a whole number, got 2\.5/);
     expect(message).toContain('environments.dev.alerts.autoCloseMinutes: 10 is below the minimum 30');
+  });
+
+  test('refuses an address listed twice (ignoring case), naming both YAML paths', () => {
+    // WHEN
+    const message = problemsOf(`${ENV}    alerts:\n      emails: [a@acme.example, b@acme.example, A@Acme.Example]\n`);
+    // THEN
+    expect(message).toContain('environments.dev.alerts.emails[2]: "A@Acme.Example" is already listed at emails[0] (addresses are compared ignoring case)');
   });
 
   test('an unknown key suggests the nearest one', () => {

@@ -2,6 +2,7 @@ import { AnnotationMetadataEntryType, TerraformStack, Testing } from 'cdktf';
 import { MonitoringAlertPolicy } from '@cdktf/provider-google/lib/monitoring-alert-policy';
 import type { Construct } from 'constructs';
 import { EndpointAlarms, type EndpointAlarmsProps, NotificationChannels, VertexEndpoint } from '../../constructs';
+import { promQlMetricName } from '../../constructs/private/vertex-metrics';
 import { ENDPOINT_ID, deploymentOn, endpointIn, resourcesOf } from './fixtures';
 
 const ENDPOINT_FILTER = `resource.type = "aiplatform.googleapis.com/Endpoint" AND resource.labels.endpoint_id = "${ENDPOINT_ID}"`;
@@ -91,7 +92,7 @@ describe('EndpointAlarms alarms', () => {
     });
     expect(condition.filter).toContain('prediction/online/prediction_latencies');
     expect(policy.documentation.mime_type).toBe('text/markdown');
-    expect(policy.documentation.content).toMatch(/### What it means\n\nThe p99 end-to-end prediction latency .* endpoint 1234567890 .* above 300 ms for 10 minutes/);
+    expect(policy.documentation.content).toMatch(/### What it means\n\nThe p99 end-to-end prediction latency .* endpoint 123456789 .* above 300 ms for 10 minutes/);
     expect(policy.documentation.content).toMatch(/### First steps\n\n1\. .*\n2\. /);
     expect(policy.documentation.subject).toBe('[stack/endpoint] p99 prediction latency above 300 ms');
   });
@@ -142,6 +143,47 @@ describe('EndpointAlarms alarms', () => {
     expect(policy.conditions[0].condition_threshold.filter).toContain('prediction/online/accelerator/duty_cycle');
   });
 
+  test('alarmOnNoTraffic: replicas running and no response reported, as PromQL (which sees a never-reported metric)', () => {
+    // WHEN
+    const policy = onlyPolicy(synthAlarms((a) => a.alarmOnNoTraffic()));
+    // THEN
+    const selector = (name: string) =>
+      `aiplatform_googleapis_com:prediction_online_${name}{monitored_resource="aiplatform.googleapis.com/Endpoint",endpoint_id="${ENDPOINT_ID}"}`;
+    expect(policy.conditions).toEqual([
+      {
+        display_name: 'replicas > 0 and no response_count point for 360 min',
+        condition_prometheus_query_language: {
+          query: `sum(${selector('replicas')}) > 0 unless sum(count_over_time(${selector('response_count')}[15m]))`,
+          duration: '21600s',
+          disable_metric_validation: true,
+        },
+      },
+    ]);
+    expect(policy.display_name).toBe('stack/endpoint: replicas running, no responses for 6 h');
+    expect(policy.documentation.content).toContain('the latency and error-rate alerts of this endpoint cannot fire either');
+    // a public endpoint's steps do not send anyone looking for the private metric names
+    expect(policy.documentation.content).not.toContain('prediction/online/private/');
+  });
+
+  test('alarmOnNoTraffic on a Private Service Connect endpoint: first steps name the private metric names to check', () => {
+    // WHEN
+    const synthesized = Testing.synthScope((scope) => {
+      const endpoint = endpointIn(scope, { access: 'private-psc', allowedProjects: ['acme-ml-dev'] });
+      new EndpointAlarms(scope, 'alarms', { endpoint }).alarmOnNoTraffic({ windowMinutes: 90 });
+    });
+    // THEN
+    const policy = onlyPolicy(synthesized);
+    expect(policy.conditions[0].condition_prometheus_query_language.duration).toBe('5400s');
+    expect(policy.documentation.content).toMatch(/Private Service Connect.*`prediction\/online\/private\/response_count`/);
+  });
+
+  test('promQlMetricName maps a metric type as Cloud Monitoring documents', () => {
+    // THEN
+    expect(promQlMetricName('aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle')).toBe(
+      'aiplatform_googleapis_com:prediction_online_accelerator_duty_cycle',
+    );
+  });
+
   test('notifies the given channels and labels every policy', () => {
     // WHEN
     const synthesized = Testing.synthScope((scope) => {
@@ -151,7 +193,7 @@ describe('EndpointAlarms alarms', () => {
     // THEN
     expect(synthesized).toHaveResourceWithProperties(MonitoringAlertPolicy, {
       notification_channels: [
-        expect.stringMatching(/^\$\{google_monitoring_notification_channel\.channels_Email-oncall-acme-example_[A-F0-9]+\.name\}$/),
+        expect.stringMatching(/^\$\{google_monitoring_notification_channel\.channels_Email-oncall-acme-example-\d{10}_[A-F0-9]+\.name\}$/),
         'projects/acme-ml-dev/notificationChannels/42',
       ],
       user_labels: { app: 'detector' },
@@ -173,6 +215,7 @@ describe('EndpointAlarms alarms', () => {
     ['thresholdMs', (a: EndpointAlarms) => a.alarmOnLatency({ thresholdMs: 0 }), /thresholdMs: 0 is not allowed; expected a number from 1 to 600000/],
     ['windowMinutes', (a: EndpointAlarms) => a.alarmOnLatency({ windowMinutes: 2.5 }), /windowMinutes: 2.5 is not allowed; expected a whole number from 1 to 1440/],
     ['thresholdPercent', (a: EndpointAlarms) => a.alarmOnErrorRate({ thresholdPercent: 150 }), /thresholdPercent: 150 is not allowed; expected a number from 0.01 to 100/],
+    ['no-traffic windowMinutes', (a: EndpointAlarms) => a.alarmOnNoTraffic({ windowMinutes: 10 }), /windowMinutes: 10 is not allowed; expected a whole number from 30 to 1440/],
   ])('rejects a bad %s', (_, build, message) => {
     // WHEN / THEN
     expect(() => synthAlarms(build)).toThrow(message);
@@ -187,6 +230,26 @@ describe('EndpointAlarms alarms', () => {
         a.alarmOnSaturation(deploymentOn(scope, other));
       }),
     ).toThrow(/alarmOnSaturation: deployment stack\/yolo is deployed to stack\/other, not to stack\/endpoint/);
+  });
+
+  test('refuses a saturation alarm for a fixed-size deployment, which is always at its maximum', () => {
+    // WHEN / THEN: min 1 = max 1 would keep the alarm open forever
+    expect(() =>
+      synthAlarms((a) => {
+        const deployment = deploymentOn(a.node.scope as Construct, a.endpoint, { maxReplicas: 1 });
+        expect(EndpointAlarms.canSaturate(deployment)).toBe(false);
+        a.alarmOnSaturation(deployment);
+      }),
+    ).toThrow(/alarmOnSaturation: deployment stack\/yolo has a fixed size \(minReplicas 1 = maxReplicas 1\).*would never close/);
+  });
+
+  test('canSaturate: only a deployment with room to scale', () => {
+    // GIVEN
+    const stack = new TerraformStack(Testing.app(), 'stack');
+    const endpoint = endpointIn(stack);
+    // THEN
+    expect(EndpointAlarms.canSaturate(deploymentOn(stack, endpoint, { id: 'scales', maxReplicas: 2 }))).toBe(true);
+    expect(EndpointAlarms.canSaturate(deploymentOn(stack, endpoint, { id: 'fixed', maxReplicas: 1 }))).toBe(false);
   });
 
   test('rejects an auto-close shorter than Cloud Monitoring allows', () => {

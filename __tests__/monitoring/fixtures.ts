@@ -6,7 +6,7 @@ import { VertexServingAccount } from '../../constructs/vertex-serving-account';
 import { PINNED_CONTEXT_HASH } from '../helpers/synth';
 
 /** The endpoint id every monitoring test uses. */
-export const ENDPOINT_ID = '1234567890';
+export const ENDPOINT_ID = '123456789';
 
 /** A public endpoint in acme-ml-dev / us-central1 with a fixed id. */
 export function endpointIn(scope: Construct, props: Partial<VertexEndpointProps> = {}): VertexEndpoint {

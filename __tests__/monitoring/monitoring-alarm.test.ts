@@ -45,6 +45,30 @@ describe('MonitoringAlarm', () => {
     expect(policy.notification_channels).toBeUndefined();
   });
 
+  test('a PromQL alarm: met while the query returns series for the window', () => {
+    // GIVEN
+    const { metric: _metric, threshold: _threshold, comparison: _comparison, ...rest } = PROPS;
+    // WHEN
+    const synthesized = Testing.synthScope((scope) => new MonitoringAlarm(scope, 'alarm', { ...rest, promQl: 'up == 0', conditionName: 'down' }));
+    // THEN
+    const [policy] = Object.values(resourcesOf(synthesized, 'google_monitoring_alert_policy'));
+    expect(policy.conditions).toEqual([
+      { display_name: 'down', condition_prometheus_query_language: { query: 'up == 0', duration: '1800s', disable_metric_validation: true } },
+    ]);
+  });
+
+  test('takes either a PromQL query or a metric with a threshold', () => {
+    // GIVEN
+    const { metric: _metric, threshold: _threshold, ...neither } = PROPS;
+    // WHEN / THEN
+    expect(() => Testing.synthScope((scope) => new MonitoringAlarm(scope, 'alarm', { ...PROPS, promQl: 'up == 0' }))).toThrow(
+      /promQl: is a condition of its own: give either promQl, or metric and threshold, not both/,
+    );
+    expect(() => Testing.synthScope((scope) => new MonitoringAlarm(scope, 'alarm', neither))).toThrow(
+      /metric: is required unless promQl is given[\s\S]*threshold: nothing is not allowed; expected a finite number/,
+    );
+  });
+
   test('rejects every bad prop at once', () => {
     // WHEN / THEN
     expect(() =>

@@ -28,6 +28,7 @@ environments:
       latencyP99Ms: 250
       errorRatePercent: 0.5
       saturationWindowMinutes: 30
+      noTrafficWindowMinutes: 120
       autoCloseMinutes: 240
 `;
 
@@ -41,12 +42,13 @@ describe('ServingStack monitoring from stacks.yaml alerts:', () => {
   const policies = Object.values(resourcesOf(synthesized, 'google_monitoring_alert_policy'));
   const byName = (part: string) => policies.filter((p) => p.display_name.includes(part));
 
-  test('creates latency, error-rate, one saturation alarm per deployment and a GPU alarm', () => {
+  test('creates latency, error-rate, no-traffic, one saturation alarm per deployment and a GPU alarm', () => {
     // THEN
     expect(policies.map((p) => p.display_name).sort()).toEqual([
       'dev/endpoint: 5xx error rate above 0.5 %',
       'dev/endpoint: GPU duty cycle above 95 %',
       'dev/endpoint: p99 latency above 250 ms',
+      'dev/endpoint: replicas running, no responses for 2 h',
       'dev/endpoint: yolo26n@v3 at its maximum of 4 replicas',
       'dev/endpoint: yolo26n@v4 at its maximum of 2 replicas',
     ]);
@@ -57,6 +59,7 @@ describe('ServingStack monitoring from stacks.yaml alerts:', () => {
     expect(byName('p99')[0].conditions[0].condition_threshold.threshold_value).toBe(250);
     expect(byName('5xx')[0].conditions[0].condition_threshold.threshold_value).toBe(0.005);
     for (const p of byName('at its maximum')) expect(p.conditions[0].condition_threshold.duration).toBe('1800s');
+    expect(byName('no responses')[0].conditions[0].condition_prometheus_query_language.duration).toBe('7200s');
     for (const p of policies) expect(p.alert_strategy.auto_close).toBe('14400s');
   });
 
@@ -70,6 +73,16 @@ describe('ServingStack monitoring from stacks.yaml alerts:', () => {
     }
   });
 
+  test('creates no saturation alarm for a fixed-size deployment (min = max, or max omitted)', () => {
+    // GIVEN
+    const yaml = STACKS.replace('replicas: { min: 1, max: 4 }', 'replicas: { min: 2, max: 2 }').replace('replicas: { min: 1, max: 2 }', 'replicas: { min: 3 }');
+    // WHEN
+    const names = Object.values(resourcesOf(synthStack(yaml), 'google_monitoring_alert_policy')).map((p) => p.display_name);
+    // THEN the other alarms remain
+    expect(names.filter((n) => n.includes('at its maximum'))).toEqual([]);
+    expect(names).toEqual(expect.arrayContaining(['dev/endpoint: p99 latency above 250 ms', 'dev/endpoint: GPU duty cycle above 95 %']));
+  });
+
   test('adds the endpoint dashboard', () => {
     // GIVEN
     const dashboards = Object.values(resourcesOf(synthesized, 'google_monitoring_dashboard'));
@@ -81,7 +94,7 @@ describe('ServingStack monitoring from stacks.yaml alerts:', () => {
     // GIVEN
     const cpuOnly = synthStack(STACKS.replace('machine: { type: g2-standard-8, accelerator: NVIDIA_L4 }', 'machine: { type: n1-standard-8 }'));
     const names = Object.values(resourcesOf(cpuOnly, 'google_monitoring_alert_policy')).map((p) => p.display_name);
-    expect(names).toHaveLength(4);
+    expect(names).toHaveLength(5);
     expect(names.join('\n')).not.toContain('GPU');
   });
 });

@@ -53,10 +53,10 @@ describe('EndpointAlertsAspect', () => {
   });
 
   test('alarms on another endpoint do not count, even one whose id starts the same', () => {
-    // GIVEN alarms only on endpoint 123456789, a prefix of the checked endpoint's id 1234567890
+    // GIVEN alarms only on endpoint 12345678, a prefix of the checked endpoint's id 123456789
     const stack = checkedStack();
     endpointIn(stack);
-    const other = new VertexEndpoint(stack, 'other', { project: 'acme-ml-dev', region: 'us-central1', endpointId: ENDPOINT_ID.slice(0, 9) });
+    const other = new VertexEndpoint(stack, 'other', { project: 'acme-ml-dev', region: 'us-central1', endpointId: ENDPOINT_ID.slice(0, 8) });
     new EndpointAlarms(stack, 'alarms', { endpoint: other }).alarmOnLatency();
     // THEN
     expect(policyErrors(stack)).toEqual([expect.stringMatching(/^\[stack\/endpoint\/Resource\] \[policy endpoint-alerts\]/)]);

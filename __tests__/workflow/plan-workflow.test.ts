@@ -10,6 +10,7 @@ import { REPO_ROOT } from '../helpers/synth';
 
 interface Step {
   id?: string;
+  if?: string;
   name?: string;
   uses?: string;
   run?: string;
@@ -18,6 +19,7 @@ interface Step {
 }
 interface Job {
   if?: string;
+  concurrency?: { group: string; 'cancel-in-progress'?: boolean };
   needs?: string | string[];
   permissions?: Record<string, string>;
   steps: Step[];
@@ -27,6 +29,9 @@ interface Workflow {
   env?: Record<string, string>;
   jobs: Record<string, Job>;
 }
+
+/** True for a pull request from a branch of this repository, false for one from a fork. */
+const SAME_REPOSITORY = 'github.event.pull_request.head.repo.full_name == github.repository';
 
 const WORKFLOW_FILE = path.join(REPO_ROOT, '.github', 'workflows', 'plan.yml');
 const workflow = parse(readFileSync(WORKFLOW_FILE, 'utf8')) as Workflow;
@@ -118,13 +123,42 @@ describe('the plan workflow', () => {
   test('diffs every environment on pull requests and comments the plan', () => {
     // GIVEN
     const diff = workflow.jobs.diff;
-    expect(diff.if).toBe("github.event_name == 'pull_request'");
+    expect(diff.if).toBe(`github.event_name == 'pull_request' && ${SAME_REPOSITORY}`);
     expect(JSON.stringify(diff)).toContain('fromJSON(needs.test.outputs.environments)');
     expect(runLines.filter(({ job }) => job === 'diff').map(({ line }) => line)).toContain(
       'npx cdktf diff "$STACK" --no-color 2>&1 | tee diff.txt',
     );
     expect(diff.steps.some((s) => s.uses?.startsWith('marocchino/sticky-pull-request-comment@'))).toBe(true);
     expect(diff.permissions).toMatchObject({ 'pull-requests': 'write' });
+  });
+
+  test('a fork\'s pull request gets a clear note instead of a failing diff job', () => {
+    // GIVEN the note step of the test job
+    const note = workflow.jobs.test.steps.find((s) => s.if?.includes('head.repo.full_name'));
+    expect(note?.if).toBe(`github.event_name == 'pull_request' && ${SAME_REPOSITORY.replace('==', '!=')}`);
+    const summary = path.join(mkdtempSync(path.join(tmpdir(), 'gh-summary-')), 'SUMMARY');
+    // WHEN its shell runs as GitHub would
+    const stdout = execFileSync('bash', ['-e', '-c', note?.run ?? 'false'], { cwd: REPO_ROOT, env: { ...process.env, GITHUB_STEP_SUMMARY: summary } }).toString();
+    // THEN the run page shows why there is no plan, and the diff job (credentials, comment) is skipped
+    expect(stdout).toMatch(/^::notice title=No plan for a fork::.*fork.*no cdktf diff/m);
+    expect(readFileSync(summary, 'utf8')).toMatch(/comes from a fork.*no cloud credentials/);
+    expect(workflow.jobs.diff.if).toContain(SAME_REPOSITORY);
+  });
+
+  test('plans and the staging deploy wait for each other\'s state lock instead of failing', () => {
+    // THEN Terraform waits for a held lock in plan (cdktf diff) and apply (cdktf deploy)...
+    expect(workflow.env).toMatchObject({ TF_CLI_ARGS_plan: '-lock-timeout=20m', TF_CLI_ARGS_apply: '-lock-timeout=20m' });
+    // ...one plan per pull request and environment at a time, never cancelled while holding the lock...
+    expect(workflow.jobs.diff.concurrency).toEqual({
+      group: 'diff-${{ github.event.pull_request.number }}-${{ matrix.environment }}',
+      'cancel-in-progress': false,
+    });
+    // ...and the deploy shares its group with no other job: GitHub cancels a group's older pending
+    // job, so a shared group would let a pull request's plan drop a queued staging deploy.
+    const deploy = workflow.jobs['deploy-staging'].concurrency;
+    expect(deploy).toEqual({ group: 'deploy-staging', 'cancel-in-progress': false });
+    const groups = Object.values(workflow.jobs).map((j) => j.concurrency?.group?.replace(/\$\{\{[^}]*\}\}/g, '*'));
+    expect(groups.filter((g) => g === deploy?.group)).toHaveLength(1);
   });
 
   test('deploys staging, an environment of stacks.yaml, only on pushes to main', () => {

@@ -42,6 +42,12 @@ export const ALERT_SETTINGS = {
   /** How long the GPU duty cycle must stay above the threshold, minutes. */
   gpuWindowMinutes: { default: 15, ...WINDOW },
   /**
+   * How long a deployment may run (replicas > 0) without a single response reported before the
+   * no-traffic alert: nobody calls it, or its metrics arrive under other names than the alarms
+   * watch. At least 30 minutes: points reach Monitoring up to 6 minutes late.
+   */
+  noTrafficWindowMinutes: { default: 360, min: 30, max: MAX_WINDOW_MINUTES, integer: true },
+  /**
    * An open incident whose metric stops reporting (traffic stopped, model undeployed) closes after
    * this long. Cloud Monitoring allows 30 minutes to 7 days.
    */
@@ -75,4 +81,22 @@ const EMAIL = z.email();
 /** Whether `address` is an email address (Cloud Monitoring then verifies it by writing to it). */
 export function isEmail(address: string): boolean {
   return EMAIL.safeParse(address).success;
+}
+
+/**
+ * Positions in `emails` of addresses already listed earlier, compared case-insensitively (mail
+ * domains are case-insensitive and providers treat local parts so too): each would be a second
+ * notification channel to the same mailbox. Used by the `alerts.emails` schema and
+ * {@link NotificationChannels}.
+ */
+export function duplicateEmailIndexes(emails: readonly string[]): { index: number; first: number }[] {
+  const seen = new Map<string, number>();
+  const duplicates: { index: number; first: number }[] = [];
+  emails.forEach((email, index) => {
+    const key = email.toLowerCase();
+    const first = seen.get(key);
+    if (first === undefined) seen.set(key, index);
+    else duplicates.push({ index, first });
+  });
+  return duplicates;
 }

@@ -89,5 +89,26 @@ export function vertexEndpointMetrics(endpointId: string) {
   };
 }
 
+/**
+ * A metric type's PromQL name: the first `/` becomes `:`, every other `.` and `/` becomes `_`
+ * (https://cloud.google.com/monitoring/promql/promql-mapping).
+ */
+export function promQlMetricName(metricType: string): string {
+  return metricType.replace('/', ':').replace(/[^A-Za-z0-9_:]/g, '_');
+}
+
+/**
+ * PromQL that returns a series while the endpoint has replicas running but none of its responses
+ * (`response_count`, the metric the error-rate alarm divides by) arrived in the last
+ * `lookbackMinutes`. Endpoint metrics' points can become visible up to 6 minutes after sampling
+ * (metrics list), so the look-back must be longer than that. `unless` keeps the left side when the right side has no
+ * series at all, which is exactly the case of a metric that never reported under this name.
+ */
+export function noResponsesWhileRunningQuery(endpointId: string, lookbackMinutes: number): string {
+  const selector = (name: string) =>
+    `${promQlMetricName(PREFIX + name)}{monitored_resource="${ENDPOINT_RESOURCE}",endpoint_id="${endpointId}"}`;
+  return `sum(${selector('replicas')}) > 0 unless sum(count_over_time(${selector('response_count')}[${lookbackMinutes}m]))`;
+}
+
 /** The builders returned by {@link vertexEndpointMetrics}. */
 export type VertexEndpointMetrics = ReturnType<typeof vertexEndpointMetrics>;
