@@ -63,13 +63,13 @@ describe('the plan workflow', () => {
       ...(/\bnpm test\b/.test(line) ? ['test'] : []),
     ]);
     // THEN
-    expect(scripts).toEqual(expect.arrayContaining(['test', 'synth']));
+    expect(scripts).toEqual(expect.arrayContaining(['setup', 'test']));
     for (const script of scripts) {
       expect(packageJson.scripts).toHaveProperty([script]);
     }
   });
 
-  test('every `npx` binary it calls is installed by npm ci', () => {
+  test('every `npx` binary it calls is installed by the setup', () => {
     // GIVEN
     const binaries = runLines.flatMap(({ line }) => [...line.matchAll(/npx ([\w@/.-]+)/g)].map((m) => m[1]));
     // THEN
@@ -97,11 +97,13 @@ describe('the plan workflow', () => {
     }
   });
 
-  test('installs with npm ci, onnxruntime-node download skipped by .npmrc', () => {
-    // THEN: every job installs reproducibly from the lockfile...
+  test('installs from the lockfile, onnxruntime-node download skipped by .npmrc', () => {
+    // THEN: every job installs from the lockfile (the test job with the README's own setup command)...
+    const installs = (run: unknown) => typeof run === 'string' && /^npm (install|run setup)\b/.test(run);
     for (const [name, job] of Object.entries(workflow.jobs)) {
-      expect({ name, ci: job.steps.some((s) => s.run === 'npm ci') }).toEqual({ name, ci: true });
+      expect({ name, installs: job.steps.some((s) => installs(s.run)) }).toEqual({ name, installs: true });
     }
+    expect(packageJson.scripts.setup).toMatch(/^npm install && /);
     expect(existsSync(path.join(REPO_ROOT, 'package-lock.json'))).toBe(true);
     // ...without onnxruntime-node's CUDA download, and without cdktf telemetry calls.
     expect(readFileSync(path.join(REPO_ROOT, '.npmrc'), 'utf8')).toMatch(/^onnxruntime-node-install=skip$/m);
