@@ -149,6 +149,7 @@ export class ServingStack extends TerraformStack {
         versionAlias: m.version,
         image: this.image,
         artifactUri: m.artifactUri,
+        labels: env.labels,
         container: {
           env: m.env,
           sharedMemorySizeMb: m.sharedMemorySizeMb,
@@ -171,7 +172,13 @@ export class ServingStack extends TerraformStack {
         trafficPercent: m.traffic,
       });
     });
-    this.rollout = new VertexRollout(this, 'rollout', { endpoint: this.endpoint, deployments: this.deployments, root: props.root });
+    // The stack's one google_client_config also reads the endpoint back at plan time (drift).
+    this.rollout = new VertexRollout(this, 'rollout', {
+      endpoint: this.endpoint,
+      deployments: this.deployments,
+      root: props.root,
+      accessToken: clientConfig.accessToken,
+    });
 
     // Every endpoint is watched: thresholds and windows from `alerts:` (defaults when absent).
     const alerts = env.alerts;
@@ -188,6 +195,8 @@ export class ServingStack extends TerraformStack {
     });
     this.alarms.alarmOnLatency({ thresholdMs: alerts.latencyP99Ms, windowMinutes: alerts.latencyWindowMinutes });
     this.alarms.alarmOnErrorRate({ thresholdPercent: alerts.errorRatePercent, windowMinutes: alerts.errorRateWindowMinutes });
+    // Also shows when the alarms above watch metric names the endpoint does not report under.
+    this.alarms.alarmOnNoTraffic({ windowMinutes: alerts.noTrafficWindowMinutes });
     // A fixed-size deployment (min = max) is always "at its maximum": no saturation alarm for it.
     for (const d of this.deployments.filter(EndpointAlarms.canSaturate)) {
       this.alarms.alarmOnSaturation(d, { windowMinutes: alerts.saturationWindowMinutes });

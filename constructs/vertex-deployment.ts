@@ -4,12 +4,15 @@ import type { MonitoringMetric } from './monitoring-metric';
 import { stableTenDigitId } from './private/stable-id';
 import { PropsValidator } from './private/validation';
 import type { LatencyPercentile } from './private/vertex-metrics';
-import { AUTOSCALING_METRICS, AUTOSCALING_TARGET, type AutoscalingMetricKey, DEPLOYED_MODEL_ID, acceleratorCount, autoscalingProblems, machineProblems } from './private/vertex-rules';
+import { AUTOSCALING_METRICS, AUTOSCALING_TARGETS, type AutoscalingMetricKey, DEPLOYED_MODEL_ID, acceleratorCount, autoscalingProblems, machineProblems } from './private/vertex-rules';
 import type { VertexEndpoint } from './vertex-endpoint';
 import type { VertexModel } from './vertex-model';
 import type { VertexServingAccount } from './vertex-serving-account';
 
-/** Autoscaling targets: at most one per metric, 1 to 100. */
+/**
+ * Autoscaling targets, at most one per metric: `acceleratorDutyCycle` and `cpuUtilization` in percent
+ * (1 to 100), `requestsPerReplica` in requests per minute per replica (1 to 1 000 000).
+ */
 export type AutoscalingTargets = Partial<Record<AutoscalingMetricKey, number>>;
 
 /** Props of {@link VertexDeployment}. */
@@ -85,7 +88,8 @@ export class VertexDeployment extends Construct {
     if (maxReplicas < minReplicas) v.fail('maxReplicas', `${maxReplicas} is less than minReplicas (${minReplicas})`);
     for (const problem of machineProblems(machine)) v.fail('machineType', problem);
     for (const [key, target] of Object.entries(props.autoscaling ?? {})) {
-      v.integer(`autoscaling.${key}`, target, AUTOSCALING_TARGET.min, AUTOSCALING_TARGET.max);
+      const range = AUTOSCALING_TARGETS[key as AutoscalingMetricKey];
+      if (range) v.integer(`autoscaling.${key}`, target, range.min, range.max);
     }
     for (const { key, message } of autoscalingProblems(props.autoscaling ?? {}, props.acceleratorType !== undefined)) {
       v.fail(`autoscaling.${key}`, message);

@@ -2,10 +2,10 @@ import { Construct } from 'constructs';
 import type { MonitoringMetric } from './monitoring-metric';
 import { vertexAiEndpoint } from './private/cdk';
 import { PROJECT_ID, REGION } from './private/gcp-names';
-import { stableTenDigitId } from './private/stable-id';
+import { stableNineDigitId } from './private/stable-id';
 import { PropsValidator } from './private/validation';
 import { type LatencyPercentile, type VertexEndpointMetrics, vertexEndpointMetrics } from './private/vertex-metrics';
-import { BIGQUERY_URI, ENDPOINT_ID, KMS_KEY_NAME } from './private/vertex-rules';
+import { BIGQUERY_URI, ENDPOINT_ID, KMS_KEY_NAME, endpointAccessProblems } from './private/vertex-rules';
 
 /**
  * How clients reach a {@link VertexEndpoint}:
@@ -47,9 +47,9 @@ export interface VertexEndpointProps {
    */
   readonly allowedProjects?: readonly string[];
   /**
-   * Numeric endpoint id: 1 to 10 digits, no leading zero. It is the endpoint's resource name and
-   * the `endpoint_id` label of its metrics.
-   * @default - 10 digits derived from the project, region and construct path, so it is the same on every synth
+   * Numeric endpoint id: 1 to 9 digits, no leading zero (Vertex's limit for a numeric id). It is
+   * the endpoint's resource name and the `endpoint_id` label of its metrics.
+   * @default - 9 digits derived from the project, region and construct path, so it is the same on every synth
    */
   readonly endpointId?: string;
   /**
@@ -111,12 +111,12 @@ export class VertexEndpoint extends Construct {
     super(scope, id);
     const access = props.access ?? 'public';
     const allowedProjects = props.allowedProjects ?? [];
-    const endpointId = props.endpointId ?? stableTenDigitId(`${props.project}/${props.region}/${this.node.path}`);
+    const endpointId = props.endpointId ?? stableNineDigitId(`${props.project}/${props.region}/${this.node.path}`);
     const v = new PropsValidator('VertexEndpoint')
       .matches('project', props.project, PROJECT_ID, 'a GCP project id')
       .matches('region', props.region, REGION, 'a region such as us-central1')
       .check(['public', 'dedicated', 'private-psc'].includes(access), 'access', access, '"public", "dedicated" or "private-psc"')
-      .matches('endpointId', endpointId, ENDPOINT_ID, '1 to 10 digits without a leading zero')
+      .matches('endpointId', endpointId, ENDPOINT_ID, '1 to 9 digits without a leading zero')
       .check(props.displayName === undefined || (props.displayName.length >= 1 && props.displayName.length <= 128), 'displayName', props.displayName, '1 to 128 characters')
       .matches('requestLogging.bigqueryUri', props.requestLogging?.bigqueryUri, BIGQUERY_URI, 'a BigQuery URI such as bq://project.dataset')
       .check(
@@ -126,12 +126,7 @@ export class VertexEndpoint extends Construct {
         'a fraction greater than 0 and at most 1',
       )
       .matches('kmsKeyName', props.kmsKeyName, KMS_KEY_NAME, 'a Cloud KMS key name projects/<p>/locations/<r>/keyRings/<k>/cryptoKeys/<c>');
-    if (access === 'private-psc' && allowedProjects.length === 0) {
-      v.fail('allowedProjects', 'a private-psc endpoint needs at least one project allowed to connect to it');
-    }
-    if (access !== 'private-psc' && allowedProjects.length > 0) {
-      v.fail('allowedProjects', `only applies to access "private-psc", not "${access}"`);
-    }
+    for (const p of endpointAccessProblems(access, allowedProjects)) v.fail(p.field, p.message);
     for (const [i, p] of allowedProjects.entries()) {
       v.matches(`allowedProjects[${i}]`, p, PROJECT_ID, 'a GCP project id');
     }

@@ -106,7 +106,10 @@ export class VertexModel extends Construct {
   readonly key: string;
   /** `projects/<p>/locations/<r>/models/<modelId>@<versionAlias>`. */
   readonly versionName: string;
-  /** 16 hex characters hashed from everything uploaded; changes exactly when a new version is needed. */
+  /**
+   * 16 hex characters hashed from everything uploaded but the labels, with the image's content tag
+   * for its digest; changes exactly when a new version is needed.
+   */
   readonly fingerprint: string;
   /** The upload as the deployer receives it (the image digest is a token until the push). */
   readonly spec: ModelVersionSpec;
@@ -168,9 +171,13 @@ export class VertexModel extends Construct {
       artifactUri: props.artifactUri,
       labels: props.labels ?? {},
     };
-    // Hashed with the image's content tag, known at synth, instead of its digest, known only after the push.
+    // Hashed with the image's content tag, known at synth, instead of its digest, known only after
+    // the push; the deployer also compares the digest when it looks the version up (deployer/rollout.ts).
+    // Labels are left out: they do not change what serves, and a new fingerprint means a new
+    // version and a new GPU deployment. New labels reach the versions uploaded after the change.
+    const { labels: _labels, ...served } = upload;
     this.fingerprint = createHash('sha256')
-      .update(JSON.stringify({ ...upload, containerSpec: containerSpec(props.image.taggedUri) }))
+      .update(JSON.stringify({ ...served, containerSpec: containerSpec(props.image.taggedUri) }))
       .digest('hex')
       .slice(0, 16);
     this.spec = {

@@ -1,9 +1,10 @@
 import { Construct } from 'constructs';
 import { DRIFT_LABEL, type ManifestInput, STATE_LABEL } from '../deployer/manifest';
-import { liveFingerprint } from '../deployer/live-state';
-import { DataResource, TerraformLocal, TerraformStack, dataHttp, googleClientConfig, httpProvider } from './private/cdk';
+import { FINGERPRINT_FIELDS, liveFingerprint } from '../deployer/live-state';
+import { DataResource, TerraformLocal, TerraformStack, dataHttp, httpProvider } from './private/cdk';
 import { pathFromStackDir } from './private/stack-path';
 import { PropsValidator } from './private/validation';
+import { servedVersionsProblems } from './private/vertex-rules';
 import type { VertexDeployment } from './vertex-deployment';
 import type { VertexEndpoint } from './vertex-endpoint';
 
@@ -24,10 +25,12 @@ export interface VertexRolloutProps {
    */
   readonly root?: string;
   /**
-   * Read the endpoint back at plan time and plan a new rollout when someone changed it by hand.
-   * @default true
+   * An OAuth access token of whoever plans (e.g. the stack's `google_client_config` data source's
+   * `accessToken`): with it, the endpoint is read back at plan time and a hand-made change to it
+   * plans a rollout that puts it back. Pass the stack's one `google_client_config`, not a new one.
+   * @default - no plan-time read, so no drift detection and no `serviceAttachment`
    */
-  readonly detectDrift?: boolean;
+  readonly accessToken?: string;
 }
 
 /**
@@ -41,9 +44,11 @@ export interface VertexRolloutProps {
  * - `Teardown` (`terraform_data`) depends on the endpoint and runs `deployer destroy` when it is
  *   destroyed, so `cdktf destroy` undeploys everything before the endpoint is deleted. It is
  *   replaced only with the endpoint itself, so it stays put across rollouts.
- * - With `detectDrift`, an `http` data source reads the endpoint at plan time with the caller's
- *   token; when what it serves differs from what the deployer last recorded in the endpoint's
- *   labels, `triggers_replace.drift` changes and the plan shows a rollout that puts it back.
+ * - With `accessToken`, an `http` data source reads the endpoint at plan time; when what it serves
+ *   differs from what the deployer last recorded in the endpoint's labels, `triggers_replace.drift`
+ *   changes and the plan shows a rollout that puts it back. Only a 404 (no endpoint yet) or a
+ *   disabled API counts as "nothing there"; any other failure fails the plan instead of flipping
+ *   the drift trigger.
  */
 export class VertexRollout extends Construct {
   /** The resource whose replacement runs `deployer apply`. */
@@ -54,7 +59,7 @@ export class VertexRollout extends Construct {
   readonly manifest: ManifestInput;
   /**
    * The Private Service Connect service attachment consumers point their forwarding rule at, read
-   * from the endpoint at plan time (empty until a model is deployed; undefined without `detectDrift`).
+   * from the endpoint at plan time (empty until a model is deployed; undefined without `accessToken`).
    */
   readonly serviceAttachment?: string;
 
@@ -98,7 +103,7 @@ export class VertexRollout extends Construct {
         },
       ],
     });
-    const live = props.detectDrift ?? true ? this.readLive(endpoint) : undefined;
+    const live = props.accessToken === undefined ? undefined : this.readLive(endpoint, props.accessToken);
     const drift = live?.drift;
     if (live) {
       this.serviceAttachment = `\${try(${live.body.fqn}.deployedModels[0].privateEndpoints.serviceAttachment, "")}`;
@@ -122,55 +127,73 @@ export class VertexRollout extends Construct {
 
   /**
    * Reads the endpoint at plan time. `drift` is `none` while the endpoint serves what the deployer
-   * last recorded (or cannot be read, e.g. before it exists); otherwise the fingerprint of what it
-   * serves now. After the deployer puts a hand-made change back, it records that fingerprint in a
-   * label, which `drift` then returns, so the next plan is empty again. The string built here must
-   * match `liveFingerprint` in deployer/live-state.ts.
+   * last recorded (or does not exist yet: HTTP 404, or the API is not enabled yet); otherwise the fingerprint of what it serves
+   * now. After the deployer puts a hand-made change back, it records that fingerprint in a label,
+   * which `drift` then returns, so the next plan is empty again. The fingerprint is built from
+   * FINGERPRINT_FIELDS, the same list `liveFingerprint` (deployer/live-state.ts) uses.
    */
-  private readLive(endpoint: VertexEndpoint): { body: TerraformLocal; drift: string } {
+  private readLive(endpoint: VertexEndpoint, accessToken: string): { body: TerraformLocal; drift: string } {
     const stack = TerraformStack.of(this);
     if (!stack.node.tryFindChild('http')) new httpProvider.HttpProvider(stack, 'http');
-    const token = new googleClientConfig.DataGoogleClientConfig(this, 'Caller');
     // Built from literals, not the endpoint's attributes, so it is read at plan time even when
     // the endpoint itself has changes pending.
     const url = `https://${endpoint.region}-aiplatform.googleapis.com/v1/projects/${endpoint.project}/locations/${endpoint.region}/endpoints/${endpoint.endpointIdLiteral}`;
     const read = new dataHttp.DataHttp(this, 'Live', {
       url,
-      requestHeaders: { Authorization: `Bearer ${token.accessToken}` },
+      requestHeaders: { Authorization: `Bearer ${accessToken}` },
+      // Connection errors, 429 and 5xx are retried (hashicorp/http uses go-retryablehttp's default
+      // policy); a status still not 200 or 404 after that fails the plan (postcondition below), so a
+      // passing outage never flips the drift trigger and plans a spurious rollout.
+      retry: { attempts: 3, minDelayMs: 1000, maxDelayMs: 10_000 },
+      lifecycle: {
+        postcondition: [
+          {
+            condition: `\${self.status_code == 200 || ${nothingThere('self')}}`,
+            errorMessage: `Cannot read Vertex endpoint ${endpoint.endpointIdLiteral} for drift detection: HTTP \${self.status_code} (401/403: the planning identity needs aiplatform.endpoints.get; 429/5xx: try again). \${substr(self.response_body, 0, 300)}`,
+          },
+        ],
+      },
     });
     const body = new TerraformLocal(this, 'live_endpoint', `\${try(jsondecode(${read.fqn}.response_body), {})}`);
-    const fields = `format("%v:%v:%v:%v:%v:%v", dm.id, dm.model, try(dm.modelVersionId, ""), try(dm.dedicatedResources.minReplicaCount, 0), try(dm.dedicatedResources.maxReplicaCount, 0), try(${body.fqn}.trafficSplit[dm.id], 0))`;
+    const placeholders = [...FINGERPRINT_FIELDS.map(() => '%v'), '%v'].join(':');
+    const args = [
+      ...FINGERPRINT_FIELDS.map((f) => `try(dm.${f.path.join('.')}, ${JSON.stringify(f.absent)})`),
+      `try(${body.fqn}.trafficSplit[dm.id], 0)`,
+    ].join(', ');
     const fingerprint = new TerraformLocal(
       this,
       'live_fingerprint',
-      `\${substr(sha256(join(",", sort([for dm in try(${body.fqn}.deployedModels, []) : ${fields}]))), 0, 16)}`,
+      `\${substr(sha256(join(",", sort([for dm in try(${body.fqn}.deployedModels, []) : format("${placeholders}", ${args})]))), 0, 16)}`,
     );
     const recorded = `try(${body.fqn}.labels["${STATE_LABEL}"], "${liveFingerprint({})}")`;
     return {
       body,
-      drift: `\${${read.fqn}.status_code != 200 ? "none" : (${fingerprint.fqn} == ${recorded} ? try(${body.fqn}.labels["${DRIFT_LABEL}"], "none") : ${fingerprint.fqn})}`,
+      drift: `\${${nothingThere(read.fqn)} ? "none" : (${fingerprint.fqn} == ${recorded} ? try(${body.fqn}.labels["${DRIFT_LABEL}"], "none") : ${fingerprint.fqn})}`,
     };
   }
 }
 
+/**
+ * Whether the plan-time read found no endpoint: HTTP 404, or the Vertex API not enabled yet (403
+ * SERVICE_DISABLED, on the first plan of a new project, whose apply enables it). `strcontains`
+ * needs Terraform 1.5, the version the README asks for.
+ */
+function nothingThere(read: string): string {
+  return `(${read}.status_code == 404 || (${read}.status_code == 403 && strcontains(${read}.response_body, "SERVICE_DISABLED")))`;
+}
+
 function validateRollout(endpoint: VertexEndpoint, deployments: readonly VertexDeployment[]): string[] {
-  const problems: string[] = [];
-  if (deployments.length > 0) {
-    const total = deployments.reduce((sum, d) => sum + d.trafficPercent, 0);
-    if (total !== 100) {
-      problems.push(`traffic must add up to 100 on endpoint ${endpoint.node.path}, got ${total} (${deployments.map((d) => `${d.model.key}: ${d.trafficPercent}`).join(', ')})`);
-    }
-  }
+  // Traffic adds up to 100 and each model version once: the same rule as stacks.yaml (vertex-rules.ts).
+  const problems = servedVersionsProblems(
+    deployments.map((d) => ({ key: d.model.key, traffic: d.trafficPercent })),
+    (i) => deployments[i].node.path,
+  ).map((p) => `${p.index === undefined ? '' : `${deployments[p.index].node.path}: `}${p.message} (endpoint ${endpoint.node.path})`);
   const ids = new Map<string, string>();
-  const fingerprints = new Map<string, string>();
   for (const d of deployments) {
     if (d.endpoint !== endpoint) problems.push(`${d.node.path} is deployed to ${d.endpoint.node.path}, not ${endpoint.node.path}`);
     const other = ids.get(d.deployedModelId);
-    if (other) problems.push(`${d.node.path} and ${other} have the same DeployedModel id ${d.deployedModelId}; declare each model version once`);
+    if (other) problems.push(`${d.node.path} and ${other} have the same DeployedModel id ${d.deployedModelId}; give one of them another displayName or deployedModelId`);
     ids.set(d.deployedModelId, d.node.path);
-    const fp = fingerprints.get(d.model.key);
-    if (fp && fp !== d.model.fingerprint) problems.push(`two different specs use the model version ${d.model.key}; give one another version alias`);
-    fingerprints.set(d.model.key, d.model.fingerprint);
   }
   return problems;
 }

@@ -7,7 +7,8 @@ import { OperationError, VertexApiError, VertexClient } from './vertex-client';
 /**
  * The deployer's settings, read once from environment variables:
  * - `DEPLOYER_MANIFEST` (required): the JSON manifest Terraform passes;
- * - `VERTEX_API_ENDPOINT`: base URL of the Vertex API, e.g. a local fake (default `https://<region>-aiplatform.googleapis.com`);
+ * - `VERTEX_API_ENDPOINT`: base URL of the Vertex API, e.g. a local fake (default `https://<region>-aiplatform.googleapis.com`;
+ *   the google provider's `vertex_ai_custom_endpoint` form with a trailing `/v1/` works too);
  * - `GOOGLE_OAUTH_ACCESS_TOKEN`: an access token to use instead of Application Default Credentials;
  * - `DEPLOYER_POLL_SECONDS` (15), `DEPLOYER_MAX_RETRIES` (6), `DEPLOYER_BACKOFF_MS` (1000), `DEPLOYER_BACKOFF_MAX_MS` (32000).
  */
@@ -27,6 +28,8 @@ export interface RunOptions {
   readonly log?: (line: string) => void;
   /** Jitter source. @default Math.random */
   readonly random?: () => number;
+  /** Application Default Credentials. @default a GoogleAuth with the cloud-platform scope */
+  readonly auth?: { getRequestHeaders(url: string): Promise<Headers> };
 }
 
 const USAGE = 'usage: deployer apply|destroy   (the manifest comes in DEPLOYER_MANIFEST)';
@@ -60,7 +63,7 @@ export async function runDeployer(args: readonly string[], env: NodeJS.ProcessEn
   }
   const client = new VertexClient({
     baseUrl: settings.VERTEX_API_ENDPOINT ?? `https://${manifest.endpoint.region}-aiplatform.googleapis.com`,
-    token: tokenSource(settings.GOOGLE_OAUTH_ACCESS_TOKEN),
+    headers: headerSource(settings.GOOGLE_OAUTH_ACCESS_TOKEN, options.auth),
     log,
     maxRetries: settings.DEPLOYER_MAX_RETRIES,
     backoffBaseMs: settings.DEPLOYER_BACKOFF_MS,
@@ -84,17 +87,23 @@ export async function runDeployer(args: readonly string[], env: NodeJS.ProcessEn
   }
 }
 
-/** `GOOGLE_OAUTH_ACCESS_TOKEN` when set (as the google provider does), else Application Default Credentials. */
-function tokenSource(fixed: string | undefined): () => Promise<string> {
-  if (fixed) return async () => fixed;
-  const auth = new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform'] });
-  return async () => {
+/**
+ * `GOOGLE_OAUTH_ACCESS_TOKEN` when set (as the google provider does), else the request headers of
+ * Application Default Credentials: google-auth-library adds `x-goog-user-project` when user
+ * credentials name a quota project (`gcloud auth application-default set-quota-project`), without
+ * which Vertex may refuse user credentials.
+ */
+function headerSource(fixed: string | undefined, adc?: RunOptions['auth']): (url: string) => Promise<Record<string, string>> {
+  if (fixed) return async () => ({ authorization: `Bearer ${fixed}` });
+  const auth = adc ?? new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform'] });
+  return async (url) => {
     // google-auth-library caches the token and refreshes it before it expires.
-    const token = await auth.getAccessToken().catch((err: Error) => {
+    const headers = await auth.getRequestHeaders(url).catch((err: Error) => {
       throw new VertexApiError(401, 'UNAUTHENTICATED', `no Google credentials (${err.message}); run \`gcloud auth application-default login\` or set GOOGLE_OAUTH_ACCESS_TOKEN`);
     });
-    if (!token) throw new VertexApiError(401, 'UNAUTHENTICATED', 'Application Default Credentials gave no access token; run `gcloud auth application-default login`');
-    return token;
+    const plain = Object.fromEntries(headers.entries());
+    if (!plain.authorization) throw new VertexApiError(401, 'UNAUTHENTICATED', 'Application Default Credentials gave no access token; run `gcloud auth application-default login`');
+    return plain;
   };
 }
 

@@ -22,27 +22,42 @@ export interface LiveDeployedModel {
   };
 }
 
+/** One field of a deployed model in the live fingerprint: its path in a REST `DeployedModel` and its value when absent. */
+export interface FingerprintField {
+  readonly path: readonly string[];
+  readonly absent: string | number;
+}
+
 /**
- * A short fingerprint of what an endpoint serves: each deployed model's id, model, version,
- * replica bounds and traffic share. `VertexRollout` computes the same string and hash in HCL at
- * plan time (from the endpoint read back over HTTP), so the two must stay identical: fields joined
- * by `:`, entries sorted and joined by `,`, the first 16 hex characters of the SHA-256.
+ * The fields of each deployed model the live fingerprint covers, in order; its traffic share
+ * follows them. This list is the single source of both `liveFingerprint` below and the plan-time
+ * HCL expression `VertexRollout` builds (constructs/vertex-rollout.ts), so the two cannot drift
+ * apart field by field; __tests__/vertex/drift-expression.test.ts evaluates the synthesized HCL
+ * against this function.
+ */
+export const FINGERPRINT_FIELDS: readonly FingerprintField[] = [
+  { path: ['id'], absent: '' },
+  { path: ['model'], absent: '' },
+  { path: ['modelVersionId'], absent: '' },
+  { path: ['dedicatedResources', 'minReplicaCount'], absent: 0 },
+  { path: ['dedicatedResources', 'maxReplicaCount'], absent: 0 },
+];
+
+/**
+ * A short fingerprint of what an endpoint serves: each deployed model's {@link FINGERPRINT_FIELDS}
+ * and traffic share (0 when it has none), joined by `:`; the entries sorted and joined by `,`; the
+ * first 16 hex characters of the SHA-256.
  */
 export function liveFingerprint(endpoint: LiveEndpoint): string {
   const traffic = endpoint.trafficSplit ?? {};
   const entries = (endpoint.deployedModels ?? [])
-    .map((dm) =>
-      [
-        dm.id,
-        dm.model,
-        dm.modelVersionId ?? '',
-        dm.dedicatedResources?.minReplicaCount ?? 0,
-        dm.dedicatedResources?.maxReplicaCount ?? 0,
-        traffic[dm.id] ?? 0,
-      ].join(':'),
-    )
+    .map((dm) => [...FINGERPRINT_FIELDS.map((f) => valueAt(dm, f.path) ?? f.absent), traffic[dm.id] ?? 0].join(':'))
     .sort();
   return createHash('sha256').update(entries.join(',')).digest('hex').slice(0, 16);
+}
+
+function valueAt(o: unknown, path: readonly string[]): unknown {
+  return path.reduce<unknown>((cur, key) => (cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[key] : undefined), o);
 }
 
 /** The traffic split without zero entries, which Vertex treats the same as absent ones. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEPLOYED_MODEL_ID, ENDPOINT_ID } from '../constructs/private/vertex-rules';
 
 /**
  * What the deployer is asked to make true: the model versions to upload, the deployed models an
@@ -13,7 +14,7 @@ export const endpointRefSchema = z.object({
   project: z.string().min(1),
   region: z.string().min(1),
   /** Numeric endpoint id. */
-  endpointId: z.string().regex(/^[1-9][0-9]{0,9}$/),
+  endpointId: z.string().regex(ENDPOINT_ID),
 });
 
 /** One model version: uploaded under `modelId` and found again by its version alias. */
@@ -56,7 +57,7 @@ export const manifestSchema = z.object({
   /** Keyed by `<modelId>@<alias>`. */
   models: z.record(z.string(), modelVersionSchema).default({}),
   /** Keyed by DeployedModel id. */
-  deployments: z.record(z.string().regex(/^[0-9]{1,10}$/), deploymentSchema).default({}),
+  deployments: z.record(z.string().regex(DEPLOYED_MODEL_ID), deploymentSchema).default({}),
   /** Upper bound of each long-running operation (upload, deploy, mutate, undeploy), seconds. */
   operationTimeoutSeconds: z.number().int().positive().default(3600),
 });

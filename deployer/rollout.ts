@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
+import { DEFAULT_AUTOSCALING_TARGETS } from '../constructs/private/vertex-rules';
 import { DRIFT_LABEL, type DeploymentSpec, type EndpointRef, type Manifest, type ModelVersionSpec, STATE_LABEL } from './manifest';
 import { type LiveDeployedModel, type LiveEndpoint, liveFingerprint, nonZeroTraffic } from './live-state';
-import { type VertexClient, formatDuration } from './vertex-client';
+import { type Operation, type VertexClient, VertexApiError, formatDuration } from './vertex-client';
 
 /** A rollout that stopped; the message says what happened, what was left as it was and why. */
 export class RolloutError extends Error {
@@ -34,9 +36,11 @@ const MUTABLE_MASK = [
 
 /**
  * Makes the endpoint serve exactly what the manifest declares, without downtime:
- * 1. uploads each model version whose alias is missing or points at a different spec;
+ * 1. uploads each model version whose alias is missing or points at a different spec (compared with
+ *    the image digest; a changed spec under a deployed model id that is live stops the rollout here);
  * 2. deploys each declared DeployedModel id that is not on the endpoint, with no traffic;
- * 3. changes replica bounds and autoscaling targets in place (`mutateDeployedModel`);
+ * 3. changes replica bounds, autoscaling targets (the whole list) and container logging in place
+ *    (`mutateDeployedModel`);
  * 4. applies the traffic split, once every declared deployment exists;
  * 5. only then undeploys what is on the endpoint but no longer declared.
  * Each step skips what is already true, so running it again changes nothing and a run that
@@ -51,22 +55,37 @@ export async function applyManifest(manifest: Manifest, ctx: RolloutContext): Pr
   const declared = Object.entries(manifest.deployments);
   log(`Rollout to ${endpointName}: ${Object.keys(manifest.models).length} model version(s), ${declared.length} deployment(s)`);
 
-  const versions = new Map<string, VersionName>();
-  for (const [key, spec] of Object.entries(manifest.models)) {
-    versions.set(key, await ensureModelVersion(manifest.endpoint, spec, ctx, timeoutMs));
-  }
-
   const endpoint = await client.get<LiveEndpoint>(endpointName);
   if (!endpoint) {
     throw new RolloutError(`endpoint ${endpointName} does not exist; Terraform creates it before the rollout, so check the project and region`);
   }
+  const live = new Map((endpoint.deployedModels ?? []).map((dm) => [dm.id, dm]));
+
+  const versions = new Map<string, VersionName>();
+  for (const [key, spec] of Object.entries(manifest.models)) {
+    const serving = declared.filter(([id, d]) => d.model === key && live.has(id)).map(([id]) => live.get(id)!);
+    versions.set(key, await ensureModelVersion(manifest.endpoint, spec, serving, ctx, timeoutMs));
+  }
+
   const before = liveFingerprint(endpoint);
   const expected = endpoint.labels?.[STATE_LABEL] ?? liveFingerprint({});
   const driftSeen = before !== expected ? before : undefined;
   if (driftSeen) {
     log(`The endpoint was changed outside Terraform (fingerprint ${before}, expected ${expected}); putting back what stacks.yaml declares`);
   }
-  const live = new Map((endpoint.deployedModels ?? []).map((dm) => [dm.id, dm]));
+  // A DeployedModel cannot change its model version in place; a declared id that is live must serve
+  // the version its alias names (e.g. not after someone moved the alias by hand).
+  for (const [id, d] of declared) {
+    const current = live.get(id);
+    const wanted = versions.get(d.model)?.split('@')[1];
+    if (current?.modelVersionId !== undefined && wanted !== undefined && current.modelVersionId !== wanted) {
+      throw new RolloutError(
+        `deployed model ${id} serves version ${current.modelVersionId} of ${d.model.split('@')[0]}, but ${d.model} names version ${wanted}; ` +
+          `a deployed model cannot change its version in place, so nothing was changed on ${endpointName}. ` +
+          'Point the alias back, or give the model a new `version` in stacks.yaml to roll it out next to the old one',
+      );
+    }
+  }
   const created: string[] = [];
   try {
     for (const [id, d] of declared) {
@@ -75,13 +94,30 @@ export async function applyManifest(manifest: Manifest, ctx: RolloutContext): Pr
       if (!version) throw new RolloutError(`deployment ${id} refers to model ${d.model}, which the manifest does not declare`);
       const what = `deploy ${d.model} as deployed model ${id} on ${describeMachine(d)}`;
       log(`Starting: ${what}`);
+      // Recorded before the request: if its answer is lost after Vertex took it, a failure later in
+      // this run must still undeploy it.
+      created.push(id);
+      const onEndpoint = async () => ((await client.get<LiveEndpoint>(endpointName))?.deployedModels ?? []).some((dm) => dm.id === id);
       // No trafficSplit in the request: the endpoint's split stays as it is until every
       // deployment exists (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.endpoints/deployModel).
-      const op = await client.post<{ name: string }>(`${endpointName}:deployModel`, {
-        deployedModel: deployedModelBody(id, d, version),
-      });
-      created.push(id);
-      await client.wait(op, what, timeoutMs);
+      const op = await client
+        .post<Operation | undefined>(`${endpointName}:deployModel`, { deployedModel: deployedModelBody(id, d, version) }, async () =>
+          // Before a retry: if the lost answer's request went through, the id is on the endpoint already.
+          (await onEndpoint()) ? { name: `${endpointName}/deployModel`, done: true } : undefined,
+        )
+        .catch((err: unknown) => {
+          // ALREADY_EXISTS: an earlier request with this id (an answer lost, or another run) is under way.
+          if (err instanceof VertexApiError && err.status === 409) return undefined;
+          throw err;
+        });
+      if (op) {
+        await client.wait(op, what, timeoutMs);
+      } else {
+        log(`  ${id} already exists on the endpoint or is being deployed; waiting for it`);
+        if (!(await client.pollUntil(what, timeoutMs, onEndpoint))) {
+          throw new RolloutError(`${what}: Vertex says the id exists, but it did not appear on the endpoint within ${formatDuration(timeoutMs)}`);
+        }
+      }
     }
     for (const [id, d] of declared) {
       const current = live.get(id);
@@ -155,18 +191,47 @@ export async function destroyEndpointDeployments(ref: EndpointRef, timeoutSecond
   log(`Nothing deployed on ${endpointName} any more`);
 }
 
-async function ensureModelVersion(ref: EndpointRef, spec: ModelVersionSpec, ctx: RolloutContext, timeoutMs: number): Promise<VersionName> {
+/**
+ * The model version of `spec`, uploaded when its alias is missing or names a version uploaded from
+ * another spec. `serving` are the live deployed models the manifest keeps under their ids for it.
+ */
+async function ensureModelVersion(
+  ref: EndpointRef,
+  spec: ModelVersionSpec,
+  serving: readonly LiveDeployedModel[],
+  ctx: RolloutContext,
+  timeoutMs: number,
+): Promise<VersionName> {
   const { client, log } = ctx;
   const modelName = `projects/${ref.project}/locations/${ref.region}/models/${spec.modelId}`;
-  const marker = versionMarker(spec.fingerprint);
+  const fingerprint = uploadFingerprint(spec);
+  const marker = versionMarker(fingerprint);
+  const fromThisSpec = (m: UploadedModel | undefined): m is UploadedModel & { versionId: string } =>
+    m?.versionId !== undefined && (m.versionDescription ?? '').includes(marker);
   const aliased = await client.get<UploadedModel>(`${modelName}@${spec.versionAlias}`);
-  if (aliased?.versionId && aliased.versionDescription?.includes(marker)) {
+  if (fromThisSpec(aliased)) {
     return `${modelName}@${aliased.versionId}`;
   }
+  if (aliased?.versionId && serving.some((dm) => dm.modelVersionId === aliased.versionId)) {
+    // The DeployedModel id comes from the synth-time fingerprint, which knows the image by its
+    // content tag; the digest is only known after the push. So the same tag pushed again with other
+    // bytes is a new upload under an id already deployed, and a deployed model cannot change its
+    // version in place: stop before uploading, with nothing changed.
+    throw new RolloutError(
+      `${spec.modelId}@${spec.versionAlias} changed (spec ${fingerprint}; the image digest is ${String(spec.containerSpec.imageUri).split('@')[1] ?? 'unknown'}) ` +
+        `but keeps its deployed model id ${serving.map((dm) => dm.id).join(', ')}, which serves version ${aliased.versionId}: the image was pushed again under the same tag with other bytes. ` +
+        'A deployed model cannot change its version in place, so nothing was uploaded or changed. Give the model a new `version` in stacks.yaml to roll the new image out next to the old one',
+    );
+  }
   const parent = aliased ?? (await client.get<UploadedModel>(modelName));
-  const what = `upload ${spec.modelId}@${spec.versionAlias} (spec ${spec.fingerprint})`;
+  const what = `upload ${spec.modelId}@${spec.versionAlias} (spec ${fingerprint})`;
   log(`Starting: ${what}${aliased ? ', replacing the version the alias pointed at' : ''}`);
-  const op = await client.post<{ name: string }>(`projects/${ref.project}/locations/${ref.region}/models:upload`, {
+  // Before a retry: a lost answer's upload may have gone through; uploading again would add a second version.
+  const alreadyUploaded = async (): Promise<Operation | undefined> => {
+    const found = await client.get<UploadedModel>(`${modelName}@${spec.versionAlias}`);
+    return fromThisSpec(found) ? { name: `${modelName}/upload`, done: true, response: { modelVersionId: found.versionId } } : undefined;
+  };
+  const op = await client.post<Operation>(`projects/${ref.project}/locations/${ref.region}/models:upload`, {
     // A new version under the same model id; applying the alias moves it from an older version.
     ...(parent ? { parentModel: modelName } : { modelId: spec.modelId }),
     model: {
@@ -178,7 +243,7 @@ async function ensureModelVersion(ref: EndpointRef, spec: ModelVersionSpec, ctx:
       labels: spec.labels,
       containerSpec: spec.containerSpec,
     },
-  });
+  }, alreadyUploaded);
   const response = await client.wait(op, what, timeoutMs);
   const versionId = response.modelVersionId;
   if (typeof versionId !== 'string') throw new RolloutError(`${what}: the upload answered without a modelVersionId`);
@@ -204,16 +269,24 @@ function deployedModelBody(id: string, d: DeploymentSpec, model: VersionName): R
 }
 
 /**
- * Whether replica bounds, declared autoscaling targets or container logging differ. Metrics
- * the deployment does not declare are Vertex's defaults and are left alone.
+ * Whether replica bounds, autoscaling targets or container logging differ. The live targets are
+ * compared as a whole with the declared ones, so removing a target reaches Vertex too (mutate
+ * replaces the whole list); a live CPU or GPU target at Vertex's default of 60 that is not declared
+ * counts as unset, since Vertex may report the defaults it applies.
  */
 function needsMutation(live: LiveDeployedModel, d: DeploymentSpec): boolean {
   const r = live.dedicatedResources ?? {};
-  const liveTargets = new Map((r.autoscalingMetricSpecs ?? []).map((s) => [s.metricName, s.target]));
+  const declared = new Map(d.autoscalingMetricSpecs.map((s) => [s.metricName, s.target]));
+  const liveTargets = new Map(
+    (r.autoscalingMetricSpecs ?? [])
+      .filter((s) => declared.has(s.metricName) || (s.target ?? DEFAULT_AUTOSCALING_TARGETS[s.metricName]) !== DEFAULT_AUTOSCALING_TARGETS[s.metricName])
+      .map((s) => [s.metricName, s.target]),
+  );
+  const sameTargets = liveTargets.size === declared.size && [...declared].every(([metric, target]) => liveTargets.get(metric) === target);
   return (
     r.minReplicaCount !== d.minReplicaCount ||
     r.maxReplicaCount !== d.maxReplicaCount ||
-    d.autoscalingMetricSpecs.some((s) => liveTargets.get(s.metricName) !== s.target) ||
+    !sameTargets ||
     (live.disableContainerLogging ?? false) !== d.disableContainerLogging
   );
 }
@@ -253,6 +326,17 @@ function endpointPath(ref: EndpointRef): string {
 /** Text in a model version's description that names the spec it was uploaded from. */
 function versionMarker(fingerprint: string): string {
   return `spec ${fingerprint}`;
+}
+
+/**
+ * 16 hex characters of the SHA-256 of what is uploaded, as resolved at apply time: the container
+ * spec carries the image digest here, where the synth-time fingerprint only knew the content tag,
+ * so the same tag pushed again with other bytes is a new version. Labels are left out, as in the
+ * construct's fingerprint.
+ */
+function uploadFingerprint(spec: ModelVersionSpec): string {
+  const served = { displayName: spec.displayName, description: spec.description, artifactUri: spec.artifactUri, containerSpec: spec.containerSpec };
+  return createHash('sha256').update(JSON.stringify(served)).digest('hex').slice(0, 16);
 }
 
 function sameTraffic(a: Record<string, number>, b: Record<string, number>): boolean {

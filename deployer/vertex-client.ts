@@ -28,10 +28,16 @@ export class OperationError extends Error {
 
 /** Options of {@link VertexClient}. */
 export interface VertexClientOptions {
-  /** Base URL without the version, e.g. `https://us-central1-aiplatform.googleapis.com`. */
+  /**
+   * Base URL, e.g. `https://us-central1-aiplatform.googleapis.com`; a trailing `/v1/` (the form of
+   * the google provider's `vertex_ai_custom_endpoint`) is accepted and dropped.
+   */
   readonly baseUrl: string;
-  /** Returns a current OAuth access token. */
-  readonly token: () => Promise<string>;
+  /**
+   * Returns the auth headers of a request to `url`: `authorization`, plus `x-goog-user-project`
+   * when the credentials name a quota project.
+   */
+  readonly headers: (url: string) => Promise<Record<string, string>>;
   /** Progress lines for a person. */
   readonly log: (line: string) => void;
   /** Retries of a 429/5xx/network failure before giving up. */
@@ -42,6 +48,11 @@ export interface VertexClientOptions {
   readonly backoffMaxMs: number;
   /** Interval between polls of a long-running operation, milliseconds. */
   readonly pollIntervalMs: number;
+  /**
+   * After an operation timed out and was cancelled, how long to wait for it to stop, milliseconds.
+   * @default 600000
+   */
+  readonly cancelGraceMs?: number;
   /** Random source in [0, 1) for jitter (tests pin it). */
   readonly random?: () => number;
 }
@@ -75,9 +86,13 @@ export class VertexClient {
     }
   }
 
-  /** POST `/v1/<path>` with a JSON body. */
-  post<T>(path: string, body: unknown): Promise<T> {
-    return this.request<T>('POST', path, body);
+  /**
+   * POST `/v1/<path>` with a JSON body. A POST is not idempotent: when an answer is lost (5xx,
+   * dropped connection) the first request may still have taken effect, so `beforeRetry` is asked
+   * before each retry whether it did; a value it returns is the result, and nothing is sent again.
+   */
+  post<T>(path: string, body: unknown, beforeRetry?: () => Promise<T | undefined>): Promise<T> {
+    return this.request<T>('POST', path, body, beforeRetry);
   }
 
   /** PATCH `/v1/<path>` with a JSON body. */
@@ -90,24 +105,31 @@ export class VertexClient {
    * @param what a description such as `deploying yolo26n@v4 as 1234567890`
    * @param timeoutMs give up after this long
    * @returns the operation's `response`
-   * @throws OperationError with the operation's own error message, or on timeout
+   * @throws OperationError with the operation's own error message, or on timeout (after cancelling the operation and waiting up to `cancelGraceMs` for it to stop)
    */
   async wait(op: Operation, what: string, timeoutMs: number): Promise<Record<string, unknown>> {
     const started = Date.now();
     let current = op;
-    let lastReport = 0;
-    while (!current.done) {
-      const elapsed = Date.now() - started;
-      if (elapsed > timeoutMs) {
-        throw new OperationError(`${what}: still not done after ${formatDuration(elapsed)} (operation ${op.name})`);
-      }
-      // One line every 30 s at most: a 20-minute GPU deployment stays readable.
-      if (lastReport === 0 || Date.now() - lastReport >= 30_000) {
-        this.options.log(`  waiting: ${what} (${formatDuration(elapsed)} so far)`);
-        lastReport = Date.now();
-      }
-      await sleep(this.options.pollIntervalMs);
-      current = (await this.request<Operation>('GET', current.name)) ?? current;
+    const done = current.done === true || (await this.pollUntil(what, timeoutMs, async () => {
+      if (!current.done) current = (await this.request<Operation>('GET', current.name)) ?? current;
+      return current.done === true;
+    }));
+    if (!done) {
+      // A timed-out operation keeps running on Vertex (a deployment would finish later and hold its
+      // GPUs), and undeploying a model that is still deploying fails: cancel it and let it stop first
+      // (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.operations/cancel).
+      const elapsed = formatDuration(Date.now() - started);
+      this.options.log(`  ${what}: not done after ${elapsed}; cancelling operation ${op.name}`);
+      const cancelled = await this.request('POST', `${op.name}:cancel`, {})
+        .then(() => this.pollUntil(`cancel of ${what}`, this.options.cancelGraceMs ?? 600_000, async () => {
+          current = (await this.request<Operation>('GET', current.name)) ?? current;
+          return current.done === true;
+        }))
+        .catch((err: Error) => {
+          this.options.log(`  could not cancel operation ${op.name}: ${err.message}`);
+          return false;
+        });
+      throw new OperationError(`${what}: still not done after ${elapsed}; operation ${op.name} ${cancelled ? 'was cancelled' : 'could not be cancelled and may still be running'}`);
     }
     if (current.error) {
       throw new OperationError(`${what} failed: ${current.error.message ?? `error code ${current.error.code}`}`);
@@ -116,18 +138,43 @@ export class VertexClient {
     return current.response ?? {};
   }
 
-  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const url = `${this.options.baseUrl.replace(/\/+$/, '')}/v1/${path.replace(/^\/+/, '')}`;
+  /**
+   * Calls `check` every poll interval until it returns true or `timeoutMs` passed, printing what it
+   * waits for with the elapsed time (one line every 30 s at most, so a 20-minute GPU deployment
+   * stays readable).
+   * @returns whether `check` returned true in time
+   */
+  async pollUntil(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<boolean> {
+    const started = Date.now();
+    let lastReport = 0;
+    for (let first = true; ; first = false) {
+      if (!first && (await check())) return true;
+      const elapsed = Date.now() - started;
+      if (elapsed > timeoutMs) return false;
+      if (lastReport === 0 || Date.now() - lastReport >= 30_000) {
+        this.options.log(`  waiting: ${what} (${formatDuration(elapsed)} so far)`);
+        lastReport = Date.now();
+      }
+      await sleep(this.options.pollIntervalMs);
+    }
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown, beforeRetry?: () => Promise<T | undefined>): Promise<T> {
+    const url = `${baseUrlOf(this.options.baseUrl)}/v1/${path.replace(/^\/+/, '')}`;
     for (let attempt = 0; ; attempt++) {
+      if (attempt > 0 && beforeRetry) {
+        const already = await beforeRetry();
+        if (already !== undefined) return already;
+      }
       let status: number;
       let text: string;
       // Outside the try: missing credentials are not a network blip worth retrying.
-      const token = await this.options.token();
+      const auth = await this.options.headers(url);
       try {
         const res = await fetch(url, {
           method,
           headers: {
-            authorization: `Bearer ${token}`,
+            ...auth,
             ...(body === undefined ? {} : { 'content-type': 'application/json' }),
           },
           body: body === undefined ? undefined : JSON.stringify(body),
@@ -152,6 +199,11 @@ export class VertexClient {
       await sleep(delay);
     }
   }
+}
+
+/** The base URL without trailing slashes or a trailing `/v1` (so the provider's `.../v1/` form works too). */
+function baseUrlOf(url: string): string {
+  return url.replace(/\/+$/, '').replace(/\/v1$/, '');
 }
 
 function apiError(method: string, path: string, status: number, text: string, retries: number): VertexApiError {

@@ -9,7 +9,7 @@ import { FakeVertex } from './fake-vertex';
 
 const PROJECT = 'acme-ml-prod';
 const REGION = 'europe-west4';
-const ENDPOINT_ID = '1234567890';
+const ENDPOINT_ID = '123456789';
 const ENDPOINT = `projects/${PROJECT}/locations/${REGION}/endpoints/${ENDPOINT_ID}`;
 const MODEL = `projects/${PROJECT}/locations/${REGION}/models/yolo26n`;
 
@@ -59,7 +59,7 @@ afterEach(async () => {
   await fake.stop();
 });
 
-async function run(command: 'apply' | 'destroy', manifest: ManifestInput): Promise<number> {
+async function run(command: 'apply' | 'destroy', manifest: ManifestInput, env: NodeJS.ProcessEnv = {}, options: Parameters<typeof runDeployer>[2] = {}): Promise<number> {
   return runDeployer([command], {
     DEPLOYER_MANIFEST: JSON.stringify(manifest),
     VERTEX_API_ENDPOINT: baseUrl,
@@ -67,7 +67,21 @@ async function run(command: 'apply' | 'destroy', manifest: ManifestInput): Promi
     DEPLOYER_POLL_SECONDS: '0.001',
     DEPLOYER_BACKOFF_MS: '1',
     DEPLOYER_BACKOFF_MAX_MS: '4',
-  }, { log: (l) => lines.push(l), random: () => 0.5 });
+    ...env,
+  }, { log: (l) => lines.push(l), random: () => 0.5, ...options });
+}
+
+/** The canary manifest with one deployment's autoscaling targets replaced. */
+function withTargets(specs: { metricName: string; target: number }[]): ManifestInput {
+  return { ...CANARY, deployments: { ...CANARY.deployments, '1000000003': { ...deployment('yolo26n@v3', 90), autoscalingMetricSpecs: specs } } };
+}
+
+const DUTY = 'aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle';
+const CPU = 'aiplatform.googleapis.com/prediction/online/cpu/utilization';
+
+/** Captures console.error for the rest of the test. */
+function errors(): jest.SpyInstance {
+  return jest.spyOn(console, 'error').mockImplementation(() => undefined);
 }
 
 function endpoint() {
@@ -207,6 +221,109 @@ describe('deployer apply', () => {
     expect(endpoint().trafficSplit).toEqual({ '1000000003': 90, '1000000004': 10 });
     expect(endpoint().labels[DRIFT_LABEL]).toBe(drifted);
     expect(lines.some((l) => /changed outside Terraform/.test(l))).toBe(true);
+  });
+
+  test("removing an autoscaling target reaches the live deployment; Vertex's echoed defaults cause no churn", async () => {
+    // GIVEN v3 scales on GPU duty cycle 70 and CPU 80
+    expect(await run('apply', withTargets([{ metricName: DUTY, target: 70 }, { metricName: CPU, target: 80 }]))).toBe(0);
+    const v3 = () => endpoint().deployedModels.find((d) => d.id === '1000000003')!;
+    fake.requests.length = 0;
+    // WHEN the CPU target is removed from stacks.yaml
+    expect(await run('apply', withTargets([{ metricName: DUTY, target: 70 }]))).toBe(0);
+    // THEN the whole declared list replaces the live one
+    expect(fake.mutations()).toContain(`POST ${ENDPOINT}:mutateDeployedModel`);
+    expect(v3().dedicatedResources.autoscalingMetricSpecs).toEqual([{ metricName: DUTY, target: 70 }]);
+    // WHEN Vertex reports its default CPU target next to the declared one
+    v3().dedicatedResources.autoscalingMetricSpecs = [{ metricName: DUTY, target: 70 }, { metricName: CPU, target: 60 }];
+    fake.requests.length = 0;
+    expect(await run('apply', withTargets([{ metricName: DUTY, target: 70 }]))).toBe(0);
+    // THEN that is not a difference
+    expect(fake.mutations().filter((r) => r.endsWith(':mutateDeployedModel'))).toEqual([]);
+    // WHEN every target is removed
+    expect(await run('apply', withTargets([]))).toBe(0);
+    // THEN Vertex is back on its defaults (an empty list)
+    expect(v3().dedicatedResources.autoscalingMetricSpecs).toEqual([]);
+  });
+
+  test('a deployment that does not finish in time is cancelled, then cleaned up, and traffic stays', async () => {
+    // GIVEN v3 serves everything, and v4's deployment will hang
+    const before: ManifestInput = { ...CANARY, models: { 'yolo26n@v3': CANARY.models!['yolo26n@v3'] }, deployments: { '1000000003': deployment('yolo26n@v3', 100) } };
+    expect(await run('apply', before)).toBe(0);
+    fake.hangDeployOf('1000000004');
+    const err = errors();
+    // WHEN the canary's operation runs past the operation timeout
+    const code = await run('apply', { ...CANARY, operationTimeoutSeconds: 1 });
+    // THEN the operation was cancelled before the cleanup, and nothing half-deployed is left
+    expect(code).toBe(1);
+    const cancel = fake.requests.findIndex((r) => /^POST .*\/operations\/\d+:cancel$/.test(r));
+    expect(cancel).toBeGreaterThan(fake.requests.indexOf(`POST ${ENDPOINT}:deployModel`));
+    expect(err.mock.calls[0][0]).toMatch(/still not done after 1s; operation .* was cancelled/);
+    expect(endpoint().deployedModels.map((d) => d.id)).toEqual(['1000000003']);
+    expect(endpoint().trafficSplit).toEqual({ '1000000003': 100 });
+  });
+
+  test('a deployModel whose answer was lost is not sent again, and the rollout completes', async () => {
+    // GIVEN Vertex carries out the canary's deployModel and the first upload, but their answers are lost
+    fake.loseAnswerOf(':deployModel');
+    fake.loseAnswerOf(':upload');
+    // WHEN
+    expect(await run('apply', CANARY)).toBe(0);
+    // THEN one request each, no second version, no duplicate deployment
+    expect(fake.mutations().filter((r) => r.endsWith(':deployModel'))).toHaveLength(2);
+    expect(fake.mutations().filter((r) => r.endsWith(':upload'))).toHaveLength(2);
+    expect(fake.models.get(MODEL)!.map((v) => v.versionAliases)).toEqual([['default', 'v3'], ['v4']]);
+    expect(endpoint().trafficSplit).toEqual({ '1000000003': 90, '1000000004': 10 });
+  });
+
+  test('a new image digest under the same tag is a change, refused with nothing changed while its deployed model id is live', async () => {
+    // GIVEN the canary serves
+    expect(await run('apply', CANARY)).toBe(0);
+    const err = errors();
+    // WHEN v3's image is pushed again with other bytes (same tag, so the same synth-time fingerprint and deployed model id)
+    const v3 = CANARY.models!['yolo26n@v3'];
+    const repushed: ManifestInput = { ...CANARY, models: { ...CANARY.models, 'yolo26n@v3': { ...v3, containerSpec: { ...v3.containerSpec, imageUri: 'europe-west4-docker.pkg.dev/acme-ml-prod/serving/server@sha256:def' } } } };
+    fake.requests.length = 0;
+    // THEN the rollout sees the new digest, stops before uploading, and says why and what to do
+    expect(await run('apply', repushed)).toBe(1);
+    expect(err.mock.calls[0][0]).toMatch(
+      /yolo26n@v3 changed \(spec [0-9a-f]{16}; the image digest is sha256:def\) but keeps its deployed model id 1000000003, which serves version 1.*nothing was uploaded or changed\. Give the model a new `version`/,
+    );
+    expect(fake.mutations()).toEqual([]);
+    expect(endpoint().trafficSplit).toEqual({ '1000000003': 90, '1000000004': 10 });
+    // WHEN the new image gets a new version alias (what the message says), as a 0 % canary
+    const v5: ManifestInput = {
+      ...CANARY,
+      models: { ...CANARY.models, 'yolo26n@v5': { ...repushed.models!['yolo26n@v3'], versionAlias: 'v5' } },
+      deployments: { ...CANARY.deployments, '1000000005': deployment('yolo26n@v5', 0) },
+    };
+    // THEN it is uploaded and deployed next to the others
+    expect(await run('apply', v5)).toBe(0);
+    expect(fake.models.get(MODEL)!.find((v) => v.versionAliases.includes('v5'))!.containerSpec!.imageUri).toMatch(/sha256:def$/);
+  });
+
+  test('a deployModel answered ALREADY_EXISTS waits for that deployment instead of failing', async () => {
+    // GIVEN an earlier request for the canary's id (a lost answer, another run) is under way when this run asks
+    fake.alreadyDeploying('1000000004');
+    // WHEN
+    expect(await run('apply', CANARY)).toBe(0);
+    // THEN
+    expect(lines).toContain('  1000000004 already exists on the endpoint or is being deployed; waiting for it');
+    expect(endpoint().deployedModels.filter((d) => d.id === '1000000004')).toHaveLength(1);
+    expect(endpoint().trafficSplit).toEqual({ '1000000003': 90, '1000000004': 10 });
+  });
+
+  test('Application Default Credentials send their quota project header', async () => {
+    // GIVEN user credentials with a quota project, and no GOOGLE_OAUTH_ACCESS_TOKEN
+    const auth = { getRequestHeaders: async () => new Headers({ authorization: 'Bearer fake-token', 'x-goog-user-project': 'acme-billing' }) };
+    // WHEN
+    expect(await run('apply', CANARY, { GOOGLE_OAUTH_ACCESS_TOKEN: undefined }, { auth })).toBe(0);
+    // THEN every request carried it
+    expect(new Set(fake.quotaProjects)).toEqual(new Set(['acme-billing']));
+  });
+
+  test("VERTEX_API_ENDPOINT accepts the google provider's form with a trailing /v1/", async () => {
+    expect(await run('apply', CANARY, { VERTEX_API_ENDPOINT: `${baseUrl}/v1/` })).toBe(0);
+    expect(endpoint().trafficSplit).toEqual({ '1000000003': 90, '1000000004': 10 });
   });
 
   test('progress lines say what is awaited', async () => {

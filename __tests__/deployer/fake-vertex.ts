@@ -43,7 +43,10 @@ export interface FakeEndpoint {
 }
 
 interface PendingOperation {
+  /** Polls before done; Infinity for an operation that never finishes on its own. */
   pollsLeft: number;
+  /** What a cancel undoes (e.g. a half-done deployment releasing its machines). */
+  onCancel?: () => void;
   finish: () => { error?: { code: number; message: string }; response?: Record<string, unknown> };
   result?: { done: true; error?: { code: number; message: string }; response?: Record<string, unknown> };
 }
@@ -57,6 +60,8 @@ class HttpError extends Error {
 export class FakeVertex {
   /** Every request, as `METHOD path` (query string dropped), in order. */
   readonly requests: string[] = [];
+  /** The `x-goog-user-project` header of each request (undefined when absent), in order. */
+  readonly quotaProjects: (string | undefined)[] = [];
   readonly endpoints = new Map<string, FakeEndpoint>();
   readonly models = new Map<string, FakeModelVersion[]>();
   /** Polls before an operation reports done. */
@@ -64,6 +69,13 @@ export class FakeVertex {
   private readonly operations = new Map<string, PendingOperation>();
   private readonly injected: number[] = [];
   private readonly failingDeploys = new Map<string, string>();
+  private readonly hangingDeploys = new Set<string>();
+  private readonly concurrentDeploys = new Set<string>();
+  /** Deployed models that appear on their endpoint at its next GET. */
+  private readonly appearing: { ep: FakeEndpoint; dm: FakeDeployedModel }[] = [];
+  /** DeployedModel id -> its deployModel operation. */
+  private readonly deployOps = new Map<string, string>();
+  private readonly lostAnswers: string[] = [];
   private opCounter = 0;
   private server?: Server;
 
@@ -82,6 +94,24 @@ export class FakeVertex {
   /** A deployModel of this DeployedModel id fails after it appeared on the endpoint (e.g. the container never got healthy). */
   failDeployOf(deployedModelId: string, message: string): void {
     this.failingDeploys.set(deployedModelId, message);
+  }
+
+  /** A deployModel of this DeployedModel id never finishes (until its operation is cancelled). */
+  hangDeployOf(deployedModelId: string): void {
+    this.hangingDeploys.add(deployedModelId);
+  }
+
+  /** The next request whose path ends with `suffix` (e.g. `:deployModel`) is carried out, but answered 503, as if the answer was lost. */
+  loseAnswerOf(suffix: string): void {
+    this.lostAnswers.push(suffix);
+  }
+
+  /**
+   * The next deployModel of this id behaves as if an earlier request for it were under way: it
+   * answers 409 ALREADY_EXISTS, and the deployed model appears on the endpoint at the next GET of it.
+   */
+  alreadyDeploying(deployedModelId: string): void {
+    this.concurrentDeploys.add(deployedModelId);
   }
 
   /** Deployments succeed again. */
@@ -108,6 +138,7 @@ export class FakeVertex {
     const url = new URL(req.url ?? '/', 'http://fake');
     const path = decodeURIComponent(url.pathname).replace(/^\/v1\//, '');
     this.requests.push(`${req.method} ${path}`);
+    this.quotaProjects.push(req.headers['x-goog-user-project'] as string | undefined);
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {};
@@ -119,7 +150,13 @@ export class FakeVertex {
       return send(res, 401, { error: { code: 401, status: 'UNAUTHENTICATED', message: 'missing token' } });
     }
     try {
-      send(res, 200, this.route(req.method ?? 'GET', path, url.searchParams, body));
+      const answer = this.route(req.method ?? 'GET', path, url.searchParams, body);
+      const lost = this.lostAnswers.findIndex((suffix) => path.endsWith(suffix));
+      if (lost >= 0) {
+        this.lostAnswers.splice(lost, 1);
+        return send(res, 503, { error: { code: 503, status: 'UNAVAILABLE', message: 'answer lost' } });
+      }
+      send(res, 200, answer);
     } catch (err) {
       if (err instanceof HttpError) {
         return send(res, err.status, { error: { code: err.status, status: err.reason, message: err.message } });
@@ -131,13 +168,18 @@ export class FakeVertex {
   private route(method: string, path: string, query: URLSearchParams, body: any): unknown {
     let m: RegExpMatchArray | null;
     if (method === 'GET' && /\/operations\/\d+$/.test(path)) return this.poll(path);
+    if (method === 'POST' && (m = path.match(/^(.+\/operations\/\d+):cancel$/))) return this.cancel(m[1]);
     if (method === 'POST' && (m = path.match(/^(projects\/[^/]+\/locations\/[^/]+)\/models:upload$/))) return this.upload(m[1], body);
     if (method === 'GET' && (m = path.match(/^(projects\/[^/]+\/locations\/[^/]+\/models\/[^/@]+)(?:@(.+))?$/))) return this.getModel(m[1], m[2]);
     if ((m = path.match(/^(projects\/[^/]+\/locations\/[^/]+\/endpoints\/\d+)(?::(\w+))?$/))) {
       const ep = this.endpoints.get(m[1]);
       if (!ep) throw new HttpError(404, 'NOT_FOUND', `Endpoint ${m[1]} not found`);
       const verb = m[2];
-      if (method === 'GET' && !verb) return ep;
+      if (method === 'GET' && !verb) {
+        for (const a of this.appearing.filter((a) => a.ep === ep)) ep.deployedModels.push(a.dm);
+        this.appearing.splice(0, this.appearing.length, ...this.appearing.filter((a) => a.ep !== ep));
+        return ep;
+      }
       if (method === 'PATCH' && !verb) return this.patchEndpoint(ep, query.get('updateMask') ?? '', body);
       if (method === 'POST' && verb === 'deployModel') return this.deploy(ep, body);
       if (method === 'POST' && verb === 'undeployModel') return this.undeploy(ep, body);
@@ -146,10 +188,21 @@ export class FakeVertex {
     throw new HttpError(404, 'NOT_FOUND', `no route for ${method} ${path}`);
   }
 
-  private operation(parent: string, finish: PendingOperation['finish']): { name: string; done: false } {
+  private operation(parent: string, finish: PendingOperation['finish'], hang?: { onCancel: () => void }): { name: string; done: false } {
     const name = `${parent}/operations/${++this.opCounter}`;
-    this.operations.set(name, { pollsLeft: this.operationPolls, finish });
+    this.operations.set(name, { pollsLeft: hang ? Infinity : this.operationPolls, finish, onCancel: hang?.onCancel });
     return { name, done: false };
+  }
+
+  /** operations.cancel: the operation ends with CANCELLED and undoes what it half did. */
+  private cancel(name: string): unknown {
+    const op = this.operations.get(name);
+    if (!op) throw new HttpError(404, 'NOT_FOUND', `operation ${name} not found`);
+    if (!op.result) {
+      op.onCancel?.();
+      op.result = { done: true, error: { code: 1, message: 'CANCELLED' } };
+    }
+    return {};
   }
 
   private poll(name: string): unknown {
@@ -212,16 +265,31 @@ export class FakeVertex {
       disableContainerLogging: dm.disableContainerLogging,
       dedicatedResources: dm.dedicatedResources,
     };
+    if (this.concurrentDeploys.delete(dm.id)) {
+      this.appearing.push({ ep, dm: deployed });
+      throw new HttpError(409, 'ALREADY_EXISTS', `DeployedModel ${dm.id} is already being deployed`);
+    }
     ep.deployedModels.push(deployed);
     const failure = this.failingDeploys.get(dm.id);
-    return this.operation(ep.name, () =>
-      failure ? { error: { code: 9, message: failure } } : { response: { deployedModel: { id: dm.id } } },
+    const release = () => {
+      ep.deployedModels = ep.deployedModels.filter((d) => d.id !== dm.id);
+    };
+    const op = this.operation(
+      ep.name,
+      () => (failure ? { error: { code: 9, message: failure } } : { response: { deployedModel: { id: dm.id } } }),
+      this.hangingDeploys.has(dm.id) ? { onCancel: release } : undefined,
     );
+    this.deployOps.set(dm.id, op.name);
+    return op;
   }
 
   private undeploy(ep: FakeEndpoint, body: any): unknown {
     const id = body.deployedModelId;
     if (!ep.deployedModels.some((d) => d.id === id)) throw new HttpError(404, 'NOT_FOUND', `DeployedModel ${id} not found`);
+    const deploying = this.deployOps.get(id);
+    if (deploying && !this.operations.get(deploying)?.result) {
+      throw new HttpError(400, 'FAILED_PRECONDITION', `DeployedModel ${id} is still being deployed`);
+    }
     if ((ep.trafficSplit[id] ?? 0) > 0) {
       throw new HttpError(400, 'FAILED_PRECONDITION', `DeployedModel ${id} still has ${ep.trafficSplit[id]}% of the traffic`);
     }

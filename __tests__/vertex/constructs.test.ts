@@ -56,14 +56,14 @@ function inStack(build: (scope: Construct) => void): void {
 }
 
 describe('VertexEndpoint', () => {
-  test('public: the shared endpoint, with a stable 10-digit id and the traffic split left to the deployer', () => {
+  test('public: the shared endpoint, with a stable 9-digit id and the traffic split left to the deployer', () => {
     // WHEN
     let ep!: VertexEndpoint;
     const synthesized = Testing.synthScope((scope) => {
       ep = endpoint(scope);
     });
     // THEN
-    expect(ep.endpointIdLiteral).toMatch(/^[1-9]\d{9}$/);
+    expect(ep.endpointIdLiteral).toMatch(/^[1-9]\d{8}$/);
     expect(synthesized).toHaveResourceWithProperties(VertexAiEndpoint, {
       name: ep.endpointIdLiteral,
       project: PROJECT,
@@ -101,11 +101,15 @@ describe('VertexEndpoint', () => {
   });
 
   test('allowedProjects on a public endpoint is refused', () => {
-    expect(() => inStack((s) => endpoint(s, { allowedProjects: ['acme-apps-prod'] }))).toThrow(/allowedProjects: only applies to access "private-psc", not "public"/);
+    expect(() => inStack((s) => endpoint(s, { allowedProjects: ['acme-apps-prod'] }))).toThrow(/allowedProjects: only applies to access: private-psc, not public/);
   });
 
   test('a malformed endpoint id is refused', () => {
-    expect(() => inStack((s) => endpoint(s, { endpointId: '0123' }))).toThrow(/endpointId: "0123" is not allowed; expected 1 to 10 digits/);
+    expect(() => inStack((s) => endpoint(s, { endpointId: '0123' }))).toThrow(/endpointId: "0123" is not allowed; expected 1 to 9 digits/);
+  });
+
+  test('a 10-digit endpoint id is refused: Vertex allows at most 9 digits for a numeric id', () => {
+    expect(() => inStack((s) => endpoint(s, { endpointId: '1234567890' }))).toThrow(/endpointId: "1234567890" is not allowed; expected 1 to 9 digits/);
   });
 
   test('a sampling rate above 1 is refused', () => {
@@ -198,6 +202,10 @@ describe('VertexDeployment', () => {
     [{ machineType: 'a3-highgpu-8g', acceleratorType: undefined }, /a3-highgpu-8g is a GPU machine type: set accelerator to NVIDIA_H100_80GB/],
     [{ machineType: 'n1-standard-8', acceleratorType: 'NVIDIA_TESLA_V100', acceleratorCount: 3 }, /takes 1, 2, 4, 8 accelerator\(s\) per replica, got 3/],
     [{ machineType: 'z9-mega-1', acceleratorType: undefined }, /machine type "z9-mega-1" is not one this project knows/],
+    [{ machineType: 'n1-standard-32', acceleratorType: 'NVIDIA_TESLA_V100', acceleratorCount: 1 }, /n1-standard-32 with NVIDIA_TESLA_V100 takes 4, 8 accelerator\(s\) per replica, got 1/],
+    [{ machineType: 'n1-standard-32', acceleratorType: 'NVIDIA_TESLA_V100' }, /takes 4, 8 accelerator\(s\) per replica, got 1 \(the default\)/],
+    [{ machineType: 'n1-standard-64', acceleratorType: 'NVIDIA_TESLA_T4', acceleratorCount: 2 }, /n1-standard-64 with NVIDIA_TESLA_T4 takes 4 accelerator\(s\) per replica, got 2/],
+    [{ machineType: 'n1-highmem-96', acceleratorType: 'NVIDIA_TESLA_P100', acceleratorCount: 4 }, /n1-highmem-96 has more vCPUs than any NVIDIA_TESLA_P100 count allows on N1/],
   ])('machine %o is refused', (machine, message) => {
     expect(() => inStack((s) => { const p = parts(s); p.deployment('d', p.model('v3'), machine); })).toThrow(message);
   });
@@ -227,6 +235,16 @@ describe('VertexDeployment', () => {
     expect(() => inStack((s) => { const p = parts(s); p.deployment('d', p.model('v3'), { autoscaling: { cpuUtilization: 120 } }); })).toThrow(/autoscaling\.cpuUtilization: 120 is not allowed; expected an integer from 1 to 100/);
   });
 
+  test('requestsPerReplica is a rate (requests per minute per replica), not a percentage', () => {
+    inStack((s) => {
+      const p = parts(s);
+      expect(p.deployment('d', p.model('v3'), { autoscaling: { requestsPerReplica: 600 } }).spec.autoscalingMetricSpecs).toEqual([
+        { metricName: 'aiplatform.googleapis.com/prediction/online/request_count', target: 600 },
+      ]);
+    });
+    expect(() => inStack((s) => { const p = parts(s); p.deployment('d', p.model('v3'), { autoscaling: { requestsPerReplica: 0 } }); })).toThrow(/autoscaling\.requestsPerReplica: 0 is not allowed; expected an integer from 1 to 1000000/);
+  });
+
   test('a GPU duty-cycle target on a CPU-only machine is refused', () => {
     expect(() => inStack((s) => { const p = parts(s); p.deployment('d', p.model('v3'), { machineType: 'n1-standard-8', acceleratorType: undefined, autoscaling: { acceleratorDutyCycle: 60 } }); })).toThrow(
       /autoscaling\.acceleratorDutyCycle: needs an accelerator/,
@@ -244,7 +262,7 @@ describe('VertexRollout', () => {
     const stack = new TerraformStack(app, 'test');
     const p = parts(stack);
     new VertexRollout(stack, 'rollout', { endpoint: p.endpoint, deployments: [p.deployment('a', p.model('v3'), { trafficPercent: 80 }), p.deployment('b', p.model('v4'), { trafficPercent: 10 })] });
-    expect(() => Testing.fullSynth(stack)).toThrow(/traffic must add up to 100 on endpoint test\/endpoint, got 90 \(yolo26n@v3: 80, yolo26n@v4: 10\)/);
+    expect(() => Testing.fullSynth(stack)).toThrow(/traffic must add up to 100 across the endpoint's models, got 90 \(yolo26n@v3: 80, yolo26n@v4: 10\) \(endpoint test\/endpoint\)/);
   });
 
 
@@ -279,7 +297,7 @@ describe('more validations', () => {
     const a = new VertexModel(stack, 'a', { project: PROJECT, region: REGION, modelId: 'yolo26n', versionAlias: 'v3', image: p.image });
     const b = new VertexModel(stack, 'b', { project: PROJECT, region: REGION, modelId: 'yolo26n', versionAlias: 'v3', image: p.image, container: { sharedMemorySizeMb: 64 } });
     new VertexRollout(stack, 'rollout', { endpoint: p.endpoint, deployments: [p.deployment('da', a, { trafficPercent: 50 }), p.deployment('db', b, { trafficPercent: 50 })] });
-    expect(() => Testing.fullSynth(stack)).toThrow(/two different specs use the model version yolo26n@v3/);
+    expect(() => Testing.fullSynth(stack)).toThrow(/test\/db: yolo26n@v3 is already declared at test\/da; each model version once per endpoint/);
   });
 
   test('an operation timeout under a minute is refused', () => {
@@ -300,7 +318,7 @@ describe('the example prod environment', () => {
 
   test('rolls out the 90/10 canary of v3 and v4 on a private-psc endpoint', () => {
     const deployments = Object.values(apply.triggers_replace.manifest.deployments) as { model: string; trafficPercent: number; minReplicaCount: number; maxReplicaCount: number }[];
-    expect(deployments.map((d) => [d.model, d.trafficPercent, d.minReplicaCount, d.maxReplicaCount])).toEqual([
+    expect(deployments.map((d) => [d.model, d.trafficPercent, d.minReplicaCount, d.maxReplicaCount]).sort()).toEqual([
       ['yolo26n@v3', 90, 2, 8],
       ['yolo26n@v4', 10, 1, 2],
     ]);
@@ -328,7 +346,46 @@ describe('the example prod environment', () => {
   });
 
   test('reads the endpoint back at plan time to show hand-made changes', () => {
-    expect(Object.values(json.data.http)[0]).toMatchObject({ url: expect.stringMatching(/^https:\/\/europe-west4-aiplatform\.googleapis\.com\/v1\/projects\/acme-ml-prod\/locations\/europe-west4\/endpoints\/\d{10}$/) });
-    expect(apply.triggers_replace.drift).toMatch(/status_code != 200 \? "none"/);
+    expect(Object.values(json.data.http)[0]).toMatchObject({ url: expect.stringMatching(/^https:\/\/europe-west4-aiplatform\.googleapis\.com\/v1\/projects\/acme-ml-prod\/locations\/europe-west4\/endpoints\/\d{9}$/) });
+  });
+
+  test('only a 404 or a disabled API means "nothing there"; other failures are retried, then fail the plan instead of flipping the drift trigger', () => {
+    // GIVEN the plan-time read of the endpoint
+    const live = Object.values(json.data.http)[0] as { retry: unknown; lifecycle: { postcondition: { condition: string; error_message: string }[] } };
+    // THEN
+    expect(apply.triggers_replace.drift).toMatch(/^\$\{\(data\.http\.\w+\.status_code == 404 \|\| \(data\.http\.\w+\.status_code == 403 && strcontains\(data\.http\.\w+\.response_body, "SERVICE_DISABLED"\)\)\) \? "none" : /);
+    expect(live.retry).toEqual({ attempts: 3, min_delay_ms: 1000, max_delay_ms: 10000 });
+    expect(live.lifecycle.postcondition).toEqual([
+      {
+        condition: '${self.status_code == 200 || (self.status_code == 404 || (self.status_code == 403 && strcontains(self.response_body, "SERVICE_DISABLED")))}',
+        error_message: expect.stringMatching(/^Cannot read Vertex endpoint \d{9} for drift detection: HTTP \$\{self\.status_code\} \(401\/403: the planning identity needs aiplatform\.endpoints\.get/),
+      },
+    ]);
+  });
+
+  test("uses the stack's one google_client_config for both Docker and the plan-time read", () => {
+    // THEN
+    const clientConfigs = Object.keys(json.data.google_client_config);
+    expect(clientConfigs).toHaveLength(1);
+    const live = Object.values(json.data.http)[0] as { request_headers: Record<string, string> };
+    expect(live.request_headers.Authorization).toBe(`Bearer \${data.google_client_config.${clientConfigs[0]}.access_token}`);
+  });
+
+  test('uploads each model version with the environment labels', () => {
+    // THEN
+    const models = Object.values(apply.triggers_replace.manifest.models) as { labels: Record<string, string> }[];
+    expect(models.map((m) => m.labels)).toEqual([
+      { app: 'detector', owner: 'ml-platform' },
+      { app: 'detector', owner: 'ml-platform' },
+    ]);
+  });
+});
+
+describe('VertexModel labels', () => {
+  test('do not change the fingerprint: a label change is not a new version and a new GPU deployment', () => {
+    inStack((s) => {
+      const p = parts(s);
+      expect(p.model('v3', { labels: { team: 'a' } }).fingerprint).toBe(p.model('v4', { labels: { team: 'b' } }).fingerprint);
+    });
   });
 });

@@ -66,9 +66,33 @@ describe('stacks.yaml models and endpoint rules', () => {
     );
   });
 
-  test('an autoscaling target above 100 is refused', () => {
-    expect(problemsOf(withModel(OK_MODEL.replace('traffic: 100', 'traffic: 100, autoscaling: { requestsPerReplica: 500 }')))).toMatch(
-      /environments\.dev\.models\[0\]\.autoscaling\.requestsPerReplica: 500 is above the maximum 100/,
+  test('a utilization target above 100 percent is refused', () => {
+    expect(problemsOf(withModel(OK_MODEL.replace('traffic: 100', 'traffic: 100, autoscaling: { cpuUtilization: 120 }')))).toMatch(
+      /environments\.dev\.models\[0\]\.autoscaling\.cpuUtilization: 120 is above the maximum 100/,
+    );
+  });
+
+  test('requestsPerReplica is requests per minute per replica: 500 is fine, 0 is not', () => {
+    const model = (n: number) => withModel(OK_MODEL.replace('traffic: 100', `traffic: 100, autoscaling: { requestsPerReplica: ${n} }`));
+    expect(parseStacksConfig(model(500)).environments.dev.models[0].autoscaling).toEqual({ requestsPerReplica: 500 });
+    expect(problemsOf(model(0))).toMatch(/environments\.dev\.models\[0\]\.autoscaling\.requestsPerReplica: 0 is below the minimum 1/);
+  });
+
+  test('a deploymentTimeout of 0s is refused with its YAML path', () => {
+    expect(problemsOf(withModel(OK_MODEL.replace('traffic: 100', 'traffic: 100, deploymentTimeout: 0s')))).toMatch(
+      /stacks\.yaml:6: environments\.dev\.models\[0\]\.deploymentTimeout: "0s" is not a timeout: give at least 1s/,
+    );
+  });
+
+  test('an N1 machine with more vCPUs than its GPU count allows is refused', () => {
+    expect(problemsOf(withModel(OK_MODEL.replace('g2-standard-8, accelerator: NVIDIA_L4', 'n1-standard-32, accelerator: NVIDIA_TESLA_V100, count: 1')))).toMatch(
+      /environments\.dev\.models\[0\]\.machine: n1-standard-32 with NVIDIA_TESLA_V100 takes 4, 8 accelerator\(s\) per replica, got 1/,
+    );
+  });
+
+  test('a 10-digit endpointId is refused', () => {
+    expect(problemsOf(withModel(OK_MODEL, '    endpoint: { endpointId: "1234567890" }\n'))).toMatch(
+      /environments\.dev\.endpoint\.endpointId: "1234567890" is not an endpoint id of 1 to 9 digits/,
     );
   });
 
@@ -101,8 +125,28 @@ describe('stacks.yaml models and endpoint rules', () => {
 
   test('allowedProjects on a public endpoint is refused', () => {
     expect(problemsOf(withModel(OK_MODEL, '    endpoint: { allowedProjects: [acme-apps-prod] }\n'))).toMatch(
-      /environments\.dev\.endpoint\.allowedProjects: only applies to access: private-psc, not public/,
+      /environments\.dev\.endpoint: allowedProjects only applies to access: private-psc, not public/,
     );
+  });
+
+  test('an environment switching an inherited private-psc endpoint to public is told, at its own endpoint, how to clear the list', () => {
+    // GIVEN defaults with a private-psc endpoint, and an environment that makes its endpoint public
+    const yaml = `
+defaults:
+  endpoint: { access: private-psc, allowedProjects: [acme-apps-prod] }
+environments:
+  dev:
+    project: acme-ml-dev
+    endpoint: { access: public }
+    models:
+      - ${OK_MODEL}
+`;
+    // THEN the message points at the environment, not at defaults, and names the fix
+    expect(problemsOf(yaml)).toMatch(
+      /stacks\.yaml:7: environments\.dev\.endpoint: allowedProjects only applies to access: private-psc, not public \(got \["acme-apps-prod"\]; to clear a list inherited from defaults, write allowedProjects: \[\]\)/,
+    );
+    // AND the fix it names works
+    expect(parseStacksConfig(yaml.replace('{ access: public }', '{ access: public, allowedProjects: [] }')).environments.dev.endpoint.access).toBe('public');
   });
 
   test('an AIP_ environment variable is refused', () => {

@@ -17,9 +17,9 @@ export const endpointSchema = z.strictObject({
     .array(matching(PROJECT_ID, 'a GCP project id'))
     .optional()
     .describe('Projects allowed to connect to a `private-psc` endpoint (required and non-empty there, refused elsewhere).'),
-  endpointId: matching(ENDPOINT_ID, 'an endpoint id of 1 to 10 digits without a leading zero')
+  endpointId: matching(ENDPOINT_ID, 'an endpoint id of 1 to 9 digits without a leading zero')
     .optional()
-    .describe('Numeric endpoint id; derived from the project, region and stack when absent.'),
+    .describe("Numeric endpoint id, 1 to 9 digits (Vertex's limit for a numeric id); derived from the project, region and stack when absent."),
   requestLogging: z
     .strictObject({
       bigqueryUri: matching(BIGQUERY_URI, 'a BigQuery URI such as bq://project.dataset').describe(

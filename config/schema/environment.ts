@@ -4,6 +4,7 @@ import { BUCKET_NAME, PROJECT_ID, REGION, labelsSchema, matching } from './commo
 import { endpointSchema } from './endpoint';
 import { imageSchema } from './image';
 import { modelSchema } from './model';
+import { endpointAccessProblems, servedVersionsProblems } from '../../constructs/private/vertex-rules';
 
 /** `state:` where Terraform keeps this environment's state. */
 export const stateSchema = z.strictObject({
@@ -33,36 +34,28 @@ export const defaultsSchema = environmentObject.partial();
 
 /** One environment after `defaults:` are merged in. */
 export const environmentSchema = environmentObject.superRefine((env, ctx) => {
-    const allowed = env.endpoint.allowedProjects ?? [];
-    if (env.endpoint.access === 'private-psc' && allowed.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['endpoint', 'allowedProjects'], message: 'a private-psc endpoint needs at least one project allowed to connect (allowedProjects: [consumer-project])', input: env.endpoint.allowedProjects });
-    }
-    if (env.endpoint.access !== 'private-psc' && allowed.length > 0) {
-      ctx.addIssue({ code: 'custom', path: ['endpoint', 'allowedProjects'], message: `only applies to access: private-psc, not ${env.endpoint.access}`, input: allowed });
-    }
-    const seen = new Map<string, number>();
-    env.models.forEach((m, i) => {
-      const key = `${m.name}@${m.version}`;
-      const first = seen.get(key);
-      if (first !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['models', i, 'version'], message: `${key} is already declared at models[${first}]; each model version once per endpoint`, input: m.version });
-      }
-      seen.set(key, i);
+  // The same rules the constructs check (constructs/private/vertex-rules.ts).
+  for (const p of endpointAccessProblems(env.endpoint.access, env.endpoint.allowedProjects)) {
+    // A list on a non-PSC endpoint is reported at this environment's `endpoint:` when it has one,
+    // even if the list comes from `defaults:` (an environment that switches an inherited private-psc
+    // endpoint to public): that is where the fix, `allowedProjects: []`, goes.
+    const missing = env.endpoint.access === 'private-psc';
+    ctx.addIssue({
+      code: 'custom',
+      path: missing ? ['endpoint', 'allowedProjects'] : ['endpoint'],
+      message: missing ? p.message : `allowedProjects ${p.message}`,
+      input: env.endpoint.allowedProjects,
     });
-    if (env.models.length > 0) {
-      const total = env.models.reduce((sum, m) => sum + m.traffic, 0);
-      if (total !== 100) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['models'],
-          message: `traffic must add up to 100 across the endpoint's models, got ${total} (${env.models
-            .map((m) => `${m.name}@${m.version}: ${m.traffic}`)
-            .join(', ')})`,
-          input: env.models,
-        });
-      }
-    }
-  });
+  }
+  for (const p of servedVersionsProblems(env.models.map((m) => ({ key: `${m.name}@${m.version}`, traffic: m.traffic })))) {
+    ctx.addIssue({
+      code: 'custom',
+      path: p.index === undefined ? ['models'] : ['models', p.index, p.field],
+      message: p.message,
+      input: env.models,
+    });
+  }
+});
 
 export type EnvironmentConfig = z.output<typeof environmentSchema>;
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
-  AUTOSCALING_TARGET,
+  AUTOSCALING_TARGETS,
+  type AutoscalingMetricKey,
   ENV_VAR_NAME,
   MAX_DEPLOYMENT_TIMEOUT_SECONDS,
   autoscalingProblems,
@@ -39,13 +40,14 @@ export const replicasSchema = z
     }
   });
 
-const target = (what: string) => intBetween(AUTOSCALING_TARGET.min, AUTOSCALING_TARGET.max).optional().describe(what);
+const target = (key: AutoscalingMetricKey, what: string) =>
+  intBetween(AUTOSCALING_TARGETS[key].min, AUTOSCALING_TARGETS[key].max).optional().describe(what);
 
 /** `models[].autoscaling:` autoscaling targets; one key per metric, so at most one target per metric. */
 export const autoscalingSchema = z.strictObject({
-  acceleratorDutyCycle: target('Target GPU duty cycle, percent (GPU machines only).'),
-  cpuUtilization: target('Target CPU utilization, percent.'),
-  requestsPerReplica: target('Target requests per replica.'),
+  acceleratorDutyCycle: target('acceleratorDutyCycle', 'Target GPU duty cycle, percent, 1 to 100 (GPU machines only).'),
+  cpuUtilization: target('cpuUtilization', 'Target CPU utilization, percent, 1 to 100.'),
+  requestsPerReplica: target('requestsPerReplica', 'Target requests per minute per replica, 1 to 1000000.'),
 });
 
 /** One entry of `models:`: a model version and its deployment. */
@@ -84,10 +86,13 @@ export const modelSchema = z
       .describe('Extra environment variables of the container (not `AIP_*`).'),
     deploymentTimeout: matching(/^\d+[smh]$/, 'a duration such as 30m')
       .optional()
+      .refine((d) => d === undefined || durationSeconds(d) >= 1, {
+        error: (iss) => `${JSON.stringify(iss.input)} is not a timeout: give at least 1s`,
+      })
       .refine((d) => d === undefined || durationSeconds(d) <= MAX_DEPLOYMENT_TIMEOUT_SECONDS, {
         error: (iss) => `${JSON.stringify(iss.input)} is longer than Vertex's limit of 2h`,
       })
-      .describe('How long a new replica may take to become healthy: `90s`, `30m`, `2h`; at most 2 h.'),
+      .describe('How long a new replica may take to become healthy: `90s`, `30m`, `2h`; from 1s to 2 h.'),
   })
   .superRefine((m, ctx) => {
     // The same rule the VertexDeployment construct checks (constructs/private/vertex-rules.ts).

@@ -3,8 +3,12 @@
  * and the stacks.yaml schema, so both accept exactly the same values.
  */
 
-/** Endpoint ids: numeric, no leading zero, at most 10 digits (`google_vertex_ai_endpoint.name`). */
-export const ENDPOINT_ID = /^[1-9][0-9]{0,9}$/;
+/**
+ * Numeric endpoint ids (`google_vertex_ai_endpoint.name`): no leading zero, at most 9 digits. The
+ * provider passes the name through as `?endpointId=`, and CreateEndpointRequest allows a numeric id
+ * of up to 9 characters (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.endpoints/create).
+ */
+export const ENDPOINT_ID = /^[1-9][0-9]{0,8}$/;
 /**
  * DeployedModel ids: 1 to 10 digits
  * (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.endpoints#DeployedModel).
@@ -45,8 +49,28 @@ export const AUTOSCALING_METRICS = {
 /** A stacks.yaml autoscaling key. */
 export type AutoscalingMetricKey = keyof typeof AUTOSCALING_METRICS;
 
-/** Autoscaling targets are percentages (requests: per replica) from 1 to 100. */
-export const AUTOSCALING_TARGET = { min: 1, max: 100 } as const;
+/**
+ * The allowed target of each autoscaling metric. GPU duty cycle and CPU utilization are percentages
+ * (1 to 100, https://cloud.google.com/vertex-ai/docs/reference/rest/v1/AutoscalingMetricSpec).
+ * `request_count` is a rate, not a percentage: requests per minute per replica (the Vertex SDK's
+ * `autoscaling_target_request_count_per_minute`); Vertex documents no upper bound, so 1 000 000 a
+ * minute (about 16 700 a second per replica) is a sanity cap, not a Vertex limit.
+ */
+export const AUTOSCALING_TARGETS: Readonly<Record<AutoscalingMetricKey, { readonly min: number; readonly max: number; readonly unit: string }>> = {
+  acceleratorDutyCycle: { min: 1, max: 100, unit: 'percent' },
+  cpuUtilization: { min: 1, max: 100, unit: 'percent' },
+  requestsPerReplica: { min: 1, max: 1_000_000, unit: 'requests per minute per replica' },
+};
+
+/**
+ * Targets Vertex applies to a metric the deployment does not set: 60 for CPU utilization and GPU
+ * duty cycle (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/DedicatedResources, field
+ * autoscalingMetricSpecs). The deployer treats a live spec equal to these as "not set".
+ */
+export const DEFAULT_AUTOSCALING_TARGETS: Readonly<Record<string, number>> = {
+  [AUTOSCALING_METRICS.acceleratorDutyCycle]: 60,
+  [AUTOSCALING_METRICS.cpuUtilization]: 60,
+};
 
 /**
  * Problems with which autoscaling metrics are set, beyond each target's range: the metric must be
@@ -89,6 +113,8 @@ interface MachineRule {
   readonly accelerators: Partial<Record<AcceleratorType, (machineType: string) => readonly number[]>>;
   /** Whether a replica may run without an accelerator. */
   readonly cpuOnly: boolean;
+  /** Accelerators per replica when `count` is left out; the machine type's own count when absent. */
+  readonly defaultCount?: number;
 }
 
 /** `a2-highgpu-4g` -> [4]: accelerator-optimized types carry their GPU count in the name. */
@@ -96,21 +122,44 @@ const countInName = (machineType: string): readonly number[] => [Number(/-(\d+)g
 const G2_L4_COUNT: Record<string, number> = { '4': 1, '8': 1, '12': 1, '16': 1, '24': 2, '32': 1, '48': 4, '96': 8 };
 
 /**
+ * N1 machines take 1, 2, 4 (or 8) GPUs, and each GPU count caps the vCPUs of the machine
+ * (https://cloud.google.com/compute/docs/gpus#n1-gpus): GPU count -> most vCPUs allowed.
+ */
+const N1_MAX_VCPUS: Readonly<Record<'NVIDIA_TESLA_T4' | 'NVIDIA_TESLA_P4' | 'NVIDIA_TESLA_P100' | 'NVIDIA_TESLA_V100', Readonly<Record<number, number>>>> = {
+  NVIDIA_TESLA_T4: { 1: 48, 2: 48, 4: 96 },
+  NVIDIA_TESLA_P4: { 1: 24, 2: 48, 4: 96 },
+  NVIDIA_TESLA_P100: { 1: 16, 2: 32, 4: 64 },
+  NVIDIA_TESLA_V100: { 1: 12, 2: 24, 4: 48, 8: 96 },
+};
+
+/** The GPU counts an N1 machine type may carry: those whose vCPU cap its vCPUs fit under. */
+const n1Counts =
+  (accelerator: keyof typeof N1_MAX_VCPUS) =>
+  (machineType: string): readonly number[] => {
+    const vcpus = Number(machineType.split('-')[2]);
+    return Object.entries(N1_MAX_VCPUS[accelerator])
+      .filter(([, max]) => vcpus <= max)
+      .map(([count]) => Number(count));
+  };
+
+/**
  * Machine and accelerator combinations Vertex online prediction accepts, for the common GPU
  * families (https://cloud.google.com/vertex-ai/docs/predictions/configure-compute#gpus):
- * N1 with T4, V100, P100 or P4; G2 with L4; A2 with A100; A3 with H100 or H200. The
- * accelerator-optimized families (G2, A2, A3) come with a fixed number of GPUs per machine type.
+ * N1 with T4, V100, P100 or P4 (the count bounded by the machine's vCPUs); G2 with L4; A2 with
+ * A100; A3 with H100 or H200. The accelerator-optimized families (G2, A2, A3) come with a fixed
+ * number of GPUs per machine type.
  */
 const MACHINE_RULES: readonly MachineRule[] = [
   {
     pattern: /^n1-(standard|highmem|highcpu)-(2|4|8|16|32|64|96)$/,
     family: 'N1',
     cpuOnly: true,
+    defaultCount: 1,
     accelerators: {
-      NVIDIA_TESLA_T4: () => [1, 2, 4],
-      NVIDIA_TESLA_P4: () => [1, 2, 4],
-      NVIDIA_TESLA_P100: () => [1, 2, 4],
-      NVIDIA_TESLA_V100: () => [1, 2, 4, 8],
+      NVIDIA_TESLA_T4: n1Counts('NVIDIA_TESLA_T4'),
+      NVIDIA_TESLA_P4: n1Counts('NVIDIA_TESLA_P4'),
+      NVIDIA_TESLA_P100: n1Counts('NVIDIA_TESLA_P100'),
+      NVIDIA_TESLA_V100: n1Counts('NVIDIA_TESLA_V100'),
     },
   },
   {
@@ -167,8 +216,12 @@ export function machineProblems(m: MachineChoice): string[] {
     ];
   }
   const ok = counts(m.type);
-  if (m.count !== undefined && !ok.includes(m.count)) {
-    return [`${m.type} with ${m.accelerator} takes ${ok.join(', ')} accelerator(s) per replica, got ${m.count}`];
+  const count = m.count ?? rule.defaultCount ?? ok[0];
+  if (ok.length === 0) {
+    return [`${m.type} has more vCPUs than any ${m.accelerator} count allows on ${rule.family} (https://cloud.google.com/compute/docs/gpus#n1-gpus); pick a smaller machine type`];
+  }
+  if (!ok.includes(count)) {
+    return [`${m.type} with ${m.accelerator} takes ${ok.join(', ')} accelerator(s) per replica, got ${count}${m.count === undefined ? ' (the default)' : ''}`];
   }
   return [];
 }
@@ -178,6 +231,72 @@ export function acceleratorCount(m: MachineChoice): number {
   if (m.accelerator === undefined) return 0;
   if (m.count !== undefined) return m.count;
   const rule = MACHINE_RULES.find((r) => r.pattern.test(m.type));
-  return rule?.accelerators[m.accelerator as AcceleratorType]?.(m.type)[0] ?? 1;
+  return rule?.defaultCount ?? rule?.accelerators[m.accelerator as AcceleratorType]?.(m.type)[0] ?? 1;
 }
 
+
+/** A problem found by a cross-field rule: which field (relative to the rule's input) and what is wrong. */
+export interface RuleProblem {
+  /** `allowedProjects`, `traffic`, `version`, ... */
+  readonly field: string;
+  /** Index of the entry at fault, for rules over a list. */
+  readonly index?: number;
+  /** What is wrong, in plain words. */
+  readonly message: string;
+}
+
+/**
+ * `allowedProjects` is required, and non-empty, for `private-psc` (it is the Private Service
+ * Connect project allowlist), and means nothing for any other access.
+ */
+export function endpointAccessProblems(access: string, allowedProjects: readonly string[] | undefined): RuleProblem[] {
+  const allowed = allowedProjects ?? [];
+  if (access === 'private-psc' && allowed.length === 0) {
+    return [{ field: 'allowedProjects', message: 'a private-psc endpoint needs at least one project allowed to connect (allowedProjects: [consumer-project])' }];
+  }
+  if (access !== 'private-psc' && allowed.length > 0) {
+    return [
+      {
+        field: 'allowedProjects',
+        message: `only applies to access: private-psc, not ${access} (got ${JSON.stringify(allowed)}; to clear a list inherited from defaults, write allowedProjects: [])`,
+      },
+    ];
+  }
+  return [];
+}
+
+/** One model version on an endpoint, as the cross-field rules see it. */
+export interface ServedVersion {
+  /** `<model id>@<version alias>`. */
+  readonly key: string;
+  /** Percent of the endpoint's traffic. */
+  readonly traffic: number;
+}
+
+/**
+ * Rules over all the versions one endpoint serves: their traffic adds up to 100 (when there is
+ * any), and each model version is declared once (a second one would get the same DeployedModel id
+ * or a clashing version alias).
+ */
+export function servedVersionsProblems(versions: readonly ServedVersion[], label: (index: number) => string = (i) => `models[${i}]`): RuleProblem[] {
+  const problems: RuleProblem[] = [];
+  const seen = new Map<string, number>();
+  versions.forEach((v, i) => {
+    const first = seen.get(v.key);
+    if (first !== undefined) {
+      problems.push({ field: 'version', index: i, message: `${v.key} is already declared at ${label(first)}; each model version once per endpoint` });
+    } else {
+      seen.set(v.key, i);
+    }
+  });
+  if (versions.length > 0) {
+    const total = versions.reduce((sum, v) => sum + v.traffic, 0);
+    if (total !== 100) {
+      problems.push({
+        field: 'traffic',
+        message: `traffic must add up to 100 across the endpoint's models, got ${total} (${versions.map((v) => `${v.key}: ${v.traffic}`).join(', ')})`,
+      });
+    }
+  }
+  return problems;
+}
