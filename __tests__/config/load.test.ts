@@ -1,8 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { StacksConfigError, loadStacksConfig, parseStacksConfig, stacksFilePath } from '../../config/load';
+import { loadStacksConfig, parseStacksConfig, stacksFilePath } from '../../config/load';
 import { REPO_ROOT } from '../helpers/synth';
+import { problemsOf } from '../helpers/config';
 
 /** A minimal valid environment, to which each test adds one mistake. */
 const VALID = `
@@ -10,16 +11,6 @@ environments:
   dev:
     project: acme-ml-dev
 `;
-
-function problemsOf(yaml: string): string {
-  try {
-    parseStacksConfig(yaml);
-  } catch (err) {
-    expect(err).toBeInstanceOf(StacksConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('expected the stacks file to be rejected');
-}
 
 describe('the example stacks.yaml', () => {
   test('is accepted as it is, with defaults merged into every environment', () => {

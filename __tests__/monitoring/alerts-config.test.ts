@@ -1,23 +1,14 @@
 import * as path from 'node:path';
-import { StacksConfigError, loadStacksConfig, parseStacksConfig } from '../../config/load';
+import { loadStacksConfig, parseStacksConfig } from '../../config/load';
 import { ALERT_SETTINGS } from '../../constructs/private/alert-limits';
 import { REPO_ROOT } from '../helpers/synth';
+import { problemsOf } from '../helpers/config';
 
 const ENV = `
 environments:
   dev:
     project: acme-ml-dev
 `;
-
-function problemsOf(yaml: string): string {
-  try {
-    parseStacksConfig(yaml);
-  } catch (err) {
-    expect(err).toBeInstanceOf(StacksConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('expected the stacks file to be rejected');
-}
 
 describe('stacks.yaml alerts:', () => {
   test('the example is accepted as it is, unset settings defaulted', () => {

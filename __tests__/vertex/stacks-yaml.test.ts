@@ -1,4 +1,5 @@
-import { StacksConfigError, parseStacksConfig } from '../../config/load';
+import { parseStacksConfig } from '../../config/load';
+import { problemsOf } from '../helpers/config';
 
 /** One environment with a single model entry; each test changes one thing. */
 function withModel(model: string, endpoint = ''): string {
@@ -12,16 +13,6 @@ ${endpoint}    models:
 }
 
 const OK_MODEL = '{ name: m, version: v1, artifactUri: gs://acme/m, machine: { type: g2-standard-8, accelerator: NVIDIA_L4 }, traffic: 100 }';
-
-function problemsOf(yaml: string): string {
-  try {
-    parseStacksConfig(yaml);
-  } catch (err) {
-    expect(err).toBeInstanceOf(StacksConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('expected the stacks file to be rejected');
-}
 
 describe('stacks.yaml models and endpoint rules', () => {
   test('a valid model gets its defaults, the accelerator count from the machine type', () => {
