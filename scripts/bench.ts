@@ -21,6 +21,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
+import { modelShape, toTensor } from '../serving-image/src/engine/tensor';
 import { prepareImage } from '../serving-image/src/preprocess';
 
 /** The part of autocannon's API used here (it ships no types). */
@@ -62,16 +63,12 @@ function percentile(sorted: number[], p: number): number {
 class BareLimit {
   static async create(model: Buffer, images: Buffer[]): Promise<BareLimit> {
     const session = await ort.InferenceSession.create(model, { executionProviders: ['cpu'], intraOpNumThreads: intraOpThreads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
-    const meta = session.inputMetadata[0];
-    if (!meta.isTensor) throw new Error('the model input is not a tensor');
-    const [, , height, width] = meta.shape as number[];
+    // The worker's own shape reading and tensor conversion, so the limit measures the same input.
+    const { height, width } = modelShape(session);
     const tensors = await Promise.all(
       images.map(async (bytes) => {
         const { pixels } = await prepareImage(bytes, width, height, 100_000_000);
-        const plane = width * height;
-        const data = new Float32Array(3 * plane);
-        for (let p = 0; p < plane; p++) for (let c = 0; c < 3; c++) data[c * plane + p] = pixels[p * 3 + c] / 255;
-        return new ort.Tensor('float32', data, [1, 3, height, width]);
+        return toTensor([pixels], 1, height, width);
       }),
     );
     const bare = new BareLimit(session, tensors, `${width}x${height}`);

@@ -20,6 +20,8 @@ describe('loadConfig', () => {
       maxBatchSize: 8,
       maxQueueDelayMs: 5,
       maxQueueSize: 64,
+      gpuCount: 1,
+      workerMaxRestarts: 5,
       requestTimeoutMs: 30_000,
       shutdownTimeoutMs: 25_000,
       metricsPort: undefined,
@@ -44,6 +46,19 @@ describe('loadConfig', () => {
     expect(load).toThrow(/MAX_BATCH_SIZE="0": must be an integer from 1 to 256/);
     expect(load).toThrow(/LOG_LEVEL="loud": must be one of/);
     expect(load).toThrow(/METRICS_PORT=8080: equals AIP_HTTP_PORT/);
+  });
+
+  test('MAX_INSTANCES larger than MAX_QUEUE_SIZE is refused, naming both', () => {
+    // GIVEN a queue smaller than the largest request WHEN loaded THEN the request could never fit: refused
+    expect(() => loadConfig({ MODEL_PATH: 'm.onnx', MAX_QUEUE_SIZE: '8' })).toThrow(/MAX_INSTANCES=16 is larger than MAX_QUEUE_SIZE=8/);
+    // AND equal sizes are fine
+    expect(loadConfig({ MODEL_PATH: 'm.onnx', MAX_QUEUE_SIZE: '8', MAX_INSTANCES: '8' }).maxQueueSize).toBe(8);
+  });
+
+  test('GPU_COUNT defaults to the GPUs in CUDA_VISIBLE_DEVICES, else 1', () => {
+    expect(loadConfig({ MODEL_PATH: 'm.onnx', CUDA_VISIBLE_DEVICES: '0,1,2,3' }).gpuCount).toBe(4);
+    expect(loadConfig({ MODEL_PATH: 'm.onnx', CUDA_VISIBLE_DEVICES: '2,3', GPU_COUNT: '1' }).gpuCount).toBe(1);
+    expect(loadConfig({ MODEL_PATH: 'm.onnx', CUDA_VISIBLE_DEVICES: '' }).gpuCount).toBe(1);
   });
 
   test('the health and predict routes must differ', () => {

@@ -37,9 +37,27 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/libnvinfer10=/);
     expect(dockerfile).toMatch(/^FROM deps-\$\{VARIANT\} AS deps$/m);
     expect(dockerfile).toMatch(/^FROM base-\$\{VARIANT\}$/m);
-    // onnxruntime-node's CUDA 12 providers in the GPU image only
-    expect(instructions.find((l) => l.includes('--onnxruntime-node-install=cuda12'))).toMatch(/npm ci --omit=dev/);
-    expect(instructions.find((l) => l.includes('--onnxruntime-node-install=skip'))).toMatch(/npm ci --omit=dev/);
+    // onnxruntime-node's CUDA 12 providers in the GPU image only, chosen by the variable its install script reads
+    expect(instructions).toContain('RUN ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci --omit=dev --no-audit --no-fund && npm cache clean --force');
+    expect(instructions).toContain('RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci --omit=dev --no-audit --no-fund && npm cache clean --force');
+    expect(instructions.filter((l) => l.includes('--onnxruntime-node-install'))).toEqual([]);
+  });
+
+  test('TensorRT is the build for the base image\'s CUDA minor version; Node 22', () => {
+    const cuda = /^ARG CUDA_IMAGE=nvidia\/cuda:(12\.\d+)\./m.exec(dockerfile)![1];
+    expect(dockerfile).toMatch(new RegExp(`^ARG TENSORRT_VERSION=10\\.[^\\s]*\\+cuda${cuda.replace('.', '\\.')}$`, 'm'));
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:22-/m);
+  });
+
+  test('GPU stage: TensorRT engine cache in a directory the server user owns', () => {
+    expect(instructions).toContain('ENV ORT_TENSORRT_ENGINE_CACHE_ENABLE=1 ORT_TENSORRT_CACHE_PATH=/tmp/ort-trt');
+    expect(instructions.find((l) => l.startsWith('RUN useradd'))).toMatch(/install -d -o server -g server \/tmp\/ort-trt/);
+  });
+
+  test('both runtime bases install a font for the annotated labels, with a writable fontconfig cache', () => {
+    const runs = instructions.filter((l) => l.startsWith('RUN apt-get') && l.includes('fonts-dejavu-core fontconfig'));
+    expect(runs).toHaveLength(2);
+    expect(instructions.find((l) => l.startsWith('ENV NODE_ENV=production'))).toMatch(/XDG_CACHE_HOME=\/tmp/);
   });
 
   test('runs node as a non-root user on port 8080', () => {

@@ -1,4 +1,4 @@
-import { decodeOutput, detectLayout, iou, letterbox, nms, RawDetection, unletterboxBox } from '../../serving-image/src/postprocess';
+import { decodeOutput, detectLayout, iou, letterbox, nms, RawDetection, roundHalfEven, unletterboxBox } from '../../serving-image/src/postprocess';
 
 const ALL = { confidence: 0.25, iou: 0.45, maxDetections: 300 };
 const det = (classId: number, confidence: number, xmin: number, ymin: number, xmax: number, ymax: number): RawDetection => ({ classId, confidence, box: { xmin, ymin, xmax, ymax } });
@@ -20,6 +20,15 @@ describe('letterbox geometry (Ultralytics LetterBox)', () => {
     const lb = letterbox(100, 51, 64, 64);
     // THEN top = round(15.4) = 15 and bottom = round(15.6) = 16
     expect([lb.height, lb.top, lb.bottom]).toEqual([33, 15, 16]);
+  });
+
+  test('a resized size ending in .5 rounds half to even, as Python round() does', () => {
+    // GIVEN 1280x853 into 640x640: height 853 * 0.5 = 426.5
+    const lb = letterbox(1280, 853, 640, 640);
+    // THEN height round(426.5) = 426 (not 427), dh = 107, so 107 px above and below
+    expect([lb.height, lb.top, lb.bottom]).toEqual([426, 107, 107]);
+    // AND the helper matches Python on both parities and away from halves
+    expect([0.5, 1.5, 2.5, -1.5, 2.4, 2.6].map(roundHalfEven)).toEqual([0, 2, 2, -2, 2, 3]);
   });
 
   test('a small image is scaled up', () => {
@@ -88,12 +97,16 @@ describe('output layouts', () => {
   });
 
   test('decodes the second image of a batch and honours the class filter', () => {
-    // GIVEN a batch of 2 with 1 class-pair anchor each; image 1 scores class 0 at 0.5, class 1 at 0.7
+    // GIVEN a batch of 2 with 1 class-pair anchor each; image 1 scores class 0 at 0.5, class 1 at 0.7 (best)
     const img0 = [1, 1, 1, 1, 0.9, 0.9];
     const img1 = [20, 20, 10, 10, 0.5, 0.7];
     const data = Float32Array.from([...img0, ...img1]);
-    // WHEN image 1 is decoded keeping class 0 only THEN its class-0 score is used
-    expect(decodeOutput(data, { kind: 'yolov8', classes: 2, anchors: 1 }, 1, { ...ALL, classes: [0] })).toEqual([det(0, 0.5, 15, 15, 25, 25)]);
+    const layout = { kind: 'yolov8', classes: 2, anchors: 1 } as const;
+    // WHEN image 1 is decoded keeping class 0 only THEN nothing is returned: its best class over all
+    // classes is 1 (Ultralytics takes the argmax first, then filters), not a weak class 0
+    expect(decodeOutput(data, layout, 1, { ...ALL, classes: [0] })).toEqual([]);
+    // AND keeping class 1 returns it at its own score
+    expect(decodeOutput(data, layout, 1, { ...ALL, classes: [1] })).toEqual([det(1, expect.closeTo(0.7) as unknown as number, 15, 15, 25, 25)]);
   });
 
   test('decodes [1, N, 6] end-to-end rows without NMS', () => {

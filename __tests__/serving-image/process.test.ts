@@ -1,4 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { solidImage } from './helpers/images';
@@ -47,6 +48,21 @@ describe('the server process (dist/main.js)', () => {
     expect(server.logs.find((l) => l.severity === 'CRITICAL')?.message).toMatch(/cannot load the model: cannot read the model missing\/model.onnx: ENOENT/);
   });
 
+  test('a port already in use is one fatal JSON line and exit 2', async () => {
+    // GIVEN a port something else listens on
+    const blocker = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => blocker.once('listening', r));
+    try {
+      // WHEN the server is started on it
+      const server = spawnServer({ MODEL_PATH: 'missing/model.onnx', AIP_HTTP_PORT: String((blocker.address() as AddressInfo).port) });
+      // THEN it exits 2 with a CRITICAL line naming the problem
+      expect(await server.exited).toBe(2);
+      expect(server.logs.find((l) => l.severity === 'CRITICAL')).toMatchObject({ code: 'EADDRINUSE', message: expect.stringMatching(/^cannot listen: .*EADDRINUSE/) });
+    } finally {
+      blocker.close();
+    }
+  });
+
   test('invalid configuration lists every problem and exits 2 before listening', async () => {
     const server = spawnServer({ AIP_HTTP_PORT: 'eighty', EXECUTION_PROVIDERS: 'cpu,gpu', WORKERS: '0' });
     expect(await server.exited).toBe(2);
@@ -68,11 +84,20 @@ describe('the server process (dist/main.js)', () => {
     await waitForOk(`${url}/health`);
     const image = await solidImage([255, 0, 0], 640, 640);
     const predict = () => fetch(`${url}/predict`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: image }).then((r) => r.status);
-    // WHEN five predictions are accepted and SIGTERM arrives while they run
+    // WHEN five predictions are accepted (one running, four queued, read from /metrics) ...
     const accepted = Array.from({ length: 5 }, predict);
-    await new Promise((r) => setTimeout(r, 150));
+    const metric = (text: string, name: string) => Number(text.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1]);
+    for (;;) {
+      const text = await fetch(`${url}/metrics`).then((r) => r.text());
+      const [queued, done] = [metric(text, 'serving_queue_depth'), metric(text, 'serving_images_total')];
+      // A queued image means the one worker is busy with another: queued + done + 1 were accepted.
+      if (queued > 0 && queued + done + 1 === 5) break;
+      expect(done).toBeLessThan(4); // else the inferences were too quick for this test to catch them queued
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // ... and SIGTERM arrives while they run (the server logs that it starts draining)
     server.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 50));
+    while (!server.logs.some((l) => String(l.message).startsWith('shutting down'))) await new Promise((r) => setTimeout(r, 5));
     // THEN health is 503 and a new prediction is refused with 503 while the accepted ones finish
     expect(await fetch(`${url}/health`).then((r) => r.status)).toBe(503);
     expect(await predict()).toBe(503);

@@ -14,8 +14,11 @@ import { DEFAULT_PARAMETERS, PredictRequest, parsePredictBody } from './request'
 /** What the predict route needs from the inference engine ({@link InferencePool} implements it). */
 export interface Engine {
   readonly model: LoadedModel;
+  /** At least one worker can take work. */
+  readonly healthy: boolean;
   hasRoom(n: number): boolean;
-  infer(pixels: Uint8Array, options: DecodeOptions): Promise<InferenceResult>;
+  /** Aborting `signal` drops the image if it is still queued. */
+  infer(pixels: Uint8Array, options: DecodeOptions, signal?: AbortSignal): Promise<InferenceResult>;
 }
 
 /** One detection in a prediction. */
@@ -61,10 +64,28 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Images in the request, for the request log line. */
     instanceCount?: number;
+    /** Gives back the room a predict request held while its body was arriving. */
+    releaseUpload?: () => void;
   }
 }
 
-const RAW_IMAGE_TYPES: Record<string, string> = { 'image/jpeg': 'jpeg', 'image/png': 'png', 'image/webp': 'webp' };
+/**
+ * Raw bodies (Vertex rawPredict forwards the caller's body and Content-Type unchanged): any
+ * `image/*` or `application/octet-stream`, with or without parameters such as `; charset=binary`.
+ * The declared type is not trusted: sharp detects the format from the bytes and the
+ * SUPPORTED_FORMATS allow-list decides (preprocess.ts).
+ */
+const RAW_BODY_TYPE = /^(?:image\/[\w.+-]+|application\/octet-stream)(?:\s*;.*)?$/i;
+
+/**
+ * find-my-way reads `:` as the start of a path parameter: Vertex's predict route
+ * (`/v1/endpoints/{id}/deployedModels/{id}:predict`) would then also match `...:explain` or
+ * `.../456x`. `::` is its escape for a literal colon
+ * (https://github.com/delvedor/find-my-way#match-order).
+ */
+function literalRoute(route: string): string {
+  return route.replace(/:/g, '::');
+}
 
 /**
  * Builds the Vertex AI custom-container app (health and predict on the routes the environment
@@ -84,16 +105,25 @@ export function buildApp(options: AppOptions): ServingApp {
    * burst of requests cannot all pass the check and hold decoded images beyond MAX_QUEUE_SIZE.
    */
   let decoding = 0;
+  /**
+   * Requests admitted whose body is still arriving or being parsed: each holds at least one
+   * future image and up to MAX_REQUEST_BYTES of memory, so each takes one image's room until its
+   * body is parsed. Without this, any number of slow uploads could pass admission at once.
+   */
+  let uploading = 0;
 
   const app = Fastify({ loggerInstance: options.logger as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: config.maxRequestBytes });
 
   // Only JSON and images: anything else (fastify also parses text/plain by default) is a 415.
   app.removeContentTypeParser('text/plain');
   // Vertex rawPredict forwards the caller's body and Content-Type unchanged: take any image/* as bytes.
-  app.addContentTypeParser(/^image\/[\w.+-]+$/, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(RAW_BODY_TYPE, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  const predictRoute = literalRoute(config.predictRoute);
+  const healthRoute = literalRoute(config.healthRoute);
 
   app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url === config.predictRoute ? 'predict' : request.routeOptions.url === config.healthRoute ? 'health' : request.routeOptions.url ?? 'unmatched';
+    const url = request.routeOptions.url;
+    const route = url === predictRoute ? 'predict' : url === healthRoute ? 'health' : url ?? 'unmatched';
     metrics.requests.inc({ route, status: reply.statusCode });
     if (route === 'predict') metrics.latency.observe(reply.elapsedTime / 1000);
     request.log.info({ method: request.method, route, status: reply.statusCode, latencyMs: Math.round(reply.elapsedTime * 10) / 10, instances: request.instanceCount ?? 0 }, 'request');
@@ -111,9 +141,11 @@ export function buildApp(options: AppOptions): ServingApp {
     reply.status(404).send(new HttpError(404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`).toJSON()),
   );
 
-  app.get(config.healthRoute, async (_req, reply) => {
+  app.get(healthRoute, async (_req, reply) => {
     if (shuttingDown) return reply.status(503).send({ status: 'shutting_down' });
     if (!engine) return reply.status(503).send({ status: 'loading' });
+    // Every worker is down (being replaced, or failing to start): tell Vertex AI to route elsewhere.
+    if (!engine.healthy) return reply.status(503).send({ status: 'no_worker' });
     return { status: 'ready' };
   });
 
@@ -121,17 +153,31 @@ export function buildApp(options: AppOptions): ServingApp {
   function admit(images: number): Engine {
     if (shuttingDown) throw new HttpError(503, 'SHUTTING_DOWN', 'the server is shutting down');
     if (!engine) throw new HttpError(503, 'NOT_READY', 'the model is still loading', undefined, 5);
-    if (!engine.hasRoom(decoding + images)) {
+    if (!engine.healthy) throw new HttpError(503, 'WORKER_FAILED', 'no inference worker is ready (one is being replaced); retry', undefined, 1);
+    if (!engine.hasRoom(uploading + decoding + images)) {
       throw new HttpError(429, 'QUEUE_FULL', 'the inference queue is full (MAX_QUEUE_SIZE); retry later', undefined, 1);
     }
     return engine;
   }
 
-  app.post(config.predictRoute, {
+  app.post(predictRoute, {
     // Under overload, refuse before the body is read and parsed: a flood of refused multi-megabyte
     // bodies would otherwise take the CPU the inferences need.
-    onRequest: async () => void admit(1),
+    onRequest: async (request, reply) => {
+      admit(1);
+      uploading++;
+      let held = true;
+      request.releaseUpload = () => {
+        if (held) uploading--;
+        held = false;
+      };
+      // Also when the body never gets parsed (too large, invalid JSON: onResponse) or the client
+      // goes away mid-upload (no response: the socket's close).
+      reply.raw.once('close', request.releaseUpload);
+    },
+    onResponse: async (request) => request.releaseUpload?.(),
   }, async (request: FastifyRequest, reply: FastifyReply) => {
+    request.releaseUpload?.();
     const parsed = parseRequest(request, admit(1));
     request.instanceCount = parsed.images.length;
     // Refuse at once, before decoding anything, when the queue cannot take every image.
@@ -148,13 +194,7 @@ export function buildApp(options: AppOptions): ServingApp {
   if (options.serveMetrics ?? true) registerMetricsRoute(app, metrics);
 
   function parseRequest(request: FastifyRequest, e: Engine): PredictRequest {
-    const contentType = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-    if (Buffer.isBuffer(request.body)) {
-      if (!RAW_IMAGE_TYPES[contentType]) {
-        throw new HttpError(400, 'UNSUPPORTED_IMAGE_FORMAT', `Content-Type ${contentType} is not supported; send ${Object.keys(RAW_IMAGE_TYPES).join(', ')} or JSON`, 0);
-      }
-      return { images: [request.body], parameters: DEFAULT_PARAMETERS };
-    }
+    if (Buffer.isBuffer(request.body)) return { images: [request.body], parameters: DEFAULT_PARAMETERS };
     return parsePredictBody(request.body, config.maxInstances, layoutClassCount(e.model.layout));
   }
 
@@ -177,10 +217,19 @@ export function buildApp(options: AppOptions): ServingApp {
     const images = prepared.map((p) => (p as PromiseFulfilledResult<PreparedImage>).value);
     const { parameters: p } = req;
     const decode: DecodeOptions = { confidence: p.confidence, iou: p.iou, maxDetections: p.maxDetections, classes: p.classes };
-    const results = await Promise.all(images.map((img, i) => e.infer(img.pixels, decode).catch((err: unknown) => Promise.reject(err instanceof HttpError && err.status < 500 ? err.at(i) : err))));
+    // The first image that fails (429, 503 timeout, worker failure) answers the request: drop the
+    // request's other images still queued rather than infer them for nobody.
+    const abandon = new AbortController();
+    const results = await Promise.all(
+      images.map((img, i) =>
+        e.infer(img.pixels, decode, abandon.signal).catch((err: unknown) => {
+          abandon.abort(new HttpError(503, 'QUEUE_TIMEOUT', 'dropped: another image of the request failed'));
+          return Promise.reject(err instanceof HttpError && err.status < 500 ? err.at(i) : err);
+        }),
+      ),
+    );
     return Promise.all(
       results.map(async (r, i) => {
-        metrics.queueWait.observe(r.queueMs / 1000);
         const img = images[i];
         const detections = r.detections.map((d) => {
           const b = unletterboxBox(d.box, img.letterbox, img.width, img.height);
@@ -223,7 +272,7 @@ function toHttpError(err: FastifyError | HttpError): HttpError {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new HttpError(413, 'BODY_TOO_LARGE', `the body is larger than ${err.message.match(/\d+/)?.[0] ?? 'the limit'} bytes (MAX_REQUEST_BYTES)`);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `send application/json or an image (${[...SUPPORTED_FORMATS].join(', ')})`);
+      return new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `send application/json, or an image (${[...SUPPORTED_FORMATS].join(', ')}) as image/* or application/octet-stream`);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new HttpError(400, 'INVALID_JSON', 'the body is empty');
   }

@@ -25,6 +25,10 @@ export interface ServerConfig {
   readonly workers: number;
   /** onnxruntime intra-op threads per worker. */
   readonly intraOpThreads: number;
+  /** GPUs the workers are spread over (worker i uses GPU `i % gpuCount`). */
+  readonly gpuCount: number;
+  /** Replacement workers that may fail in a row before the process exits. */
+  readonly workerMaxRestarts: number;
   /** Most instances in one request. */
   readonly maxInstances: number;
   /** Largest request body in bytes. */
@@ -53,6 +57,15 @@ export class ConfigError extends Error {
     super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
     this.name = 'ConfigError';
   }
+}
+
+/**
+ * GPUs listed in CUDA_VISIBLE_DEVICES (CUDA numbers the visible ones 0..n-1), else 1: when it is
+ * unset, multi-GPU machine types need GPU_COUNT (and WORKERS) set to their GPU count.
+ */
+function visibleGpus(cudaVisibleDevices: string | undefined): number {
+  const ids = (cudaVisibleDevices ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '' && s !== '-1');
+  return Math.max(1, ids.length);
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -119,6 +132,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     workers,
     // One worker uses every core; several share them, so intra-op pools do not oversubscribe.
     intraOpThreads: int('INTRA_OP_THREADS', Math.max(1, Math.floor(cores / workers)), 1, 256),
+    gpuCount: int('GPU_COUNT', visibleGpus(env.CUDA_VISIBLE_DEVICES), 1, 64),
+    workerMaxRestarts: int('WORKER_MAX_RESTARTS', 5, 0, 100),
     maxInstances: int('MAX_INSTANCES', 16, 1, 1024),
     maxRequestBytes: int('MAX_REQUEST_BYTES', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     maxImagePixels: int('MAX_IMAGE_PIXELS', 40_000_000, 1, 1_000_000_000),
@@ -130,6 +145,11 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     metricsPort: env.METRICS_PORT ? int('METRICS_PORT', 0, 1, 65535) : undefined,
     logLevel,
   };
+  // A request's images are admitted all at once, so one with more images than the queue holds
+  // would get 429 on an idle server, forever.
+  if (config.maxInstances > config.maxQueueSize) {
+    problems.push(`MAX_INSTANCES=${config.maxInstances} is larger than MAX_QUEUE_SIZE=${config.maxQueueSize}: a request that large could never be queued; lower MAX_INSTANCES or raise MAX_QUEUE_SIZE`);
+  }
   if (config.metricsPort !== undefined && config.metricsPort === config.port) {
     problems.push(`METRICS_PORT=${config.metricsPort}: equals AIP_HTTP_PORT; leave it unset to serve /metrics on the serving port`);
   }

@@ -48,13 +48,22 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
 
-  await serving.app.listen({ host: config.host, port: config.port });
-  if (metricsApp) await metricsApp.listen({ host: config.host, port: config.metricsPort });
+  try {
+    await serving.app.listen({ host: config.host, port: config.port });
+    if (metricsApp) await metricsApp.listen({ host: config.host, port: config.metricsPort });
+  } catch (err) {
+    // EADDRINUSE, a HOST that is not an address of this machine...: a setup problem, like bad config.
+    logger.fatal({ host: config.host, port: config.port, metricsPort: config.metricsPort, code: (err as NodeJS.ErrnoException).code }, `cannot listen: ${(err as Error).message}`);
+    process.exit(2);
+  }
   logger.info({ healthRoute: config.healthRoute, predictRoute: config.predictRoute, port: config.port }, 'listening; loading the model');
 
   try {
     const files = await fetchModelFiles(config, new StorageClient(process.env.STORAGE_EMULATOR_HOST));
-    const engine = await loadEngine(config, files, logger, metrics, path.join(__dirname, 'engine', 'worker.js'));
+    // Workers that keep failing (e.g. a CUDA error that poisons the process's GPU context): exit so
+    // that Vertex AI restarts the container; health has been 503 since the last worker went down.
+    const onFatal = () => process.exit(1);
+    const engine = await loadEngine(config, files, logger, metrics, path.join(__dirname, 'engine', 'worker.js'), onFatal);
     pool = engine.pool;
     if (stopping) return;
     serving.setReady(pool, engine.classNames);
@@ -66,4 +75,8 @@ async function main(): Promise<void> {
   }
 }
 
-void main();
+main().catch((err: Error) => {
+  // Anything unexpected before the model loads: one JSON line, not a bare stack trace.
+  createLogger('info').fatal({ err }, `cannot start: ${err.message}`);
+  process.exit(2);
+});

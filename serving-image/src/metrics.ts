@@ -1,35 +1,30 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-const STAGE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-/** Window of the `images_per_second` gauge. */
-const RATE_WINDOW_SECONDS = 10;
+// Up to 60 s: a request can wait REQUEST_TIMEOUT_MS (30 s by default) in the queue, then run.
+const STAGE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
-/** The server's Prometheus metrics, in their own registry (no global state, one per app in tests). */
+/**
+ * The server's Prometheus metrics, in their own registry (no global state, one per app in tests).
+ * Images per second is `rate(serving_images_total[1m])` in PromQL: no gauge duplicates it.
+ */
 export class ServerMetrics {
   readonly registry = new Registry();
   readonly requests = new Counter({ name: 'serving_http_requests_total', help: 'HTTP requests answered, by route and status.', labelNames: ['route', 'status'], registers: [this.registry] });
   readonly latency = new Histogram({ name: 'serving_request_duration_seconds', help: 'End-to-end latency of predict requests.', buckets: STAGE_BUCKETS, registers: [this.registry] });
-  readonly queueWait = new Histogram({ name: 'serving_queue_wait_seconds', help: 'Time an image waited for a worker.', buckets: STAGE_BUCKETS, registers: [this.registry] });
+  readonly queueWait = new Histogram({
+    name: 'serving_queue_wait_seconds',
+    help: 'Time an image waited in the queue, whether it then ran, timed out or was dropped.',
+    buckets: STAGE_BUCKETS,
+    registers: [this.registry],
+  });
   readonly preprocess = new Histogram({ name: 'serving_preprocess_seconds', help: 'Decoding and letterboxing one image.', buckets: STAGE_BUCKETS, registers: [this.registry] });
   readonly inference = new Histogram({ name: 'serving_inference_seconds', help: 'session.run of one batch.', buckets: STAGE_BUCKETS, registers: [this.registry] });
   readonly postprocess = new Histogram({ name: 'serving_postprocess_seconds', help: 'Decoding and NMS of one batch.', buckets: STAGE_BUCKETS, registers: [this.registry] });
   readonly batchSize = new Histogram({ name: 'serving_batch_size', help: 'Images per session.run.', buckets: [1, 2, 4, 8, 16, 32, 64], registers: [this.registry] });
   readonly images = new Counter({ name: 'serving_images_total', help: 'Images inferred.', registers: [this.registry] });
-  private readonly recent: number[] = [];
 
   constructor(queueDepth: () => number) {
     new Gauge({ name: 'serving_queue_depth', help: 'Images waiting for a worker.', registers: [this.registry], collect() { this.set(queueDepth()); } });
-    const recent = this.recent;
-    new Gauge({
-      name: 'serving_images_per_second',
-      help: `Images inferred per second over the last ${RATE_WINDOW_SECONDS} s.`,
-      registers: [this.registry],
-      collect() {
-        const since = Date.now() - RATE_WINDOW_SECONDS * 1000;
-        while (recent.length > 0 && recent[0] < since) recent.shift();
-        this.set(recent.length / RATE_WINDOW_SECONDS);
-      },
-    });
     collectDefaultMetrics({ register: this.registry });
   }
 
@@ -39,10 +34,5 @@ export class ServerMetrics {
     this.inference.observe(inferenceMs / 1000);
     this.postprocess.observe(postprocessMs / 1000);
     this.images.inc(size);
-    const now = Date.now();
-    for (let i = 0; i < size; i++) this.recent.push(now);
-    // Bound memory: drop timestamps older than the window on write too, not only on scrape.
-    const since = now - RATE_WINDOW_SECONDS * 1000;
-    while (this.recent.length > 0 && this.recent[0] < since) this.recent.shift();
   }
 }

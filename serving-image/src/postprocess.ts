@@ -76,8 +76,10 @@ export function decodeOutput(data: Float32Array, layout: OutputLayout, index: nu
   // anchor-major scan strides by `anchors` floats and is several times slower for 8400 anchors).
   const best = new Float32Array(anchors).fill(-Infinity);
   const bestClass = new Int32Array(anchors).fill(-1);
+  // The best class is taken over ALL classes, and only then filtered by `classes`, as Ultralytics'
+  // non_max_suppression does (`conf, j = cls.max(1)` then `x[(x[:, 5:6] == classes).any(1)]`): an
+  // object that is really a bus is not reported as a weak person when only persons are asked for.
   for (let c = 0; c < classes; c++) {
-    if (allowed && !allowed.has(c)) continue;
     const row = base + (4 + c) * anchors;
     for (let a = 0; a < anchors; a++) {
       const s = data[row + a];
@@ -89,7 +91,7 @@ export function decodeOutput(data: Float32Array, layout: OutputLayout, index: nu
   }
   const candidates: RawDetection[] = [];
   for (let a = 0; a < anchors; a++) {
-    if (bestClass[a] < 0 || !(best[a] >= options.confidence)) continue;
+    if (bestClass[a] < 0 || !(best[a] >= options.confidence) || (allowed && !allowed.has(bestClass[a]))) continue;
     const cx = data[base + a];
     const cy = data[base + anchors + a];
     const hw = data[base + 2 * anchors + a] / 2;
@@ -139,19 +141,30 @@ export interface Letterbox {
 }
 
 /**
+ * Python's `round()`: halves go to the even neighbour (`round(426.5) == 426`), where `Math.round`
+ * would go up. Ultralytics' `LetterBox` rounds the resized size with it.
+ */
+export function roundHalfEven(v: number): number {
+  const floor = Math.floor(v);
+  const diff = v - floor;
+  if (diff !== 0.5) return Math.round(v);
+  return floor % 2 === 0 ? floor : floor + 1;
+}
+
+/**
  * Letterbox geometry of a `width` x `height` image into a `targetWidth` x `targetHeight` input,
- * rounded exactly as Ultralytics' `LetterBox` rounds it (the ±0.1 splits odd padding the same way).
+ * rounded as Ultralytics' `LetterBox` rounds it: `round()` (half to even) for the resized size,
+ * `round(d ∓ 0.1)` to split odd padding.
  */
 export function letterbox(width: number, height: number, targetWidth: number, targetHeight: number): Letterbox {
   const scale = Math.min(targetHeight / height, targetWidth / width);
-  const w = Math.round(width * scale);
-  const h = Math.round(height * scale);
+  const w = roundHalfEven(width * scale);
+  const h = roundHalfEven(height * scale);
   const dw = (targetWidth - w) / 2;
   const dh = (targetHeight - h) / 2;
-  // Python's round() rounds halves to even; with the ±0.1 nudge no value is ever exactly half.
-  // max(0, …) also turns round(-0.1) = -0 into 0.
-  const top = Math.max(0, Math.round(dh - 0.1));
-  const left = Math.max(0, Math.round(dw - 0.1));
+  // max(0, …) turns round(-0.1) = -0 into 0.
+  const top = Math.max(0, roundHalfEven(dh - 0.1));
+  const left = Math.max(0, roundHalfEven(dw - 0.1));
   return { scale, width: w, height: h, top, left, bottom: targetHeight - h - top, right: targetWidth - w - left };
 }
 

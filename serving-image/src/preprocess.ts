@@ -21,7 +21,8 @@ const PAD = { r: 114, g: 114, b: 114 };
 
 /**
  * Decodes, orients, letterboxes and converts an image to RGB bytes for the model, as Ultralytics'
- * pre-processing does (the float conversion to 0..1 CHW happens in the inference worker).
+ * pre-processing does, up to resampling differences (see the resize below; the float
+ * conversion to 0..1 CHW happens in the inference worker).
  * sharp runs on libuv's thread pool, so the JavaScript thread stays free.
  * @throws HttpError NOT_AN_IMAGE, UNSUPPORTED_IMAGE_FORMAT or IMAGE_TOO_LARGE (checked from the
  *   header, before any pixel is decoded)
@@ -49,8 +50,11 @@ export async function prepareImage(bytes: Buffer, inputWidth: number, inputHeigh
     const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, autoOrient: true })
       .removeAlpha()
       .toColourspace('srgb')
-      // cv2.INTER_LINEAR, as Ultralytics resizes.
-      .resize(lb.width, lb.height, { fit: 'fill', kernel: 'linear' })
+      // Ultralytics resizes with cv2.INTER_LINEAR. The closest sharp gets: the linear kernel and no
+      // JPEG/WebP shrink-on-load (a DCT-domain downscale). Pixel values still differ slightly when
+      // shrinking, because libvips' linear reduce averages over the scale (anti-aliasing) where
+      // cv2 samples 2x2 neighbours.
+      .resize(lb.width, lb.height, { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: false })
       .extend({ top: lb.top, bottom: lb.bottom, left: lb.left, right: lb.right, background: PAD })
       .raw()
       .toBuffer({ resolveWithObject: true });

@@ -17,20 +17,32 @@ export interface LoadedEngine {
 /**
  * Starts the inference workers on the model as configured and resolves the class names.
  * @param workerScript the compiled worker (`dist/engine/worker.js`)
+ * @param onFatal called when the workers keep failing (see {@link InferencePoolOptions.onFatal})
  */
-export async function loadEngine(config: ServerConfig, files: Pick<ModelFiles, 'model' | 'labels'>, logger: Logger, metrics: ServerMetrics, workerScript: string): Promise<LoadedEngine> {
+export async function loadEngine(
+  config: ServerConfig,
+  files: Pick<ModelFiles, 'model' | 'labels'>,
+  logger: Logger,
+  metrics: ServerMetrics,
+  workerScript: string,
+  onFatal?: (err: Error) => void,
+): Promise<LoadedEngine> {
   const pool = await InferencePool.start({
     workerScript,
     model: files.model,
     executionProviders: config.executionProviders,
     workers: config.workers,
     intraOpThreads: config.intraOpThreads,
+    gpuCount: config.gpuCount,
+    maxRestarts: config.workerMaxRestarts,
     maxBatchSize: config.maxBatchSize,
     maxQueueDelayMs: config.maxQueueDelayMs,
     maxQueueSize: config.maxQueueSize,
     requestTimeoutMs: config.requestTimeoutMs,
     logger,
     onBatch: (size, inferenceMs, postprocessMs) => metrics.observeBatch(size, inferenceMs, postprocessMs),
+    onQueueWait: (ms) => metrics.queueWait.observe(ms / 1000),
+    onFatal,
   });
   const { names, source } = resolveClassNames(readOnnxMetadata(files.model), files.labels, layoutClassCount(pool.model.layout));
   return { pool, classNames: names, classNameSource: source };

@@ -8,6 +8,10 @@ export interface WorkerInit {
   readonly executionProviders: readonly string[];
   /** onnxruntime intra-op threads. */
   readonly intraOpThreads: number;
+  /** GPU the CUDA and TensorRT providers use. */
+  readonly deviceId: number;
+  /** Largest batch the pool sends (a dynamic batch is warmed up at this size too). */
+  readonly maxBatchSize: number;
 }
 
 /** What the model expects, as the worker found it. */
@@ -44,4 +48,7 @@ export type WorkerMessage =
     }
   | { readonly type: 'fatal'; readonly message: string }
   | { readonly type: 'result'; readonly id: number; readonly detections: readonly RawDetection[][]; readonly inferenceMs: number; readonly postprocessMs: number }
-  | { readonly type: 'error'; readonly id: number; readonly message: string };
+  /** The batch could not be run because of its input; the worker goes on. */
+  | { readonly type: 'error'; readonly id: number; readonly message: string }
+  /** `session.run` failed for a reason that is not the input's: the worker is retired and replaced. */
+  | { readonly type: 'failed'; readonly id: number; readonly message: string };

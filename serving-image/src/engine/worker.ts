@@ -8,11 +8,21 @@ import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { decodeOutput, detectLayout } from '../postprocess';
-import type { ModelShape, RunMessage, WorkerInit, WorkerMessage } from './protocol';
+import type { RunMessage, WorkerInit, WorkerMessage } from './protocol';
+import { modelShape, toTensor } from './tensor';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
 const post = (m: WorkerMessage) => port.postMessage(m);
+
+/**
+ * The provider list onnxruntime-node is given: GPU providers get this worker's `deviceId`, so the
+ * workers of a multi-GPU machine spread over its GPUs. (onnxruntime-node exposes no other
+ * TensorRT option: the engine cache is configured with ORT_TENSORRT_* environment variables.)
+ */
+function providerConfigs(providers: readonly string[]): ort.InferenceSession.ExecutionProviderConfig[] {
+  return providers.map((name) => (name === 'cuda' || name === 'tensorrt' ? { name, deviceId: init.deviceId } : name));
+}
 
 /**
  * Creates the session on the first provider that loads. onnxruntime-node does not fall back by
@@ -25,7 +35,7 @@ async function createSession(): Promise<{ session: ort.InferenceSession; provide
     const providers = init.executionProviders.slice(i);
     try {
       const session = await ort.InferenceSession.create(init.model, {
-        executionProviders: providers as ort.InferenceSession.ExecutionProviderConfig[],
+        executionProviders: providerConfigs(providers),
         intraOpNumThreads: init.intraOpThreads,
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
@@ -38,49 +48,45 @@ async function createSession(): Promise<{ session: ort.InferenceSession; provide
   throw new Error(`no execution provider could run the model: ${failures.map((f) => `${f.provider}: ${f.reason}`).join('; ')}`);
 }
 
-function modelShape(session: ort.InferenceSession): Omit<ModelShape, 'outputDims'> {
-  const meta = session.inputMetadata[0];
-  const shape = meta.isTensor ? meta.shape : [];
-  const [batch, channels, height, width] = shape;
-  if (shape.length !== 4 || channels !== 3 || typeof height !== 'number' || typeof width !== 'number' || height <= 0 || width <= 0) {
-    throw new Error(`unsupported model input ${meta.name} [${shape.join(', ')}]: expected [batch, 3, height, width] with a fixed height and width`);
-  }
-  return { inputName: meta.name, batch: typeof batch === 'number' && batch > 0 ? batch : null, height, width };
-}
-
-/** Fills an NCHW float tensor with 0..1 RGB from HWC bytes, as Ultralytics does (`im / 255`). */
-function toTensor(images: readonly Uint8Array[], batch: number, height: number, width: number): ort.Tensor {
-  const plane = height * width;
-  const data = new Float32Array(batch * 3 * plane);
-  images.forEach((px, i) => {
-    const base = i * 3 * plane;
-    for (let p = 0, q = 0; p < plane; p++, q += 3) {
-      data[base + p] = px[q] / 255;
-      data[base + plane + p] = px[q + 1] / 255;
-      data[base + 2 * plane + p] = px[q + 2] / 255;
-    }
-  });
-  return new ort.Tensor('float32', data, [batch, 3, height, width]);
-}
-
 async function main(): Promise<void> {
   const { session, provider, failures } = await createSession();
   const shape = modelShape(session);
   const outputName = session.outputNames[0];
   // Warm-up: the first run allocates and (on GPUs) builds engines; health turns 200 only after it.
+  // A dynamic batch is also run at the largest batch the pool will send, so that TensorRT's
+  // shape profile covers 1..maxBatch before traffic: a new batch size would otherwise rebuild
+  // the engine inside a live request.
   const start = performance.now();
-  const warm = await session.run({ [shape.inputName]: toTensor([], shape.batch ?? 1, shape.height, shape.width) });
-  const outputDims = warm[outputName].dims.map(Number);
+  const warmupBatches = shape.batch === null && init.maxBatchSize > 1 ? [1, init.maxBatchSize] : [shape.batch ?? 1];
+  let outputDims: number[] = [];
+  for (const batch of warmupBatches) {
+    const warm = await session.run({ [shape.inputName]: toTensor([], batch, shape.height, shape.width) });
+    if (outputDims.length === 0) outputDims = warm[outputName].dims.map(Number);
+  }
   // Refuse an output the server cannot decode now, as a startup error, not on the first request.
   detectLayout(outputDims);
   post({ type: 'ready', provider, failures, shape: { ...shape, outputDims }, warmupMs: performance.now() - start });
 
   port.on('message', async (msg: RunMessage) => {
+    let input: ort.Tensor;
     try {
-      const input = toTensor(msg.images, shape.batch ?? msg.images.length, shape.height, shape.width);
-      const t0 = performance.now();
-      const out = await session.run({ [shape.inputName]: input });
-      const t1 = performance.now();
+      input = toTensor(msg.images, shape.batch ?? msg.images.length, shape.height, shape.width);
+    } catch (err) {
+      post({ type: 'error', id: msg.id, message: (err as Error).message });
+      return;
+    }
+    const t0 = performance.now();
+    let out: ort.InferenceSession.ReturnType;
+    try {
+      out = await session.run({ [shape.inputName]: input });
+    } catch (err) {
+      // The input was built here and has the model's shape, so this is the runtime's failure (a
+      // CUDA error can be sticky): the pool retires this worker and starts another.
+      post({ type: 'failed', id: msg.id, message: (err as Error).message });
+      return;
+    }
+    const t1 = performance.now();
+    try {
       const data = out[outputName].data as Float32Array;
       // The anchor or batch dimension may differ from the warm-up run in models with dynamic axes.
       const layout = detectLayout(out[outputName].dims.map(Number));
