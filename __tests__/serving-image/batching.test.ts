@@ -105,14 +105,10 @@ describe('backpressure', () => {
     try {
       const address = new URL(await server.serving.app.listen({ host: '127.0.0.1', port: 0 }));
       const image = await solidImage([255, 0, 0], 32, 32);
-      /** Polls with real requests until one gets `status` (a behaviour to wait for, bounded). */
-      const untilStatus = async (status: number) => {
-        for (let i = 0; i < 400; i++) {
-          const res = await postImage(server, image);
-          if (res.statusCode === status) return res;
-          await new Promise((r) => setTimeout(r, 5));
-        }
-        throw new Error(`never got ${status}`);
+      /** Polls /metrics (which takes no queue room) until `sample` reads `value`. */
+      const untilMetric = async (sample: string, value: number) => {
+        for (let i = 0; i < 1000 && (await metric(server, sample)) !== value; i++) await new Promise((r) => setTimeout(r, 5));
+        expect(await metric(server, sample)).toBe(value);
       };
       // WHEN two clients send their headers and the start of a body, then stall
       for (let i = 0; i < 2; i++) {
@@ -121,12 +117,14 @@ describe('backpressure', () => {
         socket.write(image.subarray(0, 10));
         sockets.push(socket);
       }
-      // THEN, once the server has admitted both, a new request is refused 429 before its body is read
-      const refused = await untilStatus(429);
-      expect(refused.json().error.code).toBe('QUEUE_FULL');
+      // THEN the server admits both, and a new request is refused 429 before its body is read
+      await untilMetric('serving_uploads_in_progress', 2);
+      const refused = await postImage(server, image);
+      expect([refused.statusCode, refused.json().error.code]).toEqual([429, 'QUEUE_FULL']);
       // WHEN the stalled clients go away THEN their room is given back and requests are served again
       for (const socket of sockets) socket.destroy();
-      expect((await untilStatus(200)).statusCode).toBe(200);
+      await untilMetric('serving_uploads_in_progress', 0);
+      expect((await postImage(server, image)).statusCode).toBe(200);
     } finally {
       for (const socket of sockets) socket.destroy();
       await server.close();

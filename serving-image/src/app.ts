@@ -166,9 +166,13 @@ export function buildApp(options: AppOptions): ServingApp {
     onRequest: async (request, reply) => {
       admit(1);
       uploading++;
+      metrics.uploads.inc();
       let held = true;
       request.releaseUpload = () => {
-        if (held) uploading--;
+        if (held) {
+          uploading--;
+          metrics.uploads.dec();
+        }
         held = false;
       };
       // Also when the body never gets parsed (too large, invalid JSON: onResponse) or the client

@@ -22,6 +22,11 @@ export class ServerMetrics {
   readonly postprocess = new Histogram({ name: 'serving_postprocess_seconds', help: 'Decoding and NMS of one batch.', buckets: STAGE_BUCKETS, registers: [this.registry] });
   readonly batchSize = new Histogram({ name: 'serving_batch_size', help: 'Images per session.run.', buckets: [1, 2, 4, 8, 16, 32, 64], registers: [this.registry] });
   readonly images = new Counter({ name: 'serving_images_total', help: 'Images inferred.', registers: [this.registry] });
+  readonly uploads = new Gauge({
+    name: 'serving_uploads_in_progress',
+    help: 'Predict requests admitted whose body is still arriving; each holds one image of queue room.',
+    registers: [this.registry],
+  });
 
   constructor(queueDepth: () => number) {
     new Gauge({ name: 'serving_queue_depth', help: 'Images waiting for a worker.', registers: [this.registry], collect() { this.set(queueDepth()); } });
