@@ -91,6 +91,28 @@ describe('ServingStack', () => {
     }
   });
 
+  test('tells the server how many GPUs a multi-GPU machine has, unless the model sets it', () => {
+    // GIVEN a 2-GPU machine, a 1-GPU machine, and a 4-GPU machine whose model sets WORKERS itself
+    const model = (version: string, machine: string, extra = '') =>
+      `      - { name: m, version: ${version}, artifactUri: gs://acme/m, machine: { ${machine} }, traffic: ${version === 'v1' ? 100 : 0}${extra} }\n`;
+    const yaml = `${MINIMAL}    models:\n${model('v1', 'type: a2-highgpu-2g, accelerator: NVIDIA_TESLA_A100')}${model('v2', 'type: g2-standard-8, accelerator: NVIDIA_L4')}${model('v3', 'type: a2-highgpu-4g, accelerator: NVIDIA_TESLA_A100', ', env: { WORKERS: "2" }')}`;
+    // WHEN
+    const json = JSON.parse(stackFor(yaml));
+    const models = Object.values(json.resource.terraform_data)
+      .map((r: any) => r.triggers_replace?.manifest?.models)
+      .find(Boolean) as Record<string, { containerSpec: { env?: { name: string; value: string }[] } }>;
+    // THEN
+    expect(models['m@v1'].containerSpec.env).toEqual([
+      { name: 'GPU_COUNT', value: '2' },
+      { name: 'WORKERS', value: '2' },
+    ]);
+    expect(models['m@v2'].containerSpec.env).toBeUndefined();
+    expect(models['m@v3'].containerSpec.env).toEqual([
+      { name: 'GPU_COUNT', value: '4' },
+      { name: 'WORKERS', value: '2' },
+    ]);
+  });
+
   test('outputs the repository URL and the digest-pinned image URI', () => {
     const json = JSON.parse(stackFor(MINIMAL));
     expect(json.output.repository_url.value).toBe('us-central1-docker.pkg.dev/acme-ml-dev/serving');

@@ -16,6 +16,7 @@ import {
   googleProvider,
 } from './private/cdk';
 import { ProjectServices } from './project-services';
+import { acceleratorCount } from './private/vertex-rules';
 import { ServingImage } from './serving-image';
 import { VertexDeployment } from './vertex-deployment';
 import { VertexEndpoint } from './vertex-endpoint';
@@ -142,6 +143,10 @@ export class ServingStack extends TerraformStack {
     this.servingAccount.resource.dependsOn = this.services.resources.map((r) => r.fqn);
     this.deployments = env.models.map((m) => {
       const key = `${m.name}-${m.version}`;
+      // The server runs one inference worker per GPU only when told how many there are (Vertex does
+      // not set CUDA_VISIBLE_DEVICES), so a multi-GPU machine gets GPU_COUNT and WORKERS; `env` wins.
+      const gpus = acceleratorCount(m.machine);
+      const gpuEnv: Record<string, string> = gpus > 1 ? { GPU_COUNT: String(gpus), WORKERS: String(gpus) } : {};
       const model = new VertexModel(this, `model-${key}`, {
         project: env.project,
         region: env.region,
@@ -151,7 +156,7 @@ export class ServingStack extends TerraformStack {
         artifactUri: m.artifactUri,
         labels: env.labels,
         container: {
-          env: m.env,
+          env: gpus > 1 || m.env ? { ...gpuEnv, ...m.env } : undefined,
           sharedMemorySizeMb: m.sharedMemorySizeMb,
           deploymentTimeoutSeconds: m.deploymentTimeout === undefined ? undefined : durationSeconds(m.deploymentTimeout),
         },
