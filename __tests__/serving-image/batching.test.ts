@@ -150,20 +150,27 @@ describe('backpressure', () => {
   });
 });
 
+/**
+ * Makes the pool's first worker die right after it is handed work (reaching into the pool: a
+ * thread must die while holding work; terminating it inside onnxruntime's native run would abort
+ * the whole process, so it dies before the run starts, while filling the input tensor).
+ */
+function killFirstWorkerOnHandOff(server: TestServer): void {
+  const worker = (server.pool as unknown as { slots: { worker: Worker }[] }).slots[0].worker;
+  const post = worker.postMessage.bind(worker);
+  worker.postMessage = (msg: unknown, transfer?: readonly ArrayBuffer[]) => {
+    post(msg, transfer);
+    void worker.terminate();
+  };
+}
+
 describe('worker failure', () => {
   test('a worker that dies is replaced; the request it held gets a 503, not a hang', async () => {
     const server = await startTestServer(buildTinyModel({ size: 640, heavyChannels: 24 }));
     try {
       const image = await solidImage([255, 0, 0], 640, 640);
-      // GIVEN a worker that dies right after it is handed an image (reaching into the pool: a
-      // thread must die while holding work; terminating it inside onnxruntime's native run would
-      // abort the whole process, so it dies before the run starts, while filling the input tensor)
-      const worker = (server.pool as unknown as { slots: { worker: Worker }[] }).slots[0].worker;
-      const post = worker.postMessage.bind(worker);
-      worker.postMessage = (msg: unknown, transfer?: readonly ArrayBuffer[]) => {
-        post(msg, transfer);
-        void worker.terminate();
-      };
+      // GIVEN a worker that dies right after it is handed an image
+      killFirstWorkerOnHandOff(server);
       // WHEN a request arrives
       const res = await postImage(server, image);
       // THEN the request is answered 503 WORKER_FAILED
@@ -187,12 +194,7 @@ describe('a request whose image fails drops its other queued images', () => {
     const server = await startTestServer(buildTinyModel({ size: 640, heavyChannels: 24 }), { MAX_INSTANCES: '3' });
     try {
       const image = await solidImage([255, 0, 0], 640, 640);
-      const worker = (server.pool as unknown as { slots: { worker: Worker }[] }).slots[0].worker;
-      const post = worker.postMessage.bind(worker);
-      worker.postMessage = (msg: unknown, transfer?: readonly ArrayBuffer[]) => {
-        post(msg, transfer);
-        void worker.terminate();
-      };
+      killFirstWorkerOnHandOff(server);
       // WHEN a three-image request arrives (image 0 runs, images 1 and 2 queue)
       const res = await server.serving.app.inject({ method: 'POST', url: '/predict', payload: jsonBody([image, image, image]), headers: JSON_TYPE });
       // THEN it is answered 503 and its two other images have left the queue at once
