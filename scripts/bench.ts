@@ -123,6 +123,15 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** Mean milliseconds of each pipeline stage, from the server's own histograms: where the time beyond session.run goes. */
+async function stageMeans(url: string): Promise<string> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const sample = (name: string) => Number(text.match(new RegExp(`^${name} (\\S+)$`, 'm'))?.[1] ?? NaN);
+  return ['queue_wait', 'preprocess', 'inference', 'postprocess']
+    .map((stage) => `${stage} ${((1000 * sample(`serving_${stage}_seconds_sum`)) / sample(`serving_${stage}_seconds_count`)).toFixed(1)} ms`)
+    .join(', ');
+}
+
 async function main(): Promise<void> {
   const model = readFileSync(args.model!);
   const imageFiles = readdirSync(args.images!).filter((f) => f.endsWith('.jpg')).sort();
@@ -175,6 +184,7 @@ async function main(): Promise<void> {
     const c1 = ratios.get(1);
     if (c16) console.log(`throughput at concurrency 16: ${c16.rps.toFixed(2)}x the bare limit (target >= 0.80)`);
     if (c1) console.log(`p50 latency at concurrency 1: ${c1.p50.toFixed(2)}x bare (target <= 1.15)`);
+    console.log(`server stages, mean over the whole run (from its /metrics): ${await stageMeans(url)}`);
   } finally {
     server.kill('SIGTERM');
   }
