@@ -14,6 +14,7 @@ describe('loadConfig', () => {
       executionProviders: ['tensorrt', 'cuda', 'cpu'],
       workers: 1,
       intraOpThreads: availableParallelism(),
+      imageThreads: availableParallelism(),
       maxInstances: 16,
       maxRequestBytes: 10 * 1024 * 1024,
       maxImagePixels: 40_000_000,
@@ -27,6 +28,11 @@ describe('loadConfig', () => {
       metricsPort: undefined,
       logLevel: 'info',
     });
+  });
+
+  test('IMAGE_THREADS sets the decoding threads, 1 to 256', () => {
+    expect(loadConfig({ MODEL_PATH: 'm.onnx', IMAGE_THREADS: '1' }).imageThreads).toBe(1);
+    expect(() => loadConfig({ MODEL_PATH: 'm.onnx', IMAGE_THREADS: '0' })).toThrow(/IMAGE_THREADS="0": must be an integer from 1 to 256/);
   });
 
   test('AIP_STORAGE_URI is the model folder when MODEL_PATH is unset', () => {

@@ -4,6 +4,7 @@
  */
 import * as path from 'node:path';
 import Fastify from 'fastify';
+import sharp from 'sharp';
 import { buildApp, registerMetricsRoute } from './app';
 import { ConfigError, loadConfig } from './config';
 import { loadEngine } from './engine/load';
@@ -22,6 +23,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger(config.logLevel);
+  sharp.concurrency(config.imageThreads);
   let pool: InferencePool | undefined;
   const metrics = new ServerMetrics(() => pool?.queueDepth ?? 0);
   const serving = buildApp({ config, logger, metrics, serveMetrics: config.metricsPort === undefined });
