@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import { Construct } from 'constructs';
-import type { ModelVersionSpec } from '../deployer/manifest';
+import { type ModelVersionSpec, servedFingerprint } from '../deployer/manifest';
 import { PROJECT_ID, REGION } from './private/gcp-names';
 import { PropsValidator } from './private/validation';
 import { ENV_VAR_NAME, MAX_DEPLOYMENT_TIMEOUT_SECONDS, MODEL_ID, RESERVED_VERSION_ALIASES, VERSION_ALIAS } from './private/vertex-rules';
@@ -175,11 +174,7 @@ export class VertexModel extends Construct {
     // the push; the deployer also compares the digest when it looks the version up (deployer/rollout.ts).
     // Labels are left out: they do not change what serves, and a new fingerprint means a new
     // version and a new GPU deployment. New labels reach the versions uploaded after the change.
-    const { labels: _labels, ...served } = upload;
-    this.fingerprint = createHash('sha256')
-      .update(JSON.stringify({ ...served, containerSpec: containerSpec(props.image.taggedUri) }))
-      .digest('hex')
-      .slice(0, 16);
+    this.fingerprint = servedFingerprint({ ...upload, containerSpec: containerSpec(props.image.taggedUri) });
     this.spec = {
       modelId: props.modelId,
       versionAlias: props.versionAlias,

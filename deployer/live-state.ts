@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { shortSha256 } from './manifest';
 
 /** The parts of a REST `Endpoint` the deployer reads. */
 export interface LiveEndpoint {
@@ -53,7 +53,7 @@ export function liveFingerprint(endpoint: LiveEndpoint): string {
   const entries = (endpoint.deployedModels ?? [])
     .map((dm) => [...FINGERPRINT_FIELDS.map((f) => valueAt(dm, f.path) ?? f.absent), traffic[dm.id] ?? 0].join(':'))
     .sort();
-  return createHash('sha256').update(entries.join(',')).digest('hex').slice(0, 16);
+  return shortSha256(entries.join(','));
 }
 
 function valueAt(o: unknown, path: readonly string[]): unknown {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { DEPLOYED_MODEL_ID, ENDPOINT_ID } from '../constructs/private/vertex-rules';
 
@@ -73,3 +74,27 @@ export type ManifestInput = z.input<typeof manifestSchema>;
 export const STATE_LABEL = 'cdktf-rollout-state';
 /** Fingerprint of the last hand-made change the deployer repaired (keeps the plan stable after it). */
 export const DRIFT_LABEL = 'cdktf-rollout-drift';
+
+/** The first 16 hex characters of the SHA-256 of `text`: the short fingerprints in plans, labels and descriptions. */
+export function shortSha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+/** What a model version serves, as the fingerprint sees it; labels are left out (they change nothing served). */
+export interface ServedModel {
+  readonly displayName: string;
+  readonly description: string;
+  readonly artifactUri?: string;
+  readonly containerSpec: Record<string, unknown>;
+}
+
+/**
+ * The fingerprint of what a model version serves. The construct computes it at synth time with
+ * the image's content tag in the container spec, the deployer at apply time with its digest: one
+ * function, so both always hash the same fields in the same order.
+ */
+export function servedFingerprint(m: ServedModel): string {
+  return shortSha256(
+    JSON.stringify({ displayName: m.displayName, description: m.description, artifactUri: m.artifactUri, containerSpec: m.containerSpec }),
+  );
+}

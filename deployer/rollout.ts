@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import { DEFAULT_AUTOSCALING_TARGETS } from '../constructs/private/vertex-rules';
-import { DRIFT_LABEL, type DeploymentSpec, type EndpointRef, type Manifest, type ModelVersionSpec, STATE_LABEL } from './manifest';
+import { DRIFT_LABEL, type DeploymentSpec, type EndpointRef, type Manifest, type ModelVersionSpec, STATE_LABEL, servedFingerprint } from './manifest';
 import { type LiveDeployedModel, type LiveEndpoint, liveFingerprint, nonZeroTraffic } from './live-state';
 import { type Operation, type VertexClient, VertexApiError, formatDuration } from './vertex-client';
 
@@ -204,7 +203,7 @@ async function ensureModelVersion(
 ): Promise<VersionName> {
   const { client, log } = ctx;
   const modelName = `projects/${ref.project}/locations/${ref.region}/models/${spec.modelId}`;
-  const fingerprint = uploadFingerprint(spec);
+  const fingerprint = servedFingerprint(spec);
   const marker = versionMarker(fingerprint);
   const fromThisSpec = (m: UploadedModel | undefined): m is UploadedModel & { versionId: string } =>
     m?.versionId !== undefined && (m.versionDescription ?? '').includes(marker);
@@ -326,17 +325,6 @@ function endpointPath(ref: EndpointRef): string {
 /** Text in a model version's description that names the spec it was uploaded from. */
 function versionMarker(fingerprint: string): string {
   return `spec ${fingerprint}`;
-}
-
-/**
- * 16 hex characters of the SHA-256 of what is uploaded, as resolved at apply time: the container
- * spec carries the image digest here, where the synth-time fingerprint only knew the content tag,
- * so the same tag pushed again with other bytes is a new version. Labels are left out, as in the
- * construct's fingerprint.
- */
-function uploadFingerprint(spec: ModelVersionSpec): string {
-  const served = { displayName: spec.displayName, description: spec.description, artifactUri: spec.artifactUri, containerSpec: spec.containerSpec };
-  return createHash('sha256').update(JSON.stringify(served)).digest('hex').slice(0, 16);
 }
 
 function sameTraffic(a: Record<string, number>, b: Record<string, number>): boolean {
