@@ -50,8 +50,10 @@ const BASE_SERVICES = [
 ];
 
 /**
- * One environment: providers, state backend, APIs, the Artifact Registry repository and the
- * serving image. Its name is the environment's name, so `cdktf deploy <name>` deploys it.
+ * One environment: providers, state backend, APIs, the Artifact Registry repository, the serving
+ * image, the Vertex AI endpoint with its serving account, model versions, deployments and rollout,
+ * the alert policies and dashboard, the organisation policy checks, and the outputs. Its name is
+ * the environment's name, so `cdktf deploy <name>` deploys it.
  */
 export class ServingStack extends TerraformStack {
   /** The environment this stack was built from. */

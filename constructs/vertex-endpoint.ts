@@ -5,7 +5,7 @@ import { PROJECT_ID, REGION } from './private/gcp-names';
 import { stableNineDigitId } from './private/stable-id';
 import { PropsValidator } from './private/validation';
 import { type LatencyPercentile, type VertexEndpointMetrics, vertexEndpointMetrics } from './private/vertex-metrics';
-import { BIGQUERY_URI, ENDPOINT_ID, KMS_KEY_NAME, endpointAccessProblems } from './private/vertex-rules';
+import { BIGQUERY_URI, ENDPOINT_ACCESS, ENDPOINT_ID, KMS_KEY_NAME, endpointAccessProblems } from './private/vertex-rules';
 
 /**
  * How clients reach a {@link VertexEndpoint}:
@@ -13,7 +13,7 @@ import { BIGQUERY_URI, ENDPOINT_ID, KMS_KEY_NAME, endpointAccessProblems } from 
  * - `dedicated`: a dedicated public DNS name per endpoint (larger payloads, longer timeouts);
  * - `private-psc`: Private Service Connect, reachable only from forwarding rules in `allowedProjects`.
  */
-export type EndpointAccess = 'public' | 'dedicated' | 'private-psc';
+export type EndpointAccess = (typeof ENDPOINT_ACCESS)[number];
 
 /** Request/response logging of online predictions to BigQuery. */
 export interface EndpointRequestLogging {
@@ -115,7 +115,7 @@ export class VertexEndpoint extends Construct {
     const v = new PropsValidator('VertexEndpoint')
       .matches('project', props.project, PROJECT_ID, 'a GCP project id')
       .matches('region', props.region, REGION, 'a region such as us-central1')
-      .check(['public', 'dedicated', 'private-psc'].includes(access), 'access', access, '"public", "dedicated" or "private-psc"')
+      .check(ENDPOINT_ACCESS.includes(access), 'access', access, ENDPOINT_ACCESS.map((a) => JSON.stringify(a)).join(', '))
       .matches('endpointId', endpointId, ENDPOINT_ID, '1 to 9 digits without a leading zero')
       .check(props.displayName === undefined || (props.displayName.length >= 1 && props.displayName.length <= 128), 'displayName', props.displayName, '1 to 128 characters')
       .matches('requestLogging.bigqueryUri', props.requestLogging?.bigqueryUri, BIGQUERY_URI, 'a BigQuery URI such as bq://project.dataset')

@@ -6,7 +6,7 @@ import { AnnotationMetadataEntryType, type TerraformStack, Testing } from 'cdktf
  * `Testing.synthScope` and the matchers never look at annotations, so a policy test would pass
  * whatever the aspects report. `Testing.synth` runs the aspects (as `app.synth()` does) and the
  * error annotations they leave on constructs are read back here; that `cdktf synth` really fails
- * on them is shown by policy.test.ts with `Testing.fullSynth` and `app.synth()`.
+ * on them is shown by serving-stack-policies.test.ts with `Testing.fullSynth` and `app.synth()`.
  */
 export function policyErrors(stack: TerraformStack): string[] {
   Testing.synth(stack);

@@ -1,9 +1,6 @@
 import { z } from 'zod';
-import { BIGQUERY_URI, ENDPOINT_ID, KMS_KEY_NAME } from '../../constructs/private/vertex-rules';
+import { BIGQUERY_URI, ENDPOINT_ACCESS, ENDPOINT_ID, KMS_KEY_NAME } from '../../constructs/private/vertex-rules';
 import { PROJECT_ID, matching } from './common';
-
-/** How clients reach the endpoint. */
-export const ENDPOINT_ACCESS = ['public', 'dedicated', 'private-psc'] as const;
 
 /** `endpoint:` the Vertex AI endpoint the models are deployed to. */
 export const endpointSchema = z.strictObject({

@@ -7,7 +7,7 @@ import { modelSchema } from './model';
 import { endpointAccessProblems, servedVersionsProblems } from '../../constructs/private/vertex-rules';
 
 /** `state:` where Terraform keeps this environment's state. */
-export const stateSchema = z.strictObject({
+const stateSchema = z.strictObject({
   bucket: matching(BUCKET_NAME, 'a Cloud Storage bucket name').describe('GCS bucket for the state (must exist).'),
   prefix: z.string().min(1).optional().describe("Object prefix inside the bucket; the environment's name when absent."),
 });

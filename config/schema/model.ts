@@ -13,7 +13,7 @@ import {
 import { gcsUri, intBetween, matching } from './common';
 
 /** `models[].machine:` the machine each replica runs on. */
-export const machineSchema = z
+const machineSchema = z
   .strictObject({
     type: matching(/^[a-z][a-z0-9]*-[a-z0-9-]+$/, 'a machine type such as g2-standard-8').describe(
       'Compute Engine machine type, e.g. `g2-standard-8`; checked against the accelerator (see the rollout section).',
@@ -29,7 +29,7 @@ export const machineSchema = z
   });
 
 /** `models[].replicas:` the autoscaling bounds. */
-export const replicasSchema = z
+const replicasSchema = z
   .strictObject({
     min: intBetween(1, 1000).default(1).describe('Replicas always running.'),
     max: intBetween(1, 1000).optional().describe('Upper bound for autoscaling; `min` when absent.'),
@@ -44,7 +44,7 @@ const target = (key: AutoscalingMetricKey, what: string) =>
   intBetween(AUTOSCALING_TARGETS[key].min, AUTOSCALING_TARGETS[key].max).optional().describe(what);
 
 /** `models[].autoscaling:` autoscaling targets; one key per metric, so at most one target per metric. */
-export const autoscalingSchema = z.strictObject({
+const autoscalingSchema = z.strictObject({
   acceleratorDutyCycle: target('acceleratorDutyCycle', 'Target GPU duty cycle, percent, 1 to 100 (GPU machines only).'),
   cpuUtilization: target('cpuUtilization', 'Target CPU utilization, percent, 1 to 100.'),
   requestsPerReplica: target('requestsPerReplica', 'Target requests per minute per replica, 1 to 1000000.'),

@@ -9,16 +9,14 @@ export {
   App,
   Annotations,
   Aspects,
-  Fn,
   GcsBackend,
   LocalBackend,
-  Lazy,
   TerraformOutput,
   TerraformStack,
   TerraformResource,
   Token,
 } from 'cdktf';
-export type { IAspect, TerraformElement } from 'cdktf';
+export type { IAspect } from 'cdktf';
 /**
  * Resolves tokens to the Terraform expressions they stand for (e.g. `${docker_registry_image.x.sha256_digest}`),
  * so policy checks can tell what a value will be. Not re-exported by the `cdktf` entry point;

@@ -10,6 +10,11 @@
  */
 export const ENDPOINT_ID = /^[1-9][0-9]{0,8}$/;
 /**
+ * How clients reach an endpoint: the shared public endpoint, a dedicated public DNS name, or
+ * Private Service Connect (https://cloud.google.com/vertex-ai/docs/predictions/choose-endpoint-type).
+ */
+export const ENDPOINT_ACCESS = ['public', 'dedicated', 'private-psc'] as const;
+/**
  * DeployedModel ids: 1 to 10 digits
  * (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.endpoints#DeployedModel).
  */
