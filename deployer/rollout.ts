@@ -143,7 +143,8 @@ export async function applyManifest(manifest: Manifest, ctx: RolloutContext): Pr
       await client.patch(`${endpointName}?updateMask=trafficSplit`, { trafficSplit: desired });
     }
   } catch (err) {
-    const cleanup = await undeployAll(endpointName, created, ctx, timeoutMs);
+    const failed = await undeployAll(endpointName, created, ctx, timeoutMs);
+    const cleanup = failed.length === 0 ? 'were undeployed again' : `could not all be undeployed: ${undeployAdvice(failed)}`;
     throw new RolloutError(
       `Rollout to ${endpointName} failed; the traffic split was left as it was` +
         (created.length > 0 ? ` and the deployment(s) this run started (${created.join(', ')}) ${cleanup}` : '') +
@@ -155,8 +156,8 @@ export async function applyManifest(manifest: Manifest, ctx: RolloutContext): Pr
   const retired = [...live.keys()].filter((id) => !declaredIds.has(id));
   if (retired.length > 0) {
     log(`Undeploying what is no longer declared: ${retired.join(', ')}`);
-    const result = await undeployAll(endpointName, retired, ctx, timeoutMs);
-    if (result !== 'were undeployed again') throw new RolloutError(`New deployments serve the traffic, but old ones ${result}`);
+    const failed = await undeployAll(endpointName, retired, ctx, timeoutMs);
+    if (failed.length > 0) throw new RolloutError(`New deployments serve the traffic, but old ones could not all be undeployed: ${undeployAdvice(failed)}`);
   }
   await recordState(endpointName, driftSeen, ctx);
   log(`Rollout to ${endpointName} done in ${formatDuration(Date.now() - started)}`);
@@ -181,10 +182,10 @@ export async function destroyEndpointDeployments(ref: EndpointRef, timeoutSecond
   if (Object.keys(nonZeroTraffic(endpoint.trafficSplit)).length > 0) {
     await client.patch(`${endpointName}?updateMask=trafficSplit`, { trafficSplit: {} });
   }
-  const result = await undeployAll(endpointName, ids, ctx, timeoutSeconds * 1000);
+  const failed = await undeployAll(endpointName, ids, ctx, timeoutSeconds * 1000);
   const after = await client.get<LiveEndpoint>(endpointName);
   const left = (after?.deployedModels ?? []).map((dm) => dm.id);
-  if (result !== 'were undeployed again' || left.length > 0) {
+  if (failed.length > 0 || left.length > 0) {
     throw new RolloutError(`Could not undeploy everything from ${endpointName} (still there: ${left.join(', ') || 'none'}); the endpoint cannot be deleted until they are gone`);
   }
   log(`Nothing deployed on ${endpointName} any more`);
@@ -290,8 +291,8 @@ function needsMutation(live: LiveDeployedModel, d: DeploymentSpec): boolean {
   );
 }
 
-/** Undeploys `ids` one after another; says in words how it went. */
-async function undeployAll(endpointName: string, ids: readonly string[], ctx: RolloutContext, timeoutMs: number): Promise<string> {
+/** Undeploys each of `ids`; returns those that failed, each with its reason (empty when all went). */
+async function undeployAll(endpointName: string, ids: readonly string[], ctx: RolloutContext, timeoutMs: number): Promise<string[]> {
   const failed: string[] = [];
   for (const id of ids) {
     try {
@@ -304,7 +305,11 @@ async function undeployAll(endpointName: string, ids: readonly string[], ctx: Ro
       failed.push(`${id} (${(err as Error).message})`);
     }
   }
-  return failed.length === 0 ? 'were undeployed again' : `could not all be undeployed: ${failed.join('; ')}; undeploy them in the console or run the deploy again`;
+  return failed;
+}
+
+function undeployAdvice(failed: readonly string[]): string {
+  return `${failed.join('; ')}; undeploy them in the console or run the deploy again`;
 }
 
 /** Remembers what the endpoint serves now, so the next plan can tell a hand-made change. */
