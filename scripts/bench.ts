@@ -16,11 +16,11 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
+import { loadConfig } from '../serving-image/src/config';
 import { modelShape, toTensor } from '../serving-image/src/engine/tensor';
 import { prepareImage } from '../serving-image/src/preprocess';
 
@@ -53,7 +53,8 @@ const { values: args } = parseArgs({
 });
 const duration = Number(args.duration);
 const levels = args.connections!.split(',').map(Number);
-const intraOpThreads = Number(process.env.INTRA_OP_THREADS ?? Math.max(1, Math.floor(availableParallelism() / Number(process.env.WORKERS ?? 1))));
+// The server's own default (or INTRA_OP_THREADS / WORKERS from the environment), so the bare run uses the same threads.
+const intraOpThreads = loadConfig({ ...process.env, MODEL_PATH: args.model, EXECUTION_PROVIDERS: 'cpu' }).intraOpThreads;
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
