@@ -4,7 +4,7 @@ import type { MonitoringMetric } from './monitoring-metric';
 import { stableTenDigitId } from './private/stable-id';
 import { PropsValidator } from './private/validation';
 import type { LatencyPercentile } from './private/vertex-metrics';
-import { AUTOSCALING_METRICS, AUTOSCALING_TARGETS, type AutoscalingMetricKey, DEPLOYED_MODEL_ID, acceleratorCount, autoscalingProblems, machineProblems } from './private/vertex-rules';
+import { AUTOSCALING_METRICS, AUTOSCALING_TARGETS, type AutoscalingMetricKey, DEPLOYED_MODEL_ID, REPLICAS, acceleratorCount, autoscalingProblems, machineProblems } from './private/vertex-rules';
 import type { VertexEndpoint } from './vertex-endpoint';
 import type { VertexModel } from './vertex-model';
 import type { VertexServingAccount } from './vertex-serving-account';
@@ -81,8 +81,8 @@ export class VertexDeployment extends Construct {
     const trafficPercent = props.trafficPercent ?? 0;
     const machine = { type: props.machineType, accelerator: props.acceleratorType, count: props.acceleratorCount };
     const v = new PropsValidator('VertexDeployment')
-      .integer('minReplicas', minReplicas, 1, 1000)
-      .integer('maxReplicas', maxReplicas, 1, 1000)
+      .integer('minReplicas', minReplicas, REPLICAS.min, REPLICAS.max)
+      .integer('maxReplicas', maxReplicas, REPLICAS.min, REPLICAS.max)
       .integer('trafficPercent', trafficPercent, 0, 100)
       .matches('deployedModelId', props.deployedModelId, DEPLOYED_MODEL_ID, '1 to 10 digits');
     if (maxReplicas < minReplicas) v.fail('maxReplicas', `${maxReplicas} is less than minReplicas (${minReplicas})`);

@@ -1,8 +1,8 @@
 import { Construct } from 'constructs';
 import { type ModelVersionSpec, servedFingerprint } from '../deployer/manifest';
-import { PROJECT_ID, REGION } from './private/gcp-names';
+import { GCS_URI, PROJECT_ID, REGION } from './private/gcp-names';
 import { PropsValidator } from './private/validation';
-import { ENV_VAR_NAME, MAX_DEPLOYMENT_TIMEOUT_SECONDS, MODEL_ID, RESERVED_VERSION_ALIASES, VERSION_ALIAS } from './private/vertex-rules';
+import { ENV_VAR_NAME, MAX_DEPLOYMENT_TIMEOUT_SECONDS, MODEL_ID, RESERVED_VERSION_ALIASES, SHARED_MEMORY_MB, VERSION_ALIAS } from './private/vertex-rules';
 import type { ServingImage } from './serving-image';
 
 /**
@@ -124,11 +124,11 @@ export class VertexModel extends Construct {
       .matches('modelId', props.modelId, MODEL_ID, 'a Vertex model id')
       .matches('versionAlias', props.versionAlias, VERSION_ALIAS, 'a Vertex version alias')
       .check(!RESERVED_VERSION_ALIASES.includes(props.versionAlias), 'versionAlias', props.versionAlias, 'an alias other than "default", which Vertex keeps for itself')
-      .matches('artifactUri', props.artifactUri, /^gs:\/\/[a-z0-9][a-z0-9._-]{1,221}[a-z0-9](\/.*)?$/, 'a gs:// URI')
+      .matches('artifactUri', props.artifactUri, GCS_URI, 'a gs:// URI')
       .integer('container.port', c.port, 1, 65535)
       .matches('container.predictRoute', c.predictRoute, /^\/\S*$/, 'a path starting with /')
       .matches('container.healthRoute', c.healthRoute, /^\/\S*$/, 'a path starting with /')
-      .integer('container.sharedMemorySizeMb', c.sharedMemorySizeMb, 1, 1_048_576)
+      .integer('container.sharedMemorySizeMb', c.sharedMemorySizeMb, SHARED_MEMORY_MB.min, SHARED_MEMORY_MB.max)
       .integer('container.deploymentTimeoutSeconds', c.deploymentTimeoutSeconds, 1, MAX_DEPLOYMENT_TIMEOUT_SECONDS);
     for (const name of Object.keys(c.env ?? {})) {
       v.matches(`container.env.${name}`, name, ENV_VAR_NAME, 'a variable name not starting with AIP_ (Vertex sets those)');

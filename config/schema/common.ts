@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LABEL_KEY, LABEL_VALUE } from '../../constructs/private/gcp-names';
+import { GCS_URI, LABEL_KEY, LABEL_VALUE } from '../../constructs/private/gcp-names';
 
 export { BUCKET_NAME, IMAGE_NAME, PROJECT_ID, REGION, REPOSITORY_ID } from '../../constructs/private/gcp-names';
 
@@ -19,7 +19,7 @@ export const labelsSchema = z.record(
 );
 
 /** A `gs://bucket/path` URI. */
-export const gcsUri = matching(/^gs:\/\/[a-z0-9][a-z0-9._-]{1,221}[a-z0-9](\/.*)?$/, 'a gs:// URI');
+export const gcsUri = matching(GCS_URI, 'a gs:// URI');
 
 /** An integer within `[min, max]`; the error names the value and the range. */
 export function intBetween(min: number, max: number): z.ZodNumber {

@@ -6,7 +6,9 @@ import {
   MAX_DEPLOYMENT_TIMEOUT_SECONDS,
   autoscalingProblems,
   MODEL_ID,
+  REPLICAS,
   RESERVED_VERSION_ALIASES,
+  SHARED_MEMORY_MB,
   VERSION_ALIAS,
   machineProblems,
 } from '../../constructs/private/vertex-rules';
@@ -31,8 +33,8 @@ const machineSchema = z
 /** `models[].replicas:` the autoscaling bounds. */
 const replicasSchema = z
   .strictObject({
-    min: intBetween(1, 1000).default(1).describe('Replicas always running.'),
-    max: intBetween(1, 1000).optional().describe('Upper bound for autoscaling; `min` when absent.'),
+    min: intBetween(REPLICAS.min, REPLICAS.max).default(1).describe('Replicas always running.'),
+    max: intBetween(REPLICAS.min, REPLICAS.max).optional().describe('Upper bound for autoscaling; `min` when absent.'),
   })
   .superRefine((r, ctx) => {
     if (r.max !== undefined && r.min > r.max) {
@@ -67,7 +69,7 @@ export const modelSchema = z
     spot: z.boolean().default(false).describe('Run replicas on Spot VMs.'),
     containerLogging: z.boolean().default(true).describe('Container stdout/stderr to Cloud Logging.'),
     accessLogging: z.boolean().default(false).describe('One log entry per prediction request.'),
-    sharedMemorySizeMb: intBetween(1, 1_048_576).optional().describe('`/dev/shm` size of the container, MB.'),
+    sharedMemorySizeMb: intBetween(SHARED_MEMORY_MB.min, SHARED_MEMORY_MB.max).optional().describe('`/dev/shm` size of the container, MB.'),
     env: z
       .record(z.string(), z.string())
       .superRefine((env, ctx) => {

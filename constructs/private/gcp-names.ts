@@ -17,3 +17,5 @@ export const REPOSITORY_ID = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
 export const IMAGE_NAME = /^[a-z0-9]+([._-][a-z0-9]+)*$/;
 /** Cloud Storage bucket names: https://cloud.google.com/storage/docs/buckets#naming */
 export const BUCKET_NAME = /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/;
+/** `gs://bucket[/path]`: a bucket name (up to 222 characters when it has dots), then any object path. */
+export const GCS_URI = /^gs:\/\/[a-z0-9][a-z0-9._-]{1,221}[a-z0-9](\/.*)?$/;

@@ -43,6 +43,10 @@ export const BIGQUERY_URI = /^bq:\/\/[a-z][a-z0-9-]{4,28}[a-z0-9](\.[A-Za-z0-9_]
 export const KMS_KEY_NAME = /^projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+$/;
 /** `deploymentTimeout` may not exceed 2 hours (ModelContainerSpec.deploymentTimeout). */
 export const MAX_DEPLOYMENT_TIMEOUT_SECONDS = 7200;
+/** Replica bounds accepted for `minReplicaCount` / `maxReplicaCount`. */
+export const REPLICAS = { min: 1, max: 1000 } as const;
+/** `sharedMemorySizeMb` of the container, MB. */
+export const SHARED_MEMORY_MB = { min: 1, max: 1_048_576 } as const;
 
 /** The autoscaling metrics Vertex online prediction accepts, by their stacks.yaml key. */
 export const AUTOSCALING_METRICS = {
