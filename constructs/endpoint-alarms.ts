@@ -129,8 +129,10 @@ export class EndpointAlarms extends Construct {
 
   /** Alerts when a deployed model's latency percentile stays above `thresholdMs`. */
   alarmOnLatency(options: LatencyAlarmOptions = {}): MonitoringAlarm {
-    const threshold = this.setting('thresholdMs', 'latencyP99Ms', options.thresholdMs);
-    const window = this.setting('windowMinutes', 'latencyWindowMinutes', options.windowMinutes);
+    const { thresholdMs: threshold, windowMinutes: window } = this.settings({
+      thresholdMs: ['latencyP99Ms', options.thresholdMs],
+      windowMinutes: ['latencyWindowMinutes', options.windowMinutes],
+    });
     const percentile = options.percentile ?? 99;
     return this.addAlarm('Latency', {
       displayName: `${this.namePrefix}: p${percentile} latency above ${threshold} ms`,
@@ -153,8 +155,10 @@ export class EndpointAlarms extends Construct {
 
   /** Alerts when a deployed model's share of 5xx responses stays above `thresholdPercent`. */
   alarmOnErrorRate(options: ErrorRateAlarmOptions = {}): MonitoringAlarm {
-    const percent = this.setting('thresholdPercent', 'errorRatePercent', options.thresholdPercent);
-    const window = this.setting('windowMinutes', 'errorRateWindowMinutes', options.windowMinutes);
+    const { thresholdPercent: percent, windowMinutes: window } = this.settings({
+      thresholdPercent: ['errorRatePercent', options.thresholdPercent],
+      windowMinutes: ['errorRateWindowMinutes', options.windowMinutes],
+    });
     // A 5-minute alignment smooths the ratio: with sparse traffic a single failed request in a
     // 1-minute bucket would read as a 100 % error rate.
     const smooth = { aggregation: { alignmentPeriodSeconds: 300 } };
@@ -188,7 +192,7 @@ export class EndpointAlarms extends Construct {
    * and GPU alarms instead.
    */
   alarmOnSaturation(deployment: VertexDeployment, options: AlarmOptions = {}): MonitoringAlarm {
-    const window = this.setting('windowMinutes', 'saturationWindowMinutes', options.windowMinutes);
+    const { windowMinutes: window } = this.settings({ windowMinutes: ['saturationWindowMinutes', options.windowMinutes] });
     if (deployment.endpoint !== this.endpoint) {
       throw new Error(
         `EndpointAlarms ${this.node.path}: alarmOnSaturation: deployment ${deployment.node.path} is deployed to ${deployment.endpoint.node.path}, not to ${this.endpoint.node.path}`,
@@ -236,8 +240,10 @@ export class EndpointAlarms extends Construct {
 
   /** Alerts when a deployed model's mean GPU duty cycle stays near 100 %. */
   alarmOnGpuDutyCycle(options: GpuDutyCycleAlarmOptions = {}): MonitoringAlarm {
-    const percent = this.setting('thresholdPercent', 'gpuDutyCyclePercent', options.thresholdPercent);
-    const window = this.setting('windowMinutes', 'gpuWindowMinutes', options.windowMinutes);
+    const { thresholdPercent: percent, windowMinutes: window } = this.settings({
+      thresholdPercent: ['gpuDutyCyclePercent', options.thresholdPercent],
+      windowMinutes: ['gpuWindowMinutes', options.windowMinutes],
+    });
     return this.addAlarm('GpuDutyCycle', {
       displayName: `${this.namePrefix}: GPU duty cycle above ${percent} %`,
       metric: this.endpoint.metricGpuDutyCycle(),
@@ -267,7 +273,7 @@ export class EndpointAlarms extends Construct {
    * PromQL condition: replicas > 0 `unless` any response in the last 15 minutes.
    */
   alarmOnNoTraffic(options: AlarmOptions = {}): MonitoringAlarm {
-    const window = this.setting('windowMinutes', 'noTrafficWindowMinutes', options.windowMinutes);
+    const { windowMinutes: window } = this.settings({ windowMinutes: ['noTrafficWindowMinutes', options.windowMinutes] });
     const hours = window % 60 === 0 ? `${window / 60} h` : `${window} min`;
     const psc = this.endpoint.access === 'private-psc';
     return this.addAlarm('NoTraffic', {
@@ -307,12 +313,19 @@ export class EndpointAlarms extends Construct {
     return alarm;
   }
 
-  /** A value given to an `alarmOn*()` method, checked against the stacks.yaml range, or its default. */
-  private setting(option: string, name: AlertSettingName, value: number | undefined): number {
-    new PropsValidator('EndpointAlarms')
-      .check(value === undefined || isAllowedAlertValue(name, value), option, value, describeAlertSetting(name))
-      .throwIfInvalid(this.node.path);
-    return value ?? ALERT_SETTINGS[name].default;
+  /**
+   * The values given to an `alarmOn*()` method, each checked against its stacks.yaml range (all
+   * problems reported at once), or its default.
+   * @param given option name to the alert setting it is checked as and the value given
+   */
+  private settings<K extends string>(given: Record<K, readonly [AlertSettingName, number | undefined]>): Record<K, number> {
+    const v = new PropsValidator('EndpointAlarms');
+    const entries = Object.entries(given) as [K, readonly [AlertSettingName, number | undefined]][];
+    for (const [option, [name, value]] of entries) {
+      v.check(value === undefined || isAllowedAlertValue(name, value), option, value, describeAlertSetting(name));
+    }
+    v.throwIfInvalid(this.node.path);
+    return Object.fromEntries(entries.map(([option, [name, value]]) => [option, value ?? ALERT_SETTINGS[name].default])) as Record<K, number>;
   }
 
   private describeEndpoint(): string {

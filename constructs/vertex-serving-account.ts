@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import type { ArtifactRegistryRepository } from './artifact-registry-repository';
 import { type TerraformResource, projectIamMember, serviceAccount, storageBucketIamMember } from './private/cdk';
-import { PROJECT_ID } from './private/gcp-names';
+import { GCS_URI, PROJECT_ID } from './private/gcp-names';
 import { PropsValidator } from './private/validation';
 
 /** Props of {@link VertexServingAccount}. */
@@ -78,8 +78,8 @@ export class VertexServingAccount extends Construct {
    * on that bucket only). Granting the same bucket twice is a no-op.
    */
   grantReadArtifacts(gsUri: string): void {
-    const bucket = /^gs:\/\/([^/]+)/.exec(gsUri)?.[1];
-    if (!bucket) throw new Error(`VertexServingAccount ${this.node.path}: ${JSON.stringify(gsUri)} is not a gs:// URI`);
+    new PropsValidator('VertexServingAccount').matches('grantReadArtifacts(gsUri)', gsUri, GCS_URI, 'a gs:// URI').throwIfInvalid(this.node.path);
+    const bucket = gsUri.slice('gs://'.length).split('/')[0];
     if (this.buckets.has(bucket)) return;
     this.buckets.add(bucket);
     this.grants.push(

@@ -221,6 +221,12 @@ describe('EndpointAlarms alarms', () => {
     expect(() => synthAlarms(build)).toThrow(message);
   });
 
+  test('reports every bad option of one call at once', () => {
+    expect(() => synthAlarms((a) => a.alarmOnGpuDutyCycle({ thresholdPercent: 0, windowMinutes: 0 }))).toThrow(
+      /thresholdPercent: 0 is not allowed[^]*windowMinutes: 0 is not allowed/,
+    );
+  });
+
   test('refuses a saturation alarm for a deployment on another endpoint', () => {
     // WHEN / THEN
     expect(() =>
