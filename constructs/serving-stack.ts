@@ -105,7 +105,9 @@ export class ServingStack extends TerraformStack {
       deleteUntaggedAfterDays: env.image.deleteUntaggedAfterDays,
       deleteAfterDays: env.image.deleteAfterDays,
     });
-    this.repository.resource.dependsOn = this.services.resources.map((r) => r.fqn);
+    // Everything that calls a Google API waits for it to be enabled.
+    const apis = this.services.resources.map((r) => r.fqn);
+    this.repository.resource.dependsOn = apis;
 
     // The push and the digest lookup use the caller's own Google credentials (gcloud ADC): no key files.
     const clientConfig = new googleClientConfig.DataGoogleClientConfig(this, 'client');
@@ -135,14 +137,14 @@ export class ServingStack extends TerraformStack {
       requestLogging: env.endpoint.requestLogging,
       kmsKeyName: env.endpoint.kmsKeyName,
     });
-    this.endpoint.resource.dependsOn = this.services.resources.map((r) => r.fqn);
+    this.endpoint.resource.dependsOn = apis;
 
     this.servingAccount = new VertexServingAccount(this, 'serving-account', {
       project: env.project,
       repository: this.repository,
       artifactUris: env.models.map((m) => m.artifactUri),
     });
-    this.servingAccount.resource.dependsOn = this.services.resources.map((r) => r.fqn);
+    this.servingAccount.resource.dependsOn = apis;
     this.deployments = env.models.map((m) => {
       const key = `${m.name}-${m.version}`;
       // The server runs one inference worker per GPU only when told how many there are (Vertex does

@@ -42,6 +42,8 @@ export class VertexServingAccount extends Construct {
   readonly email: string;
   /** IAM member string `serviceAccount:<email>`. */
   readonly member: string;
+  /** `serviceAccount:` and the resource's email attribute: what grants use. */
+  private readonly grantMember: string;
   /** Every grant made to it; a deployment depends on them so it never starts without permissions. */
   readonly grants: TerraformResource[] = [];
   private readonly buckets = new Set<string>();
@@ -60,16 +62,19 @@ export class VertexServingAccount extends Construct {
     });
     this.email = `${accountId}@${props.project}.iam.gserviceaccount.com`;
     this.member = `serviceAccount:${this.email}`;
+    // Grants name the account through the resource's attribute (not the literal `member`), so
+    // Terraform creates them only once the account exists.
+    this.grantMember = `serviceAccount:${this.resource.email}`;
     for (const role of ['roles/logging.logWriter', 'roles/monitoring.metricWriter']) {
       this.grants.push(
         new projectIamMember.ProjectIamMember(this, role.split('/')[1], {
           project: props.project,
           role,
-          member: `serviceAccount:${this.resource.email}`,
+          member: this.grantMember,
         }),
       );
     }
-    if (props.repository) this.grants.push(props.repository.grantRead(`serviceAccount:${this.resource.email}`, `Read-${accountId}`));
+    if (props.repository) this.grants.push(props.repository.grantRead(this.grantMember, `Read-${accountId}`));
     for (const uri of props.artifactUris ?? []) this.grantReadArtifacts(uri);
   }
 
@@ -86,7 +91,7 @@ export class VertexServingAccount extends Construct {
       new storageBucketIamMember.StorageBucketIamMember(this, `Artifacts-${bucket}`, {
         bucket,
         role: 'roles/storage.objectViewer',
-        member: `serviceAccount:${this.resource.email}`,
+        member: this.grantMember,
       }),
     );
   }
