@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { REPO_ROOT } from './helpers/synth';
+import { REPO_ROOT } from './helpers/paths';
 
 /** Runs main.ts the way `cdktf synth` does (ts-node with swc), with extra environment variables. */
 function runMain(env: Record<string, string>) {

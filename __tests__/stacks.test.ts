@@ -1,22 +1,12 @@
-import * as path from 'node:path';
 import { Testing } from 'cdktf';
 import { ProjectService } from '@cdktf/provider-google/lib/project-service';
 import { GoogleProvider } from '@cdktf/provider-google/lib/provider';
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
-import { loadStacksConfig, parseStacksConfig } from '../config/load';
-import { buildApp } from '../main';
-import { PINNED_CONTEXT_HASH, REPO_ROOT } from './helpers/synth';
-
-const EXAMPLE = loadStacksConfig(path.join(REPO_ROOT, 'stacks.yaml'));
+import { REPO_ROOT } from './helpers/paths';
+import { exampleStacks, stacksFromYaml, synthExampleStacks } from './helpers/synth';
 
 /** Every stack of the example stacks.yaml, synthesized with the build context's hash pinned. */
-function synthExample(): Record<string, string> {
-  const app = Testing.app();
-  const stacks = buildApp(app, EXAMPLE, { root: REPO_ROOT, contextHash: PINNED_CONTEXT_HASH });
-  return Object.fromEntries(stacks.map((s) => [s.node.id, Testing.synth(s, true)]));
-}
-
-const synthesized = synthExample();
+const synthesized = exampleStacks();
 
 describe('the example stacks.yaml', () => {
   test('gives one stack per environment, named after it', () => {
@@ -28,7 +18,7 @@ describe('the example stacks.yaml', () => {
   });
 
   test('synthesis is deterministic: two runs give byte-identical output', () => {
-    expect(synthExample()).toEqual(synthesized);
+    expect(synthExampleStacks()).toEqual(synthesized);
   });
 
   test('plans name no absolute path, user or checkout location', () => {
@@ -41,15 +31,13 @@ describe('the example stacks.yaml', () => {
 });
 
 describe('ServingStack', () => {
-  const stackFor = (yaml: string) => {
-    const app = Testing.app();
-    const [stack] = buildApp(app, parseStacksConfig(yaml), { root: REPO_ROOT, contextHash: PINNED_CONTEXT_HASH });
-    return Testing.synth(stack, true);
-  };
+  const stackFor = (yaml: string) => Testing.synth(stacksFromYaml(yaml)[0], true);
   const MINIMAL = `environments:\n  dev:\n    project: acme-ml-dev\n    labels: { team: ml }\n`;
+  /** MINIMAL synthesized once, for the tests that only read it. */
+  const minimal = stackFor(MINIMAL);
 
   test('configures the google provider with project, region and default labels', () => {
-    expect(stackFor(MINIMAL)).toHaveProviderWithProperties(GoogleProvider, {
+    expect(minimal).toHaveProviderWithProperties(GoogleProvider, {
       project: 'acme-ml-dev',
       region: 'us-central1',
       default_labels: { team: 'ml' },
@@ -57,7 +45,7 @@ describe('ServingStack', () => {
   });
 
   test('authenticates Docker to the regional registry with the caller token', () => {
-    expect(stackFor(MINIMAL)).toHaveProviderWithProperties(DockerProvider, {
+    expect(minimal).toHaveProviderWithProperties(DockerProvider, {
       registry_auth: [
         {
           address: 'us-central1-docker.pkg.dev',
@@ -69,7 +57,7 @@ describe('ServingStack', () => {
   });
 
   test('uses the local backend outside cdktf.out when no state bucket is given', () => {
-    const json = JSON.parse(stackFor(MINIMAL));
+    const json = JSON.parse(minimal);
     expect(json.terraform.backend).toEqual({ local: { path: '../../../terraform.dev.tfstate' } });
   });
 
@@ -81,9 +69,8 @@ describe('ServingStack', () => {
   });
 
   test('enables the APIs it needs and never disables them on destroy', () => {
-    const json = stackFor(MINIMAL);
     for (const service of ['aiplatform.googleapis.com', 'artifactregistry.googleapis.com']) {
-      expect(json).toHaveResourceWithProperties(ProjectService, {
+      expect(minimal).toHaveResourceWithProperties(ProjectService, {
         service,
         project: 'acme-ml-dev',
         disable_on_destroy: false,
@@ -114,10 +101,80 @@ describe('ServingStack', () => {
   });
 
   test('outputs the repository URL and the digest-pinned image URI', () => {
-    const json = JSON.parse(stackFor(MINIMAL));
+    const json = JSON.parse(minimal);
     expect(json.output.repository_url.value).toBe('us-central1-docker.pkg.dev/acme-ml-dev/serving');
     expect(json.output.image_uri.value).toMatch(
       /^us-central1-docker\.pkg\.dev\/acme-ml-dev\/serving\/server@\$\{data\.docker_registry_image\.[A-Za-z0-9_]+\.sha256_digest\}$/,
     );
+  });
+});
+
+describe('the example prod environment', () => {
+  const json = JSON.parse(synthesized.prod);
+  const apply = json.resource.terraform_data.rollout_Apply_8D56F201;
+  const teardown = json.resource.terraform_data.rollout_Teardown_E8F4A096;
+
+  test('rolls out the 90/10 canary of v3 and v4 on a private-psc endpoint', () => {
+    const deployments = Object.values(apply.triggers_replace.manifest.deployments) as { model: string; trafficPercent: number; minReplicaCount: number; maxReplicaCount: number }[];
+    expect(deployments.map((d) => [d.model, d.trafficPercent, d.minReplicaCount, d.maxReplicaCount]).sort()).toEqual([
+      ['yolo26n@v3', 90, 2, 8],
+      ['yolo26n@v4', 10, 1, 2],
+    ]);
+    expect(json.resource.google_vertex_ai_endpoint.endpoint_E7B9679B.private_service_connect_config.project_allowlist).toEqual(['acme-apps-prod']);
+    expect(Object.keys(json.output.deployed_model_ids.value)).toEqual(['yolo26n@v3', 'yolo26n@v4']);
+  });
+
+  test('runs the deployer from the stack directory by a relative path, with no build step', () => {
+    expect(apply.provisioner[0]['local-exec']).toMatchObject({
+      command: 'node -r ts-node/register ../../../deployer/cli.ts apply',
+      environment: { DEPLOYER_MANIFEST: '${jsonencode(self.triggers_replace.manifest)}', TS_NODE_SWC: 'true' },
+    });
+  });
+
+  test('undeploys everything at destroy time, before the endpoint is deleted', () => {
+    expect(teardown.provisioner[0]['local-exec']).toMatchObject({ when: 'destroy', command: 'node -r ts-node/register ../../../deployer/cli.ts destroy' });
+    expect(teardown.input.endpoint.endpointId).toBe('${google_vertex_ai_endpoint.endpoint_E7B9679B.name}');
+    expect(apply.depends_on).toContain('terraform_data.rollout_Teardown_E8F4A096');
+    expect(apply.provisioner[0]['local-exec'].when).toBeUndefined();
+  });
+
+  test('is replaced with the endpoint only, so a rollout never undeploys and a new endpoint is emptied first', () => {
+    expect(teardown.triggers_replace).toEqual({ endpoint: '${google_vertex_ai_endpoint.endpoint_E7B9679B.id}' });
+    expect(apply.triggers_replace.endpoint).toBe('${google_vertex_ai_endpoint.endpoint_E7B9679B.id}');
+  });
+
+  test('reads the endpoint back at plan time to show hand-made changes', () => {
+    expect(Object.values(json.data.http)[0]).toMatchObject({ url: expect.stringMatching(/^https:\/\/europe-west4-aiplatform\.googleapis\.com\/v1\/projects\/acme-ml-prod\/locations\/europe-west4\/endpoints\/\d{9}$/) });
+  });
+
+  test('only a 404 or a disabled API means "nothing there"; other failures are retried, then fail the plan instead of flipping the drift trigger', () => {
+    // GIVEN the plan-time read of the endpoint
+    const live = Object.values(json.data.http)[0] as { retry: unknown; lifecycle: { postcondition: { condition: string; error_message: string }[] } };
+    // THEN
+    expect(apply.triggers_replace.drift).toMatch(/^\$\{\(data\.http\.\w+\.status_code == 404 \|\| \(data\.http\.\w+\.status_code == 403 && strcontains\(data\.http\.\w+\.response_body, "SERVICE_DISABLED"\)\)\) \? "none" : /);
+    expect(live.retry).toEqual({ attempts: 3, min_delay_ms: 1000, max_delay_ms: 10000 });
+    expect(live.lifecycle.postcondition).toEqual([
+      {
+        condition: '${self.status_code == 200 || (self.status_code == 404 || (self.status_code == 403 && strcontains(self.response_body, "SERVICE_DISABLED")))}',
+        error_message: expect.stringMatching(/^Cannot read Vertex endpoint \d{9} for drift detection: HTTP \$\{self\.status_code\} \(401\/403: the planning identity needs aiplatform\.endpoints\.get/),
+      },
+    ]);
+  });
+
+  test("uses the stack's one google_client_config for both Docker and the plan-time read", () => {
+    // THEN
+    const clientConfigs = Object.keys(json.data.google_client_config);
+    expect(clientConfigs).toHaveLength(1);
+    const live = Object.values(json.data.http)[0] as { request_headers: Record<string, string> };
+    expect(live.request_headers.Authorization).toBe(`Bearer \${data.google_client_config.${clientConfigs[0]}.access_token}`);
+  });
+
+  test('uploads each model version with the environment labels', () => {
+    // THEN
+    const models = Object.values(apply.triggers_replace.manifest.models) as { labels: Record<string, string> }[];
+    expect(models.map((m) => m.labels)).toEqual([
+      { app: 'detector', owner: 'ml-platform' },
+      { app: 'detector', owner: 'ml-platform' },
+    ]);
   });
 });

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { loadStacksConfig, parseStacksConfig, stacksFilePath } from '../../config/load';
-import { REPO_ROOT } from '../helpers/synth';
+import { REPO_ROOT } from '../helpers/paths';
 import { problemsOf } from '../helpers/config';
 
 /** A minimal valid environment, to which each test adds one mistake. */

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { REPO_ROOT } from '../helpers/synth';
+import { REPO_ROOT } from '../helpers/paths';
 
 const SCRIPT = path.join(REPO_ROOT, 'constructs', 'private', 'push-image.sh');
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { renderStacksReference, withFreshReference } from '../../scripts/stacks-reference';
-import { REPO_ROOT } from '../helpers/synth';
+import { REPO_ROOT } from '../helpers/paths';
 
 describe('the stacks.yaml reference in README.md', () => {
   test('is what the schema says (run `npm run docs` after changing the schema)', () => {

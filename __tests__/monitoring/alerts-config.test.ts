@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { loadStacksConfig, parseStacksConfig } from '../../config/load';
 import { ALERT_SETTINGS } from '../../constructs/private/alert-limits';
-import { REPO_ROOT } from '../helpers/synth';
+import { REPO_ROOT } from '../helpers/paths';
 import { problemsOf } from '../helpers/config';
 
 const ENV = `

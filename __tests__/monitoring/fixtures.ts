@@ -1,9 +1,6 @@
 import type { Construct } from 'constructs';
-import { ArtifactRegistryRepository, ServingImage, VertexEndpoint, type VertexEndpointProps } from '../../constructs';
-import { VertexDeployment } from '../../constructs/vertex-deployment';
-import { VertexModel } from '../../constructs/vertex-model';
-import { VertexServingAccount } from '../../constructs/vertex-serving-account';
-import { PINNED_CONTEXT_HASH } from '../helpers/synth';
+import { type VertexDeployment, VertexEndpoint, type VertexEndpointProps } from '../../constructs';
+import { servingParts } from '../helpers/serving-parts';
 
 /** The endpoint id every monitoring test uses. */
 export const ENDPOINT_ID = '123456789';
@@ -21,14 +18,8 @@ export function resourcesOf(synthesized: string, type: string): Record<string, R
 /** A model version and its deployment on `endpoint`: one L4 GPU per replica, `maxReplicas` at most. */
 export function deploymentOn(scope: Construct, endpoint: VertexEndpoint, options: { maxReplicas?: number; id?: string; gpu?: boolean } = {}): VertexDeployment {
   const id = options.id ?? 'yolo';
-  const repository = new ArtifactRegistryRepository(scope, `${id}-repo`, { repositoryId: `${id}-repo`, location: endpoint.region, project: endpoint.project });
-  const image = new ServingImage(scope, `${id}-image`, { repository, context: 'serving-image', contextHash: PINNED_CONTEXT_HASH });
-  const model = new VertexModel(scope, `${id}-model`, { project: endpoint.project, region: endpoint.region, modelId: 'yolo26n', versionAlias: 'v3', image });
-  const serviceAccount = new VertexServingAccount(scope, `${id}-sa`, { project: endpoint.project, accountId: `${id}-serving` });
-  return new VertexDeployment(scope, id, {
-    endpoint,
-    model,
-    serviceAccount,
+  const parts = servingParts(scope, endpoint, { prefix: `${id}-`, repositoryId: `${id}-repo`, account: { accountId: `${id}-serving` } });
+  return parts.deployment(id, parts.model('v3'), {
     machineType: options.gpu === false ? 'n1-standard-4' : 'g2-standard-8',
     acceleratorType: options.gpu === false ? undefined : 'NVIDIA_L4',
     minReplicas: 1,

@@ -1,7 +1,5 @@
 import { Testing } from 'cdktf';
-import { parseStacksConfig } from '../../config/load';
-import { buildApp } from '../../main';
-import { PINNED_CONTEXT_HASH, REPO_ROOT } from '../helpers/synth';
+import { stacksFromYaml } from '../helpers/synth';
 import { resourcesOf } from './fixtures';
 
 const STACKS = `
@@ -33,8 +31,7 @@ environments:
 `;
 
 function synthStack(yaml: string): string {
-  const [stack] = buildApp(Testing.app(), parseStacksConfig(yaml), { root: REPO_ROOT, contextHash: PINNED_CONTEXT_HASH });
-  return Testing.synth(stack);
+  return Testing.synth(stacksFromYaml(yaml)[0]);
 }
 
 describe('ServingStack monitoring from stacks.yaml alerts:', () => {

@@ -1,19 +1,12 @@
-import { Aspects, TerraformStack, Testing } from 'cdktf';
 import { MonitoringAlertPolicy } from '@cdktf/provider-google/lib/monitoring-alert-policy';
 import { EndpointAlarms, EndpointAlertsAspect, VertexEndpoint } from '../../constructs';
 import { ENDPOINT_ID, endpointIn } from '../monitoring/fixtures';
-import { policyErrors } from './helpers';
-
-function checkedStack(): TerraformStack {
-  const stack = new TerraformStack(Testing.app(), 'stack');
-  Aspects.of(stack).add(new EndpointAlertsAspect());
-  return stack;
-}
+import { policyErrors, stackWithAspect } from './helpers';
 
 describe('EndpointAlertsAspect', () => {
   test('fires on an endpoint no alert policy watches', () => {
     // GIVEN
-    const stack = checkedStack();
+    const stack = stackWithAspect(new EndpointAlertsAspect());
     endpointIn(stack);
     // THEN
     expect(policyErrors(stack)).toEqual([
@@ -24,7 +17,7 @@ describe('EndpointAlertsAspect', () => {
 
   test('passes an endpoint with EndpointAlarms', () => {
     // GIVEN
-    const stack = checkedStack();
+    const stack = stackWithAspect(new EndpointAlertsAspect());
     new EndpointAlarms(stack, 'alarms', { endpoint: endpointIn(stack) }).alarmOnErrorRate();
     // THEN
     expect(policyErrors(stack)).toEqual([]);
@@ -32,7 +25,7 @@ describe('EndpointAlertsAspect', () => {
 
   test('passes an endpoint watched by a hand-written policy', () => {
     // GIVEN
-    const stack = checkedStack();
+    const stack = stackWithAspect(new EndpointAlertsAspect());
     endpointIn(stack);
     new MonitoringAlertPolicy(stack, 'handmade', {
       displayName: 'handmade',
@@ -54,7 +47,7 @@ describe('EndpointAlertsAspect', () => {
 
   test('alarms on another endpoint do not count, even one whose id starts the same', () => {
     // GIVEN alarms only on endpoint 12345678, a prefix of the checked endpoint's id 123456789
-    const stack = checkedStack();
+    const stack = stackWithAspect(new EndpointAlertsAspect());
     endpointIn(stack);
     const other = new VertexEndpoint(stack, 'other', { project: 'acme-ml-dev', region: 'us-central1', endpointId: ENDPOINT_ID.slice(0, 8) });
     new EndpointAlarms(stack, 'alarms', { endpoint: other }).alarmOnLatency();

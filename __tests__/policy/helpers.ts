@@ -1,4 +1,11 @@
-import { AnnotationMetadataEntryType, type TerraformStack, Testing } from 'cdktf';
+import { AnnotationMetadataEntryType, Aspects, type IAspect, TerraformStack, Testing } from 'cdktf';
+
+/** An empty stack (in a fresh test app) that `aspect` checks at synthesis. */
+export function stackWithAspect(aspect: IAspect, id = 'stack'): TerraformStack {
+  const stack = new TerraformStack(Testing.app(), id);
+  Aspects.of(stack).add(aspect);
+  return stack;
+}
 
 /**
  * The policy errors of a stack, `[construct path] message` each.

@@ -1,19 +1,12 @@
-import { Aspects, TerraformStack, Testing } from 'cdktf';
 import { ImageDigestAspect, type ServingImage, isDigestReference } from '../../constructs';
 import { VertexModel } from '../../constructs/vertex-model';
 import { deploymentOn, endpointIn } from '../monitoring/fixtures';
-import { policyErrors } from './helpers';
-
-function checkedStack(): TerraformStack {
-  const stack = new TerraformStack(Testing.app(), 'stack');
-  Aspects.of(stack).add(new ImageDigestAspect());
-  return stack;
-}
+import { policyErrors, stackWithAspect } from './helpers';
 
 describe('ImageDigestAspect', () => {
   test('fires on a model whose image is referenced by tag', () => {
     // GIVEN a model given an image by tag (ServingImage never is, so a stand-in plays it)
-    const stack = checkedStack();
+    const stack = stackWithAspect(new ImageDigestAspect());
     const tagged = 'us-central1-docker.pkg.dev/acme-ml-dev/serving/server:latest';
     new VertexModel(stack, 'model', {
       project: 'acme-ml-dev',
@@ -33,7 +26,7 @@ describe('ImageDigestAspect', () => {
 
   test('passes a model built from a ServingImage (pinned to the pushed digest)', () => {
     // GIVEN
-    const stack = checkedStack();
+    const stack = stackWithAspect(new ImageDigestAspect());
     const deployment = deploymentOn(stack, endpointIn(stack));
     // THEN
     expect(deployment.model.spec.containerSpec.imageUri).toMatch(/@\$\{TfToken/);

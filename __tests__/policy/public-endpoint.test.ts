@@ -1,13 +1,11 @@
-import { Aspects, TerraformStack, Testing } from 'cdktf';
 import { type EndpointAccess, PublicEndpointAspect } from '../../constructs';
 import { endpointIn } from '../monitoring/fixtures';
-import { policyErrors } from './helpers';
+import { policyErrors, stackWithAspect } from './helpers';
 
 /** Errors of a stack with one endpoint of `access`, checked with the given environment flags. */
 function errorsFor(access: EndpointAccess, flags: { production: boolean; allowPublic: boolean }): string[] {
-  const stack = new TerraformStack(Testing.app(), 'prod');
+  const stack = stackWithAspect(new PublicEndpointAspect(flags), 'prod');
   endpointIn(stack, access === 'private-psc' ? { access, allowedProjects: ['acme-apps-prod'] } : { access });
-  Aspects.of(stack).add(new PublicEndpointAspect(flags));
   return policyErrors(stack);
 }
 

@@ -1,16 +1,15 @@
-import { Aspects, TerraformStack, Testing } from 'cdktf';
+import type { TerraformStack } from 'cdktf';
 import { GoogleProvider } from '@cdktf/provider-google/lib/provider';
 import { ArtifactRegistryRepository, EndpointAlarms, ProjectServices, RequiredLabelsAspect } from '../../constructs';
 import { endpointIn } from '../monitoring/fixtures';
-import { policyErrors } from './helpers';
+import { policyErrors, stackWithAspect } from './helpers';
 
 const ENV_LABELS = { app: 'detector', owner: 'ml-platform' };
 
 /** A stack checked against ENV_LABELS, with the given provider default labels. */
 function stackWith(defaultLabels?: Record<string, string>): TerraformStack {
-  const stack = new TerraformStack(Testing.app(), 'stack');
+  const stack = stackWithAspect(new RequiredLabelsAspect(ENV_LABELS));
   new GoogleProvider(stack, 'google', { project: 'acme-ml-dev', region: 'us-central1', defaultLabels });
-  Aspects.of(stack).add(new RequiredLabelsAspect(ENV_LABELS));
   return stack;
 }
 
@@ -82,9 +81,8 @@ describe('RequiredLabelsAspect', () => {
     // GIVEN API enablement (no labels) under a checked stack, and an unlabelled repository in an environment without labels
     const checked = stackWith();
     new ProjectServices(checked, 'services', { project: 'acme-ml-dev', services: ['aiplatform.googleapis.com'] });
-    const unlabelled = new TerraformStack(Testing.app(), 'stack');
+    const unlabelled = stackWithAspect(new RequiredLabelsAspect({}));
     new GoogleProvider(unlabelled, 'google', { project: 'acme-ml-dev' });
-    Aspects.of(unlabelled).add(new RequiredLabelsAspect({}));
     repository(unlabelled);
     // THEN
     expect(policyErrors(checked)).toEqual([]);

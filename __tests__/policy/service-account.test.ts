@@ -1,21 +1,14 @@
-import { Aspects, TerraformStack, Testing } from 'cdktf';
 import { ServiceAccountAspect, isDefaultComputeAccount } from '../../constructs';
 import { VertexDeployment } from '../../constructs/vertex-deployment';
 import type { VertexServingAccount } from '../../constructs/vertex-serving-account';
 import { deploymentOn, endpointIn } from '../monitoring/fixtures';
-import { policyErrors } from './helpers';
-
-function checkedStack(): TerraformStack {
-  const stack = new TerraformStack(Testing.app(), 'stack');
-  Aspects.of(stack).add(new ServiceAccountAspect());
-  return stack;
-}
+import { policyErrors, stackWithAspect } from './helpers';
 
 describe('ServiceAccountAspect', () => {
   test('fires on a deployment that would run as the Compute Engine default service account', () => {
     // GIVEN a deployment whose account is the default compute one (VertexServingAccount never is,
     // so a stand-in exposing only `email` plays it)
-    const stack = checkedStack();
+    const stack = stackWithAspect(new ServiceAccountAspect());
     const template = deploymentOn(stack, endpointIn(stack));
     const defaultAccount = { email: '123456789012-compute@developer.gserviceaccount.com', grants: [] } as unknown as VertexServingAccount;
     new VertexDeployment(stack, 'risky', {
@@ -36,7 +29,7 @@ describe('ServiceAccountAspect', () => {
 
   test('passes a deployment with a dedicated VertexServingAccount', () => {
     // GIVEN
-    const stack = checkedStack();
+    const stack = stackWithAspect(new ServiceAccountAspect());
     deploymentOn(stack, endpointIn(stack));
     // THEN
     expect(policyErrors(stack)).toEqual([]);

@@ -2,9 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App, Testing } from 'cdktf';
-import { loadStacksConfig, parseStacksConfig } from '../../config/load';
-import { buildApp } from '../../main';
-import { PINNED_CONTEXT_HASH, REPO_ROOT } from '../helpers/synth';
+import { exampleStackConstructs, stacksFromYaml } from '../helpers/synth';
 import { policyErrors } from './helpers';
 
 const PUBLIC_PRODUCTION = `
@@ -24,7 +22,7 @@ environments:
 describe('ServingStack policies', () => {
   test('the example stacks.yaml passes every policy check', () => {
     // GIVEN
-    const stacks = buildApp(Testing.app(), loadStacksConfig(path.join(REPO_ROOT, 'stacks.yaml')), { root: REPO_ROOT, contextHash: PINNED_CONTEXT_HASH });
+    const stacks = exampleStackConstructs();
     // THEN
     for (const stack of stacks) {
       expect({ stack: stack.node.id, errors: policyErrors(stack) }).toEqual({ stack: stack.node.id, errors: [] });
@@ -33,7 +31,7 @@ describe('ServingStack policies', () => {
 
   test('a production environment with a public endpoint fails synthesis, naming the resource and the fix', () => {
     // GIVEN
-    const [stack] = buildApp(Testing.app(), parseStacksConfig(PUBLIC_PRODUCTION), { root: REPO_ROOT, contextHash: PINNED_CONTEXT_HASH });
+    const [stack] = stacksFromYaml(PUBLIC_PRODUCTION);
     // WHEN / THEN: what `cdktf synth` runs per stack throws on the error annotation
     expect(() => Testing.fullSynth(stack)).toThrow(
       /Encountered Annotations with level "ERROR":\n\[live\/endpoint\/Resource\] \[policy public-endpoint\] endpoint live\/endpoint\/Resource is a public endpoint.*Fix: set `endpoint.access: private-psc`/,
@@ -43,7 +41,7 @@ describe('ServingStack policies', () => {
   test('app.synth() fails too (main.ts run directly)', () => {
     // GIVEN an app as main.ts builds it
     const app = new App({ outdir: mkdtempSync(path.join(tmpdir(), 'cdktf-policy-')) });
-    buildApp(app, parseStacksConfig(PUBLIC_PRODUCTION), { root: REPO_ROOT, contextHash: PINNED_CONTEXT_HASH });
+    stacksFromYaml(PUBLIC_PRODUCTION, app);
     // WHEN / THEN
     expect(() => app.synth()).toThrow(/\[live\/endpoint\/Resource\] \[policy public-endpoint\]/);
   });
@@ -55,7 +53,7 @@ describe('ServingStack policies', () => {
     process.env.CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS = 'true';
     try {
       const app = new App({ outdir });
-      buildApp(app, parseStacksConfig(PUBLIC_PRODUCTION), { root: REPO_ROOT, contextHash: PINNED_CONTEXT_HASH });
+      stacksFromYaml(PUBLIC_PRODUCTION, app);
       // WHEN
       app.synth();
     } finally {

@@ -1,24 +1,10 @@
-import * as path from 'node:path';
 import { Testing, TerraformStack } from 'cdktf';
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
 import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
 import { VertexAiEndpoint } from '@cdktf/provider-google/lib/vertex-ai-endpoint';
 import type { Construct } from 'constructs';
-import {
-  ArtifactRegistryRepository,
-  ServingImage,
-  VertexDeployment,
-  type VertexDeploymentProps,
-  VertexEndpoint,
-  type VertexEndpointProps,
-  VertexModel,
-  type VertexModelProps,
-  VertexRollout,
-  VertexServingAccount,
-} from '../../constructs';
-import { loadStacksConfig } from '../../config/load';
-import { buildApp } from '../../main';
-import { PINNED_CONTEXT_HASH, REPO_ROOT } from '../helpers/synth';
+import { VertexEndpoint, type VertexEndpointProps, VertexModel, VertexRollout, VertexServingAccount } from '../../constructs';
+import { type ServingParts, servingParts } from '../helpers/serving-parts';
 
 const PROJECT = 'acme-ml-prod';
 const REGION = 'europe-west4';
@@ -27,27 +13,9 @@ function endpoint(scope: Construct, props: Partial<VertexEndpointProps> = {}): V
   return new VertexEndpoint(scope, 'endpoint', { project: PROJECT, region: REGION, ...props });
 }
 
-interface Parts {
-  endpoint: VertexEndpoint;
-  image: ServingImage;
-  account: VertexServingAccount;
-  model: (alias: string, props?: Partial<VertexModelProps>) => VertexModel;
-  deployment: (id: string, model: VertexModel, props?: Partial<VertexDeploymentProps>) => VertexDeployment;
-}
-
-function parts(scope: Construct): Parts {
-  const repository = new ArtifactRegistryRepository(scope, 'repo', { repositoryId: 'serving', location: REGION, project: PROJECT });
-  const image = new ServingImage(scope, 'image', { repository, context: 'serving-image', contextHash: PINNED_CONTEXT_HASH });
-  const ep = endpoint(scope);
-  const account = new VertexServingAccount(scope, 'sa', { project: PROJECT, repository, artifactUris: ['gs://acme-models/yolo26n/v3'] });
-  return {
-    endpoint: ep,
-    image,
-    account,
-    model: (alias, props = {}) => new VertexModel(scope, `model-${alias}`, { project: PROJECT, region: REGION, modelId: 'yolo26n', versionAlias: alias, image, ...props }),
-    deployment: (id, model, props = {}) =>
-      new VertexDeployment(scope, id, { endpoint: ep, model, serviceAccount: account, machineType: 'g2-standard-8', acceleratorType: 'NVIDIA_L4', ...props }),
-  };
+/** The repository, image, serving account and endpoint of a deployment in acme-ml-prod / europe-west4. */
+function parts(scope: Construct): ServingParts {
+  return servingParts(scope, endpoint(scope), { account: { artifactUris: ['gs://acme-models/yolo26n/v3'] } });
 }
 
 function inStack(build: (scope: Construct) => void): void {
@@ -307,77 +275,11 @@ describe('more validations', () => {
   test('a malformed service account id is refused', () => {
     expect(() => inStack((s) => new VertexServingAccount(s, 'sa', { project: PROJECT, accountId: 'SA' }))).toThrow(/accountId: "SA" is not allowed/);
   });
-});
 
-describe('the example prod environment', () => {
-  const app = Testing.app();
-  const [, prod] = buildApp(app, loadStacksConfig(path.join(REPO_ROOT, 'stacks.yaml')), { root: REPO_ROOT, contextHash: PINNED_CONTEXT_HASH });
-  const json = JSON.parse(Testing.synth(prod));
-  const apply = json.resource.terraform_data.rollout_Apply_8D56F201;
-  const teardown = json.resource.terraform_data.rollout_Teardown_E8F4A096;
-
-  test('rolls out the 90/10 canary of v3 and v4 on a private-psc endpoint', () => {
-    const deployments = Object.values(apply.triggers_replace.manifest.deployments) as { model: string; trafficPercent: number; minReplicaCount: number; maxReplicaCount: number }[];
-    expect(deployments.map((d) => [d.model, d.trafficPercent, d.minReplicaCount, d.maxReplicaCount]).sort()).toEqual([
-      ['yolo26n@v3', 90, 2, 8],
-      ['yolo26n@v4', 10, 1, 2],
-    ]);
-    expect(json.resource.google_vertex_ai_endpoint.endpoint_E7B9679B.private_service_connect_config.project_allowlist).toEqual(['acme-apps-prod']);
-    expect(Object.keys(json.output.deployed_model_ids.value)).toEqual(['yolo26n@v3', 'yolo26n@v4']);
-  });
-
-  test('runs the deployer from the stack directory by a relative path, with no build step', () => {
-    expect(apply.provisioner[0]['local-exec']).toMatchObject({
-      command: 'node -r ts-node/register ../../../deployer/cli.ts apply',
-      environment: { DEPLOYER_MANIFEST: '${jsonencode(self.triggers_replace.manifest)}', TS_NODE_SWC: 'true' },
-    });
-  });
-
-  test('undeploys everything at destroy time, before the endpoint is deleted', () => {
-    expect(teardown.provisioner[0]['local-exec']).toMatchObject({ when: 'destroy', command: 'node -r ts-node/register ../../../deployer/cli.ts destroy' });
-    expect(teardown.input.endpoint.endpointId).toBe('${google_vertex_ai_endpoint.endpoint_E7B9679B.name}');
-    expect(apply.depends_on).toContain('terraform_data.rollout_Teardown_E8F4A096');
-    expect(apply.provisioner[0]['local-exec'].when).toBeUndefined();
-  });
-
-  test('is replaced with the endpoint only, so a rollout never undeploys and a new endpoint is emptied first', () => {
-    expect(teardown.triggers_replace).toEqual({ endpoint: '${google_vertex_ai_endpoint.endpoint_E7B9679B.id}' });
-    expect(apply.triggers_replace.endpoint).toBe('${google_vertex_ai_endpoint.endpoint_E7B9679B.id}');
-  });
-
-  test('reads the endpoint back at plan time to show hand-made changes', () => {
-    expect(Object.values(json.data.http)[0]).toMatchObject({ url: expect.stringMatching(/^https:\/\/europe-west4-aiplatform\.googleapis\.com\/v1\/projects\/acme-ml-prod\/locations\/europe-west4\/endpoints\/\d{9}$/) });
-  });
-
-  test('only a 404 or a disabled API means "nothing there"; other failures are retried, then fail the plan instead of flipping the drift trigger', () => {
-    // GIVEN the plan-time read of the endpoint
-    const live = Object.values(json.data.http)[0] as { retry: unknown; lifecycle: { postcondition: { condition: string; error_message: string }[] } };
-    // THEN
-    expect(apply.triggers_replace.drift).toMatch(/^\$\{\(data\.http\.\w+\.status_code == 404 \|\| \(data\.http\.\w+\.status_code == 403 && strcontains\(data\.http\.\w+\.response_body, "SERVICE_DISABLED"\)\)\) \? "none" : /);
-    expect(live.retry).toEqual({ attempts: 3, min_delay_ms: 1000, max_delay_ms: 10000 });
-    expect(live.lifecycle.postcondition).toEqual([
-      {
-        condition: '${self.status_code == 200 || (self.status_code == 404 || (self.status_code == 403 && strcontains(self.response_body, "SERVICE_DISABLED")))}',
-        error_message: expect.stringMatching(/^Cannot read Vertex endpoint \d{9} for drift detection: HTTP \$\{self\.status_code\} \(401\/403: the planning identity needs aiplatform\.endpoints\.get/),
-      },
-    ]);
-  });
-
-  test("uses the stack's one google_client_config for both Docker and the plan-time read", () => {
-    // THEN
-    const clientConfigs = Object.keys(json.data.google_client_config);
-    expect(clientConfigs).toHaveLength(1);
-    const live = Object.values(json.data.http)[0] as { request_headers: Record<string, string> };
-    expect(live.request_headers.Authorization).toBe(`Bearer \${data.google_client_config.${clientConfigs[0]}.access_token}`);
-  });
-
-  test('uploads each model version with the environment labels', () => {
-    // THEN
-    const models = Object.values(apply.triggers_replace.manifest.models) as { labels: Record<string, string> }[];
-    expect(models.map((m) => m.labels)).toEqual([
-      { app: 'detector', owner: 'ml-platform' },
-      { app: 'detector', owner: 'ml-platform' },
-    ]);
+  test('artifacts outside Cloud Storage cannot be granted', () => {
+    expect(() =>
+      inStack((s) => new VertexServingAccount(s, 'sa', { project: PROJECT }).grantReadArtifacts('s3://acme/models')),
+    ).toThrow(/grantReadArtifacts\(gsUri\): "s3:\/\/acme\/models" is not allowed; expected a gs:\/\/ URI/);
   });
 });
 

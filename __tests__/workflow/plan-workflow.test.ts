@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parse } from 'yaml';
 import { loadStacksConfig } from '../../config/load';
-import { REPO_ROOT } from '../helpers/synth';
+import { REPO_ROOT } from '../helpers/paths';
 
 // The workflow cannot run here (no GitHub, no GCP): these tests check that everything it calls exists.
 

@@ -1,11 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import * as path from 'node:path';
+import { REPO_ROOT } from '../../helpers/paths';
 
-/** The repository root. */
-export const repoRoot = path.resolve(__dirname, '..', '..', '..');
 /** The serving image's package. */
-export const servingDir = path.join(repoRoot, 'serving-image');
+export const servingDir = path.join(REPO_ROOT, 'serving-image');
 /** The compiled worker: worker_threads run plain JavaScript, not the TypeScript jest transforms. */
 export const workerScript = path.join(servingDir, 'dist', 'engine', 'worker.js');
 /** The compiled entry point. */
@@ -21,7 +20,7 @@ export function ensureServingImageBuilt(): void {
 
 /** A file of `../shared`, or undefined (with a message naming the missing path) when absent. */
 export function sharedFile(...parts: string[]): string | undefined {
-  const file = path.resolve(repoRoot, '..', 'shared', ...parts);
+  const file = path.resolve(REPO_ROOT, '..', 'shared', ...parts);
   try {
     statSync(file);
     return file;

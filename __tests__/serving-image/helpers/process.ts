@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mainScript, repoRoot } from './build';
+import { REPO_ROOT } from '../../helpers/paths';
+import { mainScript } from './build';
 
 /** `node serving-image/dist/main.js` running from the repository root, its stdout lines parsed. */
 export interface ServerProcess {
@@ -16,7 +17,7 @@ export interface ServerProcess {
 /** Starts the server with `env` (plus PATH) on a free loopback port. */
 export function spawnServer(env: Record<string, string>): ServerProcess {
   const child = spawn(process.execPath, [mainScript], {
-    cwd: repoRoot,
+    cwd: REPO_ROOT,
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', AIP_HTTP_PORT: '0', EXECUTION_PROVIDERS: 'cpu', INTRA_OP_THREADS: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
