@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import { NOTIFICATION_CHANNEL, duplicateEmailIndexes, isEmail } from './private/alert-limits';
 import { monitoringNotificationChannel } from './private/cdk';
 import { PROJECT_ID } from './private/gcp-names';
-import { stableTenDigitId } from './private/stable-id';
+import { stableDecimalId } from './private/stable-id';
 import { PropsValidator } from './private/validation';
 
 /** Props of {@link NotificationChannels}. */
@@ -57,7 +57,7 @@ export class NotificationChannels extends Construct {
         // The id comes from the address, not its position, so reordering the list changes nothing in
         // the plan. The readable part alone is not unique (a.b@x and a-b@x both read "a-b-x"), so a
         // hash of the lowercased address follows it.
-        new monitoringNotificationChannel.MonitoringNotificationChannel(this, `Email-${email.replace(/[^A-Za-z0-9]+/g, '-')}-${stableTenDigitId(email.toLowerCase())}`, {
+        new monitoringNotificationChannel.MonitoringNotificationChannel(this, `Email-${email.replace(/[^A-Za-z0-9]+/g, '-')}-${stableDecimalId(email.toLowerCase(), 10)}`, {
           project: props.project,
           type: 'email',
           displayName: email,

@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import type { DeploymentSpec } from '../deployer/manifest';
 import type { MonitoringMetric } from './monitoring-metric';
-import { stableTenDigitId } from './private/stable-id';
+import { stableDecimalId } from './private/stable-id';
 import { PropsValidator } from './private/validation';
 import type { LatencyPercentile } from './private/vertex-metrics';
 import { AUTOSCALING_METRICS, AUTOSCALING_TARGETS, type AutoscalingMetricKey, DEPLOYED_MODEL_ID, REPLICAS, acceleratorCount, autoscalingProblems, machineProblems } from './private/vertex-rules';
@@ -112,7 +112,7 @@ export class VertexDeployment extends Construct {
     const enableAccessLogging = props.accessLogging ?? false;
     this.deployedModelId =
       props.deployedModelId ??
-      stableTenDigitId(JSON.stringify({ model: props.model.key, fingerprint: props.model.fingerprint, machineSpec, spot, serviceAccount: props.serviceAccount.email, enableAccessLogging, displayName }));
+      stableDecimalId(JSON.stringify({ model: props.model.key, fingerprint: props.model.fingerprint, machineSpec, spot, serviceAccount: props.serviceAccount.email, enableAccessLogging, displayName }), 10);
     this.spec = {
       model: props.model.key,
       displayName,

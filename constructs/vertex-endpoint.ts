@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import type { MonitoringMetric } from './monitoring-metric';
 import { vertexAiEndpoint } from './private/cdk';
 import { PROJECT_ID, REGION } from './private/gcp-names';
-import { stableNineDigitId } from './private/stable-id';
+import { stableDecimalId } from './private/stable-id';
 import { PropsValidator } from './private/validation';
 import { type LatencyPercentile, type VertexEndpointMetrics, vertexEndpointMetrics } from './private/vertex-metrics';
 import { BIGQUERY_URI, ENDPOINT_ACCESS, ENDPOINT_ID, KMS_KEY_NAME, endpointAccessProblems } from './private/vertex-rules';
@@ -111,7 +111,7 @@ export class VertexEndpoint extends Construct {
     super(scope, id);
     const access = props.access ?? 'public';
     const allowedProjects = props.allowedProjects ?? [];
-    const endpointId = props.endpointId ?? stableNineDigitId(`${props.project}/${props.region}/${this.node.path}`);
+    const endpointId = props.endpointId ?? stableDecimalId(`${props.project}/${props.region}/${this.node.path}`, 9);
     const v = new PropsValidator('VertexEndpoint')
       .matches('project', props.project, PROJECT_ID, 'a GCP project id')
       .matches('region', props.region, REGION, 'a region such as us-central1')
