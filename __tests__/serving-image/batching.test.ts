@@ -224,7 +224,7 @@ describe('/metrics', () => {
       expect(await metric(server, 'serving_http_requests_total{route="health",status="200"}')).toBe(1);
       expect(await metric(server, 'serving_images_total')).toBe(3);
       expect(await metric(server, 'serving_request_duration_seconds_count')).toBe(3);
-      for (const stage of ['queue_wait', 'preprocess', 'inference', 'postprocess']) expect(await metric(server, `serving_${stage}_seconds_count`)).toBe(3);
+      for (const stage of ['queue_wait', 'preprocess', 'input', 'inference', 'postprocess']) expect(await metric(server, `serving_${stage}_seconds_count`)).toBe(3);
       expect(await metric(server, 'serving_queue_depth')).toBe(0);
       // AND latency buckets reach 60 s (a request can wait REQUEST_TIMEOUT_MS, 30 s by default)
       expect(await metric(server, 'serving_request_duration_seconds_bucket{le="60"}')).toBe(3);

@@ -24,6 +24,9 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   sharp.concurrency(config.imageThreads);
+  // Every request brings new bytes, so libvips' operation cache never hits: it would only hold up
+  // to 50 MB of recent decodes (https://github.com/libvips/libvips/issues/1585).
+  sharp.cache(false);
   let pool: InferencePool | undefined;
   const metrics = new ServerMetrics(() => pool?.queueDepth ?? 0);
   const serving = buildApp({ config, logger, metrics, serveMetrics: config.metricsPort === undefined });

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BatchTimings } from './engine/protocol';
 
 // Up to 60 s: a request can wait REQUEST_TIMEOUT_MS (30 s by default) in the queue, then run.
 const STAGE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -18,6 +19,12 @@ export class ServerMetrics {
     registers: [this.registry],
   });
   readonly preprocess = new Histogram({ name: 'serving_preprocess_seconds', help: 'Decoding and letterboxing one image.', buckets: STAGE_BUCKETS, registers: [this.registry] });
+  readonly input = new Histogram({
+    name: 'serving_input_seconds',
+    help: "Filling one batch's float input tensor from its letterboxed pixels, in the inference worker.",
+    buckets: STAGE_BUCKETS,
+    registers: [this.registry],
+  });
   readonly inference = new Histogram({ name: 'serving_inference_seconds', help: 'session.run of one batch.', buckets: STAGE_BUCKETS, registers: [this.registry] });
   readonly postprocess = new Histogram({ name: 'serving_postprocess_seconds', help: 'Decoding and NMS of one batch.', buckets: STAGE_BUCKETS, registers: [this.registry] });
   readonly batchSize = new Histogram({ name: 'serving_batch_size', help: 'Images per session.run.', buckets: [1, 2, 4, 8, 16, 32, 64], registers: [this.registry] });
@@ -34,10 +41,11 @@ export class ServerMetrics {
   }
 
   /** Records one batch run by a worker. */
-  observeBatch(size: number, inferenceMs: number, postprocessMs: number): void {
+  observeBatch(size: number, timings: BatchTimings): void {
     this.batchSize.observe(size);
-    this.inference.observe(inferenceMs / 1000);
-    this.postprocess.observe(postprocessMs / 1000);
+    this.input.observe(timings.inputMs / 1000);
+    this.inference.observe(timings.inferenceMs / 1000);
+    this.postprocess.observe(timings.postprocessMs / 1000);
     this.images.inc(size);
   }
 }

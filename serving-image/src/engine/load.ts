@@ -40,7 +40,7 @@ export async function loadEngine(
     maxQueueSize: config.maxQueueSize,
     requestTimeoutMs: config.requestTimeoutMs,
     logger,
-    onBatch: (size, inferenceMs, postprocessMs) => metrics.observeBatch(size, inferenceMs, postprocessMs),
+    onBatch: (size, timings) => metrics.observeBatch(size, timings),
     onQueueWait: (ms) => metrics.queueWait.observe(ms / 1000),
     onFatal,
   });

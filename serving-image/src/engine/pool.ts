@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { HttpError } from '../errors';
 import { DecodeOptions, OutputLayout, RawDetection, detectLayout } from '../postprocess';
-import type { ModelShape, RunMessage, WorkerInit, WorkerMessage } from './protocol';
+import type { BatchTimings, ModelShape, RunMessage, WorkerInit, WorkerMessage } from './protocol';
 
 /** Options of {@link InferencePool.start}. */
 export interface InferencePoolOptions {
@@ -43,7 +43,7 @@ export interface InferencePoolOptions {
   readonly restartBackoffMs?: number;
   readonly logger: Logger;
   /** Told about every batch run. */
-  readonly onBatch?: (size: number, inferenceMs: number, postprocessMs: number) => void;
+  readonly onBatch?: (size: number, timings: BatchTimings) => void;
   /** Told how long each image waited in the queue, whether it then ran, timed out or was cancelled. */
   readonly onQueueWait?: (ms: number) => void;
   /**
@@ -69,8 +69,6 @@ export interface LoadedModel {
 export interface InferenceResult {
   /** Detections in model-input pixels. */
   readonly detections: readonly RawDetection[];
-  readonly inferenceMs: number;
-  readonly postprocessMs: number;
   /** Images in the batch it ran in. */
   readonly batchSize: number;
 }
@@ -331,12 +329,10 @@ export class InferencePool {
       for (const item of batch.items) this.fail(item, new Error(`inference failed: ${msg.message}`));
     } else {
       this.failuresInARow = 0;
-      this.options.onBatch?.(batch.items.length, msg.inferenceMs, msg.postprocessMs);
+      this.options.onBatch?.(batch.items.length, msg.timings);
       batch.items.forEach((item, i) =>
         item.resolve({
           detections: msg.detections[i],
-          inferenceMs: msg.inferenceMs,
-          postprocessMs: msg.postprocessMs,
           batchSize: batch.items.length,
         }),
       );

@@ -35,6 +35,16 @@ export interface RunMessage {
   readonly options: readonly DecodeOptions[];
 }
 
+/** How long a worker spent on one batch, in ms. */
+export interface BatchTimings {
+  /** Filling the model's float input tensor from the letterboxed pixels. */
+  readonly inputMs: number;
+  /** `session.run`. */
+  readonly inferenceMs: number;
+  /** Decoding the output and NMS. */
+  readonly postprocessMs: number;
+}
+
 /** Worker → main thread. */
 export type WorkerMessage =
   | {
@@ -47,7 +57,7 @@ export type WorkerMessage =
       readonly warmupMs: number;
     }
   | { readonly type: 'fatal'; readonly message: string }
-  | { readonly type: 'result'; readonly id: number; readonly detections: readonly RawDetection[][]; readonly inferenceMs: number; readonly postprocessMs: number }
+  | { readonly type: 'result'; readonly id: number; readonly detections: readonly RawDetection[][]; readonly timings: BatchTimings }
   /** The batch could not be run because of its input; the worker goes on. */
   | { readonly type: 'error'; readonly id: number; readonly message: string }
   /** `session.run` failed for a reason that is not the input's: the worker is retired and replaced. */

@@ -9,6 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { decodeOutput, detectLayout } from '../postprocess';
 import type { RunMessage, WorkerInit, WorkerMessage } from './protocol';
+import { sessionOptions } from './session-options';
 import { modelShape, toTensor } from './tensor';
 
 const init = workerData as WorkerInit;
@@ -34,12 +35,7 @@ async function createSession(): Promise<{ session: ort.InferenceSession; provide
   for (let i = 0; i < init.executionProviders.length; i++) {
     const providers = init.executionProviders.slice(i);
     try {
-      const session = await ort.InferenceSession.create(init.model, {
-        executionProviders: providerConfigs(providers),
-        intraOpNumThreads: init.intraOpThreads,
-        interOpNumThreads: 1,
-        graphOptimizationLevel: 'all',
-      });
+      const session = await ort.InferenceSession.create(init.model, { ...sessionOptions(init.intraOpThreads), executionProviders: providerConfigs(providers) });
       return { session, provider: providers[0], failures };
     } catch (err) {
       failures.push({ provider: providers[0], reason: (err as Error).message });
@@ -58,9 +54,12 @@ async function main(): Promise<void> {
   // the engine inside a live request.
   const start = performance.now();
   const warmupBatches = shape.batch === null && init.maxBatchSize > 1 ? [1, init.maxBatchSize] : [shape.batch ?? 1];
+  // One input storage for the worker's life, sized for the largest batch (the warm-up runs it):
+  // the pool sends this worker one batch at a time, so a run never overlaps the next fill.
+  const storage = new Float32Array(Math.max(...warmupBatches) * 3 * shape.height * shape.width);
   let outputDims: number[] = [];
   for (const batch of warmupBatches) {
-    const warm = await session.run({ [shape.inputName]: toTensor([], batch, shape.height, shape.width) });
+    const warm = await session.run({ [shape.inputName]: toTensor([], batch, shape.height, shape.width, storage) });
     if (outputDims.length === 0) outputDims = warm[outputName].dims.map(Number);
   }
   // Refuse an output the server cannot decode now, as a startup error, not on the first request.
@@ -68,9 +67,10 @@ async function main(): Promise<void> {
   post({ type: 'ready', provider, failures, shape: { ...shape, outputDims }, warmupMs: performance.now() - start });
 
   port.on('message', async (msg: RunMessage) => {
+    const start = performance.now();
     let input: ort.Tensor;
     try {
-      input = toTensor(msg.images, shape.batch ?? msg.images.length, shape.height, shape.width);
+      input = toTensor(msg.images, shape.batch ?? msg.images.length, shape.height, shape.width, storage);
     } catch (err) {
       post({ type: 'error', id: msg.id, message: (err as Error).message });
       return;
@@ -91,7 +91,7 @@ async function main(): Promise<void> {
       // The anchor or batch dimension may differ from the warm-up run in models with dynamic axes.
       const layout = detectLayout(out[outputName].dims.map(Number));
       const detections = msg.options.map((o, i) => decodeOutput(data, layout, i, o));
-      post({ type: 'result', id: msg.id, detections, inferenceMs: t1 - t0, postprocessMs: performance.now() - t1 });
+      post({ type: 'result', id: msg.id, detections, timings: { inputMs: t0 - start, inferenceMs: t1 - t0, postprocessMs: performance.now() - t1 } });
     } catch (err) {
       post({ type: 'error', id: msg.id, message: (err as Error).message });
     }
