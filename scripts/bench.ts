@@ -2,16 +2,17 @@
  * Benchmarks the serving image against the limit of its own engine.
  *
  *   npm run bench                                   # ../shared/models/yolov8n-int8.onnx, 15 s per level
- *   npm run bench -- --model path/to/model.onnx --duration 10 --connections 1,4,16
+ *   npm run bench -- --model path/to/model.onnx --duration 10 --connections 1,4,16 --slices 2
  *
  * 1. The limit: the model's bare `session.run` in this process, on tensors pre-processed from the
  *    same images, with the server's session options and intra-op threads, measured while the
- *    server is idle before each level and after the last.
+ *    server is idle: before each level and after each of its slices.
  * 2. The server (`node serving-image/dist/main.js`, built by `npm run bench`) on a loopback port,
  *    driven with autocannon over HTTP with the real images as raw JPEG bodies (Vertex rawPredict),
- *    at each concurrency after a warm-up.
- * It prints one row per concurrency: requests per second, p50/p99 latency and the ratios to the limit.
- * Loopback only; bounded in time (about 3 x duration + 4 x 20 bare runs + 20 s).
+ *    at each concurrency after a warm-up, each level in `--slices` slices.
+ * It prints one row per concurrency: requests per second, p50/p99 latency and the ratios to the
+ * limit (p50: the median over the slices of each slice's p50 against the limit measured around it).
+ * Loopback only; bounded in time (about 3 x duration + 10 x 20 bare runs + 30 s).
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -27,7 +28,9 @@ import { prepareImage } from '../serving-image/src/preprocess';
 
 /** The part of autocannon's API used here (it ships no types). */
 interface AutocannonResult {
-  requests: { average: number };
+  /** Seconds it ran. */
+  duration: number;
+  requests: { total: number };
   latency: { p50: number; p99: number };
   non2xx: number;
   errors: number;
@@ -50,22 +53,30 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '15' },
     connections: { type: 'string', default: '1,4,16' },
     'bare-runs': { type: 'string', default: '20' },
+    slices: { type: 'string', default: '3' },
   },
 });
 const duration = Number(args.duration);
+const slices = Number(args.slices);
 const levels = args.connections!.split(',').map(Number);
 // The server's own default (or INTRA_OP_THREADS / WORKERS from the environment), so the bare run uses the same threads.
 const intraOpThreads = loadConfig({ ...process.env, MODEL_PATH: args.model, EXECUTION_PROVIDERS: 'cpu' }).intraOpThreads;
 
 /**
- * Largest change of the bare p50 between the measurements before and after a level (as a fraction
- * of their mean) that still lets the level's ratios mean something. These are shared virtual
+ * Largest change of the bare p50 between the measurements before and after a slice (as a fraction
+ * of their mean) that still lets the slice's ratios mean something. These are shared virtual
  * machines: the same session.run has been seen to take 110 ms and 430 ms within half an hour.
  */
 const MAX_BARE_DRIFT = 0.15;
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** Bare `session.run` on tensors pre-processed from the images, one image per call: the limit. */
@@ -76,8 +87,7 @@ class BareLimit {
     const { height, width } = modelShape(session);
     const tensors = await Promise.all(
       images.map(async (bytes) => {
-        const { pixels } = await prepareImage(bytes, width, height, 100_000_000);
-        return toTensor([pixels], 1, height, width);
+        return toTensor([await prepareImage(bytes, width, height, 100_000_000)], 1, height, width);
       }),
     );
     const bare = new BareLimit(session, tensors, `${width}x${height}`);
@@ -147,12 +157,14 @@ async function main(): Promise<void> {
   const images = imageFiles.map((f) => readFileSync(path.join(args.images!, f)));
   console.log(`model ${path.relative(root, args.model!)}; ${images.length} JPEGs from ${path.relative(root, args.images!)}; ${intraOpThreads} intra-op threads; ${duration} s per level`);
 
-  // The limit is measured before each level and after the last, with the server idle, and each
-  // level is compared with the mean of the two measurements around it: these machines are noisy,
-  // so only ratios measured close together mean anything.
+  // Each level runs in slices, and the limit is measured before the first slice and after each
+  // one, with the server idle. Each slice's p50 is compared with the mean of the two measurements
+  // around it and the level reports the median of those ratios: these machines are noisy, so only
+  // ratios measured close together mean anything.
   const bare = await BareLimit.create(model, images);
   const bareRuns = Number(args['bare-runs']);
-  console.log(`bare session.run: ${bare.inputSize}, batch 1, ${bareRuns} runs before each level and after the last`);
+  const sliceSeconds = Math.max(1, Math.round(duration / slices));
+  console.log(`bare session.run: ${bare.inputSize}, batch 1, ${bareRuns} runs before each level and after each of its ${slices} slices of ${sliceSeconds} s`);
 
   const port = await freePort();
   const server = spawn(process.execPath, [path.join(root, 'serving-image', 'dist', 'main.js')], {
@@ -175,22 +187,40 @@ async function main(): Promise<void> {
     const ratios = new Map<number, { rps: number; p50: number }>();
     let before = await bare.measure(bareRuns);
     for (const connections of levels) {
-      const r = await autocannon({ url, connections, duration, requests });
-      await waitIdle(url);
-      const after = await bare.measure(bareRuns);
-      const bareP50 = (before.p50 + after.p50) / 2;
-      const drift = Math.abs(after.p50 - before.p50) / bareP50;
-      if (drift > MAX_BARE_DRIFT) {
-        warnings.push(
-          `concurrency ${connections}: the bare p50 moved from ${before.p50.toFixed(1)} to ${after.p50.toFixed(1)} ms across the level (${(100 * drift).toFixed(0)} %): the machine's speed changed under it, so its ratios are unreliable; run again`,
-        );
+      const bareP50s = [before.p50];
+      const p50Ratios: number[] = [];
+      const p50s: number[] = [];
+      let p99 = 0;
+      let answered = 0;
+      let seconds = 0;
+      let failed = 0;
+      let drifted = 0;
+      for (let slice = 0; slice < slices; slice++) {
+        const r = await autocannon({ url, connections, duration: sliceSeconds, requests });
+        await waitIdle(url);
+        const after = await bare.measure(bareRuns);
+        const around = (before.p50 + after.p50) / 2;
+        if (Math.abs(after.p50 - before.p50) / around > MAX_BARE_DRIFT) drifted++;
+        p50Ratios.push(r.latency.p50 / around);
+        p50s.push(r.latency.p50);
+        p99 = Math.max(p99, r.latency.p99);
+        answered += r.requests.total;
+        seconds += r.duration;
+        failed += r.non2xx + r.errors + r.timeouts;
+        bareP50s.push(after.p50);
+        before = after;
       }
+      if (drifted > 0) {
+        warnings.push(`concurrency ${connections}: in ${drifted} of ${slices} slices the bare p50 moved by more than ${100 * MAX_BARE_DRIFT} % (the machine's speed changed under it); those ratios are unreliable`);
+      }
+      const bareP50 = median(bareP50s);
       const bareRps = 1000 / bareP50;
-      ratios.set(connections, { rps: r.requests.average / bareRps, p50: r.latency.p50 / bareP50 });
+      const rps = answered / seconds;
+      const p50Ratio = median(p50Ratios);
+      ratios.set(connections, { rps: rps / bareRps, p50: p50Ratio });
       rows.push(
-        `| ${connections} | ${r.requests.average.toFixed(2)} | ${r.latency.p50} | ${r.latency.p99} | ${bareP50.toFixed(1)} | ${bareRps.toFixed(2)} | ${(r.requests.average / bareRps).toFixed(2)} | ${(r.latency.p50 / bareP50).toFixed(2)} | ${r.non2xx + r.errors + r.timeouts} |`,
+        `| ${connections} | ${rps.toFixed(2)} | ${median(p50s)} | ${p99} | ${bareP50.toFixed(1)} | ${bareRps.toFixed(2)} | ${(rps / bareRps).toFixed(2)} | ${p50Ratio.toFixed(2)} | ${failed} |`,
       );
-      before = after;
     }
     console.log('\n| concurrency | req/s | p50 ms | p99 ms | bare p50 ms | bare limit img/s | req/s / limit | p50 / bare p50 | failed |');
     console.log('|---|---|---|---|---|---|---|---|---|');

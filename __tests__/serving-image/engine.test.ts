@@ -5,6 +5,8 @@ import { performance } from 'node:perf_hooks';
 import { HttpError } from '../../serving-image/src/errors';
 import { InferencePool } from '../../serving-image/src/engine/pool';
 import { createLogger } from '../../serving-image/src/logger';
+import { prepareImage } from '../../serving-image/src/preprocess';
+import { letterbox } from '../../serving-image/src/postprocess';
 import { workerScript } from './helpers/build';
 import { jsonBody, solidImage } from './helpers/images';
 import { logSink, startTestServer } from './helpers/server';
@@ -115,6 +117,8 @@ if (${startsOnce} && fs.existsSync(marker)) {
     return script;
   }
   const decode = { confidence: 0.25, iou: 0.45, maxDetections: 10 };
+  // A new one each time: infer() transfers the pixels' buffer to the worker.
+  const tinyImage = () => ({ pixels: new Uint8Array(12), letterbox: letterbox(2, 2, 2, 2) });
   const until = async (cond: () => boolean) => {
     while (!cond()) await new Promise((r) => setTimeout(r, 5));
   };
@@ -127,13 +131,13 @@ if (${startsOnce} && fs.existsSync(marker)) {
     try {
       expect(pool.healthy).toBe(true);
       // WHEN a run fails THEN its image gets 503 WORKER_FAILED and the pool is unhealthy (no ready worker)
-      await expect(pool.infer(new Uint8Array(12), decode)).rejects.toMatchObject({ status: 503, code: 'WORKER_FAILED' });
+      await expect(pool.infer(tinyImage(), decode)).rejects.toMatchObject({ status: 503, code: 'WORKER_FAILED' });
       expect(pool.healthy).toBe(false);
       // AND a replacement comes up after the backoff
       await until(() => pool.healthy);
       expect(fatal).toEqual([]);
       // WHEN the replacement fails too (2 failures in a row > 1 allowed) THEN the pool gives up
-      await expect(pool.infer(new Uint8Array(12), decode)).rejects.toBeInstanceOf(HttpError);
+      await expect(pool.infer(tinyImage(), decode)).rejects.toBeInstanceOf(HttpError);
       await until(() => fatal.length > 0);
       expect(fatal[0].message).toMatch(/inference workers failed 2 times in a row \(WORKER_MAX_RESTARTS=1\)/);
       expect(pool.healthy).toBe(false);
@@ -150,7 +154,7 @@ if (${startsOnce} && fs.existsSync(marker)) {
     const pool = await InferencePool.start({ ...poolOptions, workerScript: failingWorker(true), model: new Uint8Array(), executionProviders: ['cpu'], maxRestarts: 3, restartBackoffMs: 5, logger: createLogger('info', stream), onFatal: (e) => (fatal = e) });
     try {
       // WHEN the first worker fails a run
-      await expect(pool.infer(new Uint8Array(12), decode)).rejects.toMatchObject({ code: 'WORKER_FAILED' });
+      await expect(pool.infer(tinyImage(), decode)).rejects.toMatchObject({ code: 'WORKER_FAILED' });
       // THEN after 3 replacements that failed to start, the pool gives up (the 4th failure in a row)
       await until(() => fatal !== undefined);
       expect(fatal!.message).toMatch(/failed 4 times in a row/);
@@ -171,6 +175,26 @@ describe('one request, several images', () => {
       expect(res.json().predictions.map((p: { detections: { class: string }[] }) => p.detections[0].class)).toEqual(['blue', 'red', 'green', 'blue']);
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe('a batch that cannot be handed to a worker', () => {
+  test('fails its image at once instead of leaving the worker busy', async () => {
+    // GIVEN a pool and an image whose pixels were already transferred away (a detached buffer)
+    const { stream } = logSink();
+    const pool = await InferencePool.start({ ...poolOptions, model: buildTinyModel({ size: 32 }), executionProviders: ['cpu'], logger: createLogger('info', stream) });
+    try {
+      const pixels = new Uint8Array(32 * 32 * 3);
+      structuredClone(pixels.buffer, { transfer: [pixels.buffer] });
+      const image = { pixels, letterbox: letterbox(32, 32, 32, 32) };
+      // WHEN it is queued THEN it fails with the reason
+      await expect(pool.infer(image, { confidence: 0.25, iou: 0.45, maxDetections: 10 })).rejects.toThrow(/could not hand the batch to a worker/);
+      // AND the worker takes the next image
+      const next = await prepareImage(await solidImage([255, 0, 0], 32, 32), 32, 32, 1_000_000);
+      await expect(pool.infer(next, { confidence: 0.25, iou: 0.45, maxDetections: 10 })).resolves.toMatchObject({ batchSize: 1 });
+    } finally {
+      await pool.terminate();
     }
   });
 });

@@ -2,8 +2,6 @@ import sharp from 'sharp';
 import { toTensor } from '../../serving-image/src/engine/tensor';
 import { prepareImage } from '../../serving-image/src/preprocess';
 
-const GREY = { r: 114, g: 114, b: 114 };
-
 /** An 800x600 JPEG: left half red, right half blue, a green disc in the middle (edges to resample). */
 function splitJpeg(orientation?: number): Promise<Buffer> {
   const svg = Buffer.from(
@@ -26,15 +24,11 @@ describe('prepareImage', () => {
     const jpeg = await splitJpeg();
     // WHEN it is prepared
     const got = await prepareImage(jpeg, 640, 640, 100_000_000);
-    // THEN it is letterboxed to 640x480 with 80 grey rows above and below
+    // THEN it is resized to 640x480, to be placed 80 rows down (the worker pads it)
     expect(got.letterbox).toMatchObject({ scale: 0.8, width: 640, height: 480, top: 80, bottom: 80, left: 0, right: 0 });
-    expect([got.width, got.height, got.pixels.length]).toEqual([800, 600, 640 * 640 * 3]);
+    expect([got.width, got.height, got.pixels.length]).toEqual([800, 600, 640 * 480 * 3]);
     // AND byte for byte what resizing inside the decoding pipeline gives
-    const oneStep = await sharp(jpeg)
-      .resize(640, 480, { fit: 'fill', kernel: 'linear' })
-      .extend({ top: 80, bottom: 80, left: 0, right: 0, background: GREY })
-      .raw()
-      .toBuffer();
+    const oneStep = await sharp(jpeg).resize(640, 480, { fit: 'fill', kernel: 'linear' }).raw().toBuffer();
     expect(Buffer.compare(Buffer.from(got.pixels), oneStep)).toBe(0);
   });
 
@@ -43,39 +37,55 @@ describe('prepareImage', () => {
     const jpeg = await splitJpeg(6);
     // WHEN it is prepared
     const got = await prepareImage(jpeg, 640, 640, 100_000_000);
-    // THEN it is letterboxed upright: 480x640 with 80 grey columns on each side
+    // THEN it is resized upright to 480x640, to be placed 80 columns in
     expect(got.letterbox).toMatchObject({ width: 480, height: 640, top: 0, bottom: 0, left: 80, right: 80 });
     expect([got.width, got.height]).toEqual([600, 800]);
-    expect(pixel(got.pixels, 640, 40, 320)).toEqual([114, 114, 114]);
     // AND the red half is on top, the blue half below
-    const [r, , b] = pixel(got.pixels, 640, 100, 40);
+    const [r, , b] = pixel(got.pixels, 480, 20, 40);
     expect(r).toBeGreaterThan(200);
     expect(b).toBeLessThan(60);
-    const [r2, , b2] = pixel(got.pixels, 640, 100, 600);
+    const [r2, , b2] = pixel(got.pixels, 480, 20, 600);
     expect(r2).toBeLessThan(60);
     expect(b2).toBeGreaterThan(200);
   });
 });
 
 describe('toTensor', () => {
-  const plane = 4 * 2;
-  const image = Uint8Array.from({ length: 3 * plane }, (_, i) => (i * 37) % 256);
+  // A 2x2 image placed at column 1, row 1 of a 4-wide, 3-high input: grey row 0, columns 0 and 3.
+  const lb = { scale: 1, width: 2, height: 2, top: 1, bottom: 0, left: 1, right: 1 };
+  const image = { pixels: Uint8Array.from({ length: 12 }, (_, i) => 20 * i + 5), letterbox: lb };
+  const grey = 114 / 255;
+
+  test('places the pixels at their letterbox offset as 0..1 CHW, grey 114 around them', () => {
+    // WHEN one image is filled into a 4-wide, 3-high input
+    const data = toTensor([image], 1, 3, 4).data as Float32Array;
+    // THEN each plane is grey except the 2x2 block at column 1, row 1
+    const red = [grey, grey, grey, grey, grey, 5 / 255, 65 / 255, grey, grey, 125 / 255, 185 / 255, grey];
+    Array.from(data.subarray(0, 12)).forEach((v, i) => expect(v).toBeCloseTo(red[i], 6));
+    // AND green and blue come from bytes 1 and 2 of each pixel
+    expect(data[12 + 5]).toBeCloseTo(25 / 255, 6);
+    expect(data[24 + 10]).toBeCloseTo(225 / 255, 6);
+    expect(data[24 + 11]).toBeCloseTo(grey, 6);
+  });
 
   test('reused storage gives the same numbers as a new array, and a fixed batch pads with zeros', () => {
-    // GIVEN storage for two 4x2 images, left dirty by an earlier batch
-    const storage = new Float32Array(2 * 3 * plane).fill(7);
+    // GIVEN storage for two 4x3 inputs, left dirty by an earlier batch
+    const storage = new Float32Array(2 * 3 * 12).fill(7);
     // WHEN one image is filled into a fixed batch of 2
-    const reused = toTensor([image], 2, 2, 4, storage);
-    const fresh = toTensor([image], 2, 2, 4);
-    // THEN both hold the same 0..1 CHW values, and the padding image is all zeros
+    const reused = toTensor([image], 2, 3, 4, storage);
+    const fresh = toTensor([image], 2, 3, 4);
+    // THEN both hold the same values, and the second image of the batch is all zeros
     expect(Array.from(reused.data as Float32Array)).toEqual(Array.from(fresh.data as Float32Array));
-    expect((reused.data as Float32Array)[0]).toBeCloseTo(image[0] / 255, 7);
-    expect((reused.data as Float32Array)[plane]).toBeCloseTo(image[1] / 255, 7);
-    expect(Array.from((reused.data as Float32Array).subarray(3 * plane))).toEqual(new Array(3 * plane).fill(0));
-    expect(reused.dims).toEqual([2, 3, 2, 4]);
+    expect(Array.from((reused.data as Float32Array).subarray(36))).toEqual(new Array(36).fill(0));
+    expect(reused.dims).toEqual([2, 3, 3, 4]);
   });
 
   test('storage too small for the batch is refused, naming both sizes', () => {
-    expect(() => toTensor([image], 2, 2, 4, new Float32Array(3 * plane))).toThrow(/holds 24 floats; batch 2 needs 48/);
+    expect(() => toTensor([image], 2, 3, 4, new Float32Array(36))).toThrow(/holds 36 floats; batch 2 needs 72/);
+  });
+
+  test('an image that does not fit the input, or whose bytes disagree with its size, is refused', () => {
+    expect(() => toTensor([image], 1, 2, 4)).toThrow(/image 0 \(12 bytes, 2x2 at 1,1\) does not fit the model input 4x2 RGB/);
+    expect(() => toTensor([{ ...image, pixels: new Uint8Array(9) }], 1, 3, 4)).toThrow(/image 0 \(9 bytes/);
   });
 });

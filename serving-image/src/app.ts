@@ -5,6 +5,7 @@ import { annotateImage } from './annotate';
 import { className } from './class-names';
 import type { ServerConfig } from './config';
 import type { InferenceResult, LoadedModel } from './engine/pool';
+import type { ModelImage } from './engine/protocol';
 import { HttpError } from './errors';
 import type { ServerMetrics } from './metrics';
 import { layoutClassCount, unletterboxBox, type DecodeOptions } from './postprocess';
@@ -18,7 +19,7 @@ export interface Engine {
   readonly healthy: boolean;
   hasRoom(n: number): boolean;
   /** Aborting `signal` drops the image if it is still queued. */
-  infer(pixels: Uint8Array, options: DecodeOptions, signal?: AbortSignal): Promise<InferenceResult>;
+  infer(image: ModelImage, options: DecodeOptions, signal?: AbortSignal): Promise<InferenceResult>;
 }
 
 /** One detection in a prediction. */
@@ -226,7 +227,7 @@ export function buildApp(options: AppOptions): ServingApp {
     const abandon = new AbortController();
     const results = await Promise.all(
       images.map((img, i) =>
-        e.infer(img.pixels, decode, abandon.signal).catch((err: unknown) => {
+        e.infer(img, decode, abandon.signal).catch((err: unknown) => {
           abandon.abort(new HttpError(503, 'QUEUE_TIMEOUT', 'dropped: another image of the request failed'));
           return Promise.reject(err instanceof HttpError && err.status < 500 ? err.at(i) : err);
         }),

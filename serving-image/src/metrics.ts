@@ -18,10 +18,10 @@ export class ServerMetrics {
     buckets: STAGE_BUCKETS,
     registers: [this.registry],
   });
-  readonly preprocess = new Histogram({ name: 'serving_preprocess_seconds', help: 'Decoding and letterboxing one image.', buckets: STAGE_BUCKETS, registers: [this.registry] });
+  readonly preprocess = new Histogram({ name: 'serving_preprocess_seconds', help: 'Decoding, orienting and resizing one image.', buckets: STAGE_BUCKETS, registers: [this.registry] });
   readonly input = new Histogram({
     name: 'serving_input_seconds',
-    help: "Filling one batch's float input tensor from its letterboxed pixels, in the inference worker.",
+    help: "Padding one batch's resized images into the model's float input tensor, in the inference worker.",
     buckets: STAGE_BUCKETS,
     registers: [this.registry],
   });

@@ -1,28 +1,22 @@
 import sharp, { type Metadata } from 'sharp';
 import { HttpError } from './errors';
-import { Letterbox, letterbox } from './postprocess';
+import type { ModelImage } from './engine/protocol';
+import { letterbox } from './postprocess';
 
 /** Image formats the server accepts, by sharp's format name. */
 export const SUPPORTED_FORMATS: ReadonlySet<string> = new Set(['jpeg', 'png', 'webp']);
 
-/** An image ready for the model. */
-export interface PreparedImage {
-  /** Letterboxed RGB pixels, HWC, `inputWidth * inputHeight * 3` bytes. */
-  readonly pixels: Uint8Array;
+/** An image ready for the model: resized, not yet padded (the inference worker pads it). */
+export interface PreparedImage extends ModelImage {
   /** Size of the image after EXIF orientation: the frame boxes are reported in. */
   readonly width: number;
   readonly height: number;
-  /** How it was letterboxed. */
-  readonly letterbox: Letterbox;
 }
 
-// Ultralytics pads with grey 114 (LetterBox(color=(114, 114, 114))).
-const PAD = { r: 114, g: 114, b: 114 };
-
 /**
- * Decodes, orients, letterboxes and converts an image to RGB bytes for the model, as Ultralytics'
- * pre-processing does, up to resampling differences (see the resize below; the float
- * conversion to 0..1 CHW happens in the inference worker).
+ * Decodes, orients and resizes an image to RGB bytes for the model, as Ultralytics'
+ * pre-processing does, up to resampling differences (see the resize below; the padding and the
+ * float conversion to 0..1 CHW happen in the inference worker, see `toTensor`).
  * sharp runs on libuv's thread pool, so the JavaScript thread stays free.
  * @throws HttpError NOT_AN_IMAGE, UNSUPPORTED_IMAGE_FORMAT or IMAGE_TOO_LARGE (checked from the
  *   header, before any pixel is decoded)
@@ -65,10 +59,9 @@ export async function prepareImage(bytes: Buffer, inputWidth: number, inputHeigh
       // 1280x720 frame then decodes in a fraction of the time (measured: p50 at concurrency 1 went
       // from 1.28-1.31x to 1.19x the bare session.run with yolov8n), far more for 1080p and 4K.
       .resize(lb.width, lb.height, { fit: 'fill', kernel: 'linear' })
-      .extend({ top: lb.top, bottom: lb.bottom, left: lb.left, right: lb.right, background: PAD })
       .raw()
       .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3 || info.width !== inputWidth || info.height !== inputHeight) {
+    if (info.channels !== 3 || info.width !== lb.width || info.height !== lb.height) {
       throw new Error(`unexpected decoded layout ${info.width}x${info.height}x${info.channels}`);
     }
     return { pixels: data, width, height, letterbox: lb };

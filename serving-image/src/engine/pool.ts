@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { HttpError } from '../errors';
 import { DecodeOptions, OutputLayout, RawDetection, detectLayout } from '../postprocess';
-import type { BatchTimings, ModelShape, RunMessage, WorkerInit, WorkerMessage } from './protocol';
+import type { BatchTimings, ModelImage, ModelShape, RunMessage, WorkerInit, WorkerMessage } from './protocol';
 
 /** Options of {@link InferencePool.start}. */
 export interface InferencePoolOptions {
@@ -74,7 +74,7 @@ export interface InferenceResult {
 }
 
 interface QueuedImage {
-  readonly pixels: Uint8Array;
+  readonly image: ModelImage;
   readonly options: DecodeOptions;
   readonly enqueuedAt: number;
   readonly resolve: (r: InferenceResult) => void;
@@ -158,21 +158,21 @@ export class InferencePool {
   }
 
   /**
-   * Queues one letterboxed image (its buffer is transferred to a worker).
+   * Queues one resized image (its pixels are transferred to a worker, which pads them).
    * @param signal aborting it removes the image from the queue (when it is still queued) and
    *   rejects with the signal's reason: a request whose other image failed drops its remaining work
    * @throws HttpError 429 QUEUE_FULL at once when the queue is full, 503 QUEUE_TIMEOUT when it
    *   waited longer than `requestTimeoutMs`, 503 SHUTTING_DOWN after {@link terminate}, 503
    *   WORKER_FAILED when its worker died or failed
    */
-  infer(pixels: Uint8Array, options: DecodeOptions, signal?: AbortSignal): Promise<InferenceResult> {
+  infer(image: ModelImage, options: DecodeOptions, signal?: AbortSignal): Promise<InferenceResult> {
     if (this.closing) return Promise.reject(new HttpError(503, 'SHUTTING_DOWN', 'the server is shutting down'));
     if (signal?.aborted) return Promise.reject(signal.reason as Error);
     if (!this.hasRoom(1)) {
       return Promise.reject(new HttpError(429, 'QUEUE_FULL', `the queue holds ${this.options.maxQueueSize} images (MAX_QUEUE_SIZE); retry later`, undefined, 1));
     }
     return new Promise((resolve, reject) => {
-      const item: QueuedImage = { pixels, options, enqueuedAt: performance.now(), resolve, reject };
+      const item: QueuedImage = { image, options, enqueuedAt: performance.now(), resolve, reject };
       item.timer = setTimeout(() => {
         if (!this.dequeue(item)) return;
         reject(new HttpError(503, 'QUEUE_TIMEOUT', `the image waited ${this.options.requestTimeoutMs} ms (REQUEST_TIMEOUT_MS) without a free worker`, undefined, 1));
@@ -366,10 +366,25 @@ export class InferencePool {
       for (const item of items) this.left(item, now);
       const id = this.nextId++;
       slot.batch = { id, items };
-      const msg: RunMessage = { type: 'run', id, images: items.map((i) => i.pixels), options: items.map((i) => i.options) };
-      // Transfer, not copy, each image's pixels when it owns its whole buffer.
-      const transfer = [...new Set(items.filter((i) => i.pixels.buffer instanceof ArrayBuffer && i.pixels.byteLength === i.pixels.buffer.byteLength).map((i) => i.pixels.buffer as ArrayBuffer))];
-      slot.worker.postMessage(msg, transfer);
+      const msg: RunMessage = { type: 'run', id, images: items.map((i) => i.image), options: items.map((i) => i.options) };
+      // Transfer, not copy, each image's pixels when it owns its whole buffer. (Never an empty,
+      // possibly detached, buffer: Node drops a message whose transfer list holds one, silently.)
+      const transfer = [
+        ...new Set(
+          items
+            .map((i) => i.image.pixels)
+            .filter((px) => px.buffer instanceof ArrayBuffer && px.byteLength > 0 && px.byteLength === px.buffer.byteLength)
+            .map((px) => px.buffer as ArrayBuffer),
+        ),
+      ];
+      try {
+        slot.worker.postMessage(msg, transfer);
+      } catch (err) {
+        // The message could not be cloned (pixels whose buffer was transferred elsewhere): fail
+        // these images rather than leave the worker marked busy forever.
+        slot.batch = undefined;
+        for (const item of items) this.fail(item, new Error(`could not hand the batch to a worker: ${(err as Error).message}`));
+      }
     }
   }
 }

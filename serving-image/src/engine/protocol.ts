@@ -1,4 +1,4 @@
-import type { DecodeOptions, RawDetection } from '../postprocess';
+import type { DecodeOptions, Letterbox, RawDetection } from '../postprocess';
 
 /** `workerData` of an inference worker. */
 export interface WorkerInit {
@@ -25,19 +25,25 @@ export interface ModelShape {
   readonly outputDims: readonly number[];
 }
 
+/** One image for the model: its resized pixels and where they go in the padded input. */
+export interface ModelImage {
+  /** Resized RGB pixels, HWC, `letterbox.width * letterbox.height * 3` bytes, without the padding. */
+  readonly pixels: Uint8Array;
+  readonly letterbox: Letterbox;
+}
+
 /** Main thread → worker: run one batch. */
 export interface RunMessage {
   readonly type: 'run';
   readonly id: number;
-  /** Letterboxed RGB HWC bytes per image. */
-  readonly images: readonly Uint8Array[];
+  readonly images: readonly ModelImage[];
   /** Decoding options per image. */
   readonly options: readonly DecodeOptions[];
 }
 
 /** How long a worker spent on one batch, in ms. */
 export interface BatchTimings {
-  /** Filling the model's float input tensor from the letterboxed pixels. */
+  /** Padding the images into the model's float input tensor. */
   readonly inputMs: number;
   /** `session.run`. */
   readonly inferenceMs: number;
