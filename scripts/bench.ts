@@ -6,13 +6,12 @@
  *
  * 1. The limit: the model's bare `session.run` in this process, on tensors pre-processed from the
  *    same images, with the server's session options and intra-op threads, measured while the
- *    server is idle: before each level and after each of its slices.
+ *    server is idle: before each level and after it (concurrency 1: after each of its slices).
  * 2. The server (`node serving-image/dist/main.js`, built by `npm run bench`) on a loopback port,
  *    driven with autocannon over HTTP with the real images as raw JPEG bodies (Vertex rawPredict),
- *    at each concurrency after a warm-up, each level in `--slices` slices.
+ *    at each concurrency after a warm-up; concurrency 1 in `--slices` slices.
  * It prints one row per concurrency: requests per second, p50/p99 latency and the ratios to the
- * limit (p50: the median over the slices of each slice's p50 against the limit measured around it).
- * Loopback only; bounded in time (about 3 x duration + 10 x 20 bare runs + 30 s).
+ * limit. Loopback only; bounded in time (about 3 x duration + 7 x 20 bare runs + 30 s).
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -56,9 +55,19 @@ const { values: args } = parseArgs({
     slices: { type: 'string', default: '3' },
   },
 });
-const duration = Number(args.duration);
-const slices = Number(args.slices);
-const levels = args.connections!.split(',').map(Number);
+/** A whole number of at least 1 from option `name`, or exit naming it. */
+function count(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`--${name} must be a whole number of at least 1, got ${JSON.stringify(value)}`);
+    process.exit(2);
+  }
+  return n;
+}
+const duration = count('duration', args.duration!);
+const slices = count('slices', args.slices!);
+const bareRuns = count('bare-runs', args['bare-runs']!);
+const levels = args.connections!.split(',').map((c) => count('connections', c));
 // The server's own default (or INTRA_OP_THREADS / WORKERS from the environment), so the bare run uses the same threads.
 const intraOpThreads = loadConfig({ ...process.env, MODEL_PATH: args.model, EXECUTION_PROVIDERS: 'cpu' }).intraOpThreads;
 
@@ -157,14 +166,14 @@ async function main(): Promise<void> {
   const images = imageFiles.map((f) => readFileSync(path.join(args.images!, f)));
   console.log(`model ${path.relative(root, args.model!)}; ${images.length} JPEGs from ${path.relative(root, args.images!)}; ${intraOpThreads} intra-op threads; ${duration} s per level`);
 
-  // Each level runs in slices, and the limit is measured before the first slice and after each
+  // Concurrency 1 runs in slices, and the limit is measured before the first slice and after each
   // one, with the server idle. Each slice's p50 is compared with the mean of the two measurements
   // around it and the level reports the median of those ratios: these machines are noisy, so only
-  // ratios measured close together mean anything.
+  // ratios measured close together mean anything. Higher levels run whole, the limit measured
+  // before and after: a slice would start with an empty queue and end with requests in flight,
+  // which lowers both their latency and their throughput.
   const bare = await BareLimit.create(model, images);
-  const bareRuns = Number(args['bare-runs']);
-  const sliceSeconds = Math.max(1, Math.round(duration / slices));
-  console.log(`bare session.run: ${bare.inputSize}, batch 1, ${bareRuns} runs before each level and after each of its ${slices} slices of ${sliceSeconds} s`);
+  console.log(`bare session.run: ${bare.inputSize}, batch 1, ${bareRuns} runs before each level and after it (concurrency 1: after each of ${slices} slices)`);
 
   const port = await freePort();
   const server = spawn(process.execPath, [path.join(root, 'serving-image', 'dist', 'main.js')], {
@@ -195,7 +204,9 @@ async function main(): Promise<void> {
       let seconds = 0;
       let failed = 0;
       let drifted = 0;
-      for (let slice = 0; slice < slices; slice++) {
+      const levelSlices = connections === 1 ? slices : 1;
+      const sliceSeconds = Math.max(1, Math.round(duration / levelSlices));
+      for (let slice = 0; slice < levelSlices; slice++) {
         const r = await autocannon({ url, connections, duration: sliceSeconds, requests });
         await waitIdle(url);
         const after = await bare.measure(bareRuns);
@@ -211,7 +222,7 @@ async function main(): Promise<void> {
         before = after;
       }
       if (drifted > 0) {
-        warnings.push(`concurrency ${connections}: in ${drifted} of ${slices} slices the bare p50 moved by more than ${100 * MAX_BARE_DRIFT} % (the machine's speed changed under it); those ratios are unreliable`);
+        warnings.push(`concurrency ${connections}: in ${drifted} of ${levelSlices} slices the bare p50 moved by more than ${100 * MAX_BARE_DRIFT} % (the machine's speed changed under it); those ratios are unreliable`);
       }
       const bareP50 = median(bareP50s);
       const bareRps = 1000 / bareP50;
@@ -225,6 +236,11 @@ async function main(): Promise<void> {
     console.log('\n| concurrency | req/s | p50 ms | p99 ms | bare p50 ms | bare limit img/s | req/s / limit | p50 / bare p50 | failed |');
     console.log('|---|---|---|---|---|---|---|---|---|');
     for (const row of rows) console.log(row);
+    if (levels.includes(1) && slices > 1) {
+      console.log(
+        `\nconcurrency 1 ran in ${slices} slices: its p50 is the median of the slices' p50s, its p99 the highest slice p99, its bare p50 the median of the ${slices + 1} limit measurements, and its p50 / bare p50 the median of the per-slice ratios (each slice against the limit measured just before and after it), so it need not equal p50 divided by bare p50.`,
+      );
+    }
     console.log('');
     const c16 = ratios.get(16);
     const c1 = ratios.get(1);

@@ -50,6 +50,33 @@ describe('prepareImage', () => {
   });
 });
 
+describe('prepareImage with transparency', () => {
+  /** A PNG whose left half is fully transparent with the stored colour red, right half opaque blue. */
+  function halfTransparentPng(width: number, height: number): Promise<Buffer> {
+    const rgba = Buffer.alloc(width * height * 4);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const i = 4 * (y * width + x);
+        if (x < width / 2) rgba[i] = 255;
+        else rgba.set([0, 0, 255, 255], i);
+      }
+    }
+    return sharp(rgba, { raw: { width, height, channels: 4 } }).png().toBuffer();
+  }
+
+  test.each([
+    ['a shrink by less than 2x', 800, 600],
+    ['a shrink by 2x or more', 1600, 1200],
+    ['an enlargement', 320, 240],
+  ])('drops alpha and keeps the stored colour, as Ultralytics does: %s', async (_, width, height) => {
+    // GIVEN a half-transparent PNG WHEN it is prepared
+    const got = await prepareImage(await halfTransparentPng(width, height), 640, 640, 100_000_000);
+    // THEN the transparent half is its stored red (not black from premultiplying), the opaque half blue
+    expect(pixel(got.pixels, got.letterbox.width, 10, 10)).toEqual([255, 0, 0]);
+    expect(pixel(got.pixels, got.letterbox.width, got.letterbox.width - 10, 10)).toEqual([0, 0, 255]);
+  });
+});
+
 describe('toTensor', () => {
   // A 2x2 image placed at column 1, row 1 of a 4-wide, 3-high input: grey row 0, columns 0 and 3.
   const lb = { scale: 1, width: 2, height: 2, top: 1, bottom: 0, left: 1, right: 1 };
@@ -78,6 +105,10 @@ describe('toTensor', () => {
     expect(Array.from(reused.data as Float32Array)).toEqual(Array.from(fresh.data as Float32Array));
     expect(Array.from((reused.data as Float32Array).subarray(36))).toEqual(new Array(36).fill(0));
     expect(reused.dims).toEqual([2, 3, 3, 4]);
+  });
+
+  test('more images than the batch holds are refused', () => {
+    expect(() => toTensor([image, image], 1, 3, 4)).toThrow(/2 images do not fit a batch of 1/);
   });
 
   test('storage too small for the batch is refused, naming both sizes', () => {

@@ -42,12 +42,18 @@ export async function prepareImage(bytes: Buffer, inputWidth: number, inputHeigh
   try {
     // limitInputPixels backs up the header check above.
     let image = sharp(bytes, { limitInputPixels: maxPixels, autoOrient: true }).removeAlpha().toColourspace('srgb');
-    if (lb.scale > 0.5 && lb.scale < 1) {
-      // A shrink by less than 2x is much faster on decoded pixels than inside the decoding
-      // pipeline (libvips 8.18, this repo's 2-core machine: an 810x1080 JPEG to 480x640 took 48 ms in
-      // one pipeline, 31 ms decoded first; 768x576 to 640x480, 28 against 20 ms). At 2x or more
-      // the one pipeline wins, since a JPEG is then decoded at 1/2, 1/4 or 1/8 scale (below), and
-      // so does an enlargement.
+    if (meta.hasAlpha || (lb.scale > 0.5 && lb.scale < 1)) {
+      // Decoded first, then resized from the RGB pixels, in two cases:
+      // - Alpha: libvips premultiplies by alpha while resizing, before removeAlpha takes effect,
+      //   so transparent pixels would turn black. Ultralytics drops alpha and keeps the stored
+      //   colour (cv2.imread(IMREAD_COLOR), PIL convert('RGB')), as this does at every scale. The
+      //   decoded copy takes up to 3 bytes per pixel, bounded by MAX_IMAGE_PIXELS.
+      // - A shrink by less than 2x: much faster on decoded pixels than inside the decoding
+      //   pipeline (libvips 8.18, this repo's 2-core machine: an 810x1080 JPEG to 480x640 took
+      //   48 ms in one pipeline, 31 ms decoded first; 768x576 to 640x480, 28 against 20 ms). At 2x
+      //   or more the one pipeline wins, since a JPEG is then decoded at 1/2, 1/4 or 1/8 scale
+      //   (below), and so does an enlargement. The decoded copy is at most twice the model input
+      //   per side.
       const decoded = await image.raw().toBuffer({ resolveWithObject: true });
       image = sharp(decoded.data, { raw: { width: decoded.info.width, height: decoded.info.height, channels: decoded.info.channels } });
     }

@@ -31,11 +31,13 @@ export function modelShape(session: InferenceSession): Omit<ModelShape, 'outputD
  *   array). Writing into memory that is already mapped skips the page faults of a fresh 4.9 MB
  *   array per 640x640 image. The caller must not refill it while a `session.run` on the returned
  *   tensor is still going.
- * @throws Error when an image does not fit the input or its byte count disagrees with its size
+ * @throws Error when there are more images than `batch`, or an image does not fit the input or its
+ *   byte count disagrees with its size
  */
 export function toTensor(images: readonly ModelImage[], batch: number, height: number, width: number, into?: Float32Array): Tensor {
   const plane = height * width;
   const size = batch * 3 * plane;
+  if (images.length > batch) throw new Error(`${images.length} images do not fit a batch of ${batch}`);
   if (into && into.length < size) throw new Error(`the tensor storage holds ${into.length} floats; batch ${batch} needs ${size}`);
   const data = into ? into.subarray(0, size) : new Float32Array(size);
   images.forEach(({ pixels, letterbox: lb }, i) => {

@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   post({ type: 'ready', provider, failures, shape: { ...shape, outputDims }, warmupMs: performance.now() - start });
 
   port.on('message', async (msg: RunMessage) => {
-    const start = performance.now();
+    const received = performance.now();
     let input: ort.Tensor;
     try {
       input = toTensor(msg.images, shape.batch ?? msg.images.length, shape.height, shape.width, storage);
@@ -91,7 +91,7 @@ async function main(): Promise<void> {
       // The anchor or batch dimension may differ from the warm-up run in models with dynamic axes.
       const layout = detectLayout(out[outputName].dims.map(Number));
       const detections = msg.options.map((o, i) => decodeOutput(data, layout, i, o));
-      post({ type: 'result', id: msg.id, detections, timings: { inputMs: t0 - start, inferenceMs: t1 - t0, postprocessMs: performance.now() - t1 } });
+      post({ type: 'result', id: msg.id, detections, timings: { inputMs: t0 - received, inferenceMs: t1 - t0, postprocessMs: performance.now() - t1 } });
     } catch (err) {
       post({ type: 'error', id: msg.id, message: (err as Error).message });
     }
