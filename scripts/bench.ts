@@ -119,7 +119,7 @@ class BareLimit {
       times.push(performance.now() - t0);
     }
     times.sort((a, b) => a - b);
-    return { p50: percentile(times, 50), p99: percentile(times, 99) };
+    return { p50: median(times), p99: percentile(times, 99) };
   }
 }
 
