@@ -11,22 +11,12 @@ const STAGE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 
 export class ServerMetrics {
   readonly registry = new Registry();
   readonly requests = new Counter({ name: 'serving_http_requests_total', help: 'HTTP requests answered, by route and status.', labelNames: ['route', 'status'], registers: [this.registry] });
-  readonly latency = new Histogram({ name: 'serving_request_duration_seconds', help: 'End-to-end latency of predict requests.', buckets: STAGE_BUCKETS, registers: [this.registry] });
-  readonly queueWait = new Histogram({
-    name: 'serving_queue_wait_seconds',
-    help: 'Time an image waited in the queue, whether it then ran, timed out or was dropped.',
-    buckets: STAGE_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly preprocess = new Histogram({ name: 'serving_preprocess_seconds', help: 'Decoding, orienting and resizing one image.', buckets: STAGE_BUCKETS, registers: [this.registry] });
-  readonly input = new Histogram({
-    name: 'serving_input_seconds',
-    help: "Padding one batch's resized images into the model's float input tensor, in the inference worker.",
-    buckets: STAGE_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly inference = new Histogram({ name: 'serving_inference_seconds', help: 'session.run of one batch.', buckets: STAGE_BUCKETS, registers: [this.registry] });
-  readonly postprocess = new Histogram({ name: 'serving_postprocess_seconds', help: 'Decoding and NMS of one batch.', buckets: STAGE_BUCKETS, registers: [this.registry] });
+  readonly latency = this.seconds('serving_request_duration_seconds', 'End-to-end latency of predict requests.');
+  readonly queueWait = this.seconds('serving_queue_wait_seconds', 'Time an image waited in the queue, whether it then ran, timed out or was dropped.');
+  readonly preprocess = this.seconds('serving_preprocess_seconds', 'Decoding, orienting and resizing one image.');
+  readonly input = this.seconds('serving_input_seconds', "Padding one batch's resized images into the model's float input tensor, in the inference worker.");
+  readonly inference = this.seconds('serving_inference_seconds', 'session.run of one batch.');
+  readonly postprocess = this.seconds('serving_postprocess_seconds', 'Decoding and NMS of one batch.');
   readonly batchSize = new Histogram({ name: 'serving_batch_size', help: 'Images per session.run.', buckets: [1, 2, 4, 8, 16, 32, 64], registers: [this.registry] });
   readonly images = new Counter({ name: 'serving_images_total', help: 'Images inferred.', registers: [this.registry] });
   readonly uploads = new Gauge({
@@ -38,6 +28,11 @@ export class ServerMetrics {
   constructor(queueDepth: () => number) {
     new Gauge({ name: 'serving_queue_depth', help: 'Images waiting for a worker.', registers: [this.registry], collect() { this.set(queueDepth()); } });
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** A time histogram in this registry, with buckets from 1 ms to 60 s. */
+  private seconds(name: string, help: string): Histogram {
+    return new Histogram({ name, help, buckets: STAGE_BUCKETS, registers: [this.registry] });
   }
 
   /** Records one batch run by a worker. */
