@@ -4,11 +4,15 @@ import { REPO_ROOT } from './helpers/paths';
 
 /** Runs scripts/bench.ts as `npm run bench` does, without building the server first. */
 function runBench(args: string[]) {
-  return spawnSync(process.execPath, [require.resolve('ts-node/dist/bin'), '--swc', path.join(REPO_ROOT, 'scripts', 'bench.ts'), ...args], {
-    cwd: REPO_ROOT,
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
+  return spawnSync(
+    process.execPath,
+    [require.resolve('ts-node/dist/bin'), '--swc', path.join(REPO_ROOT, 'scripts', 'bench.ts'), ...args],
+    {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    },
+  );
 }
 
 describe('npm run bench options', () => {

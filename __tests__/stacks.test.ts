@@ -115,12 +115,19 @@ describe('the example prod environment', () => {
   const teardown = json.resource.terraform_data.rollout_Teardown_E8F4A096;
 
   test('rolls out the 90/10 canary of v3 and v4 on a private-psc endpoint', () => {
-    const deployments = Object.values(apply.triggers_replace.manifest.deployments) as { model: string; trafficPercent: number; minReplicaCount: number; maxReplicaCount: number }[];
+    const deployments = Object.values(apply.triggers_replace.manifest.deployments) as {
+      model: string;
+      trafficPercent: number;
+      minReplicaCount: number;
+      maxReplicaCount: number;
+    }[];
     expect(deployments.map((d) => [d.model, d.trafficPercent, d.minReplicaCount, d.maxReplicaCount]).sort()).toEqual([
       ['yolo26n@v3', 90, 2, 8],
       ['yolo26n@v4', 10, 1, 2],
     ]);
-    expect(json.resource.google_vertex_ai_endpoint.endpoint_E7B9679B.private_service_connect_config.project_allowlist).toEqual(['acme-apps-prod']);
+    expect(
+      json.resource.google_vertex_ai_endpoint.endpoint_E7B9679B.private_service_connect_config.project_allowlist,
+    ).toEqual(['acme-apps-prod']);
     expect(Object.keys(json.output.deployed_model_ids.value)).toEqual(['yolo26n@v3', 'yolo26n@v4']);
   });
 
@@ -132,7 +139,10 @@ describe('the example prod environment', () => {
   });
 
   test('undeploys everything at destroy time, before the endpoint is deleted', () => {
-    expect(teardown.provisioner[0]['local-exec']).toMatchObject({ when: 'destroy', command: 'node -r ts-node/register ../../../deployer/cli.ts destroy' });
+    expect(teardown.provisioner[0]['local-exec']).toMatchObject({
+      when: 'destroy',
+      command: 'node -r ts-node/register ../../../deployer/cli.ts destroy',
+    });
     expect(teardown.input.endpoint.endpointId).toBe('${google_vertex_ai_endpoint.endpoint_E7B9679B.name}');
     expect(apply.depends_on).toContain('terraform_data.rollout_Teardown_E8F4A096');
     expect(apply.provisioner[0]['local-exec'].when).toBeUndefined();
@@ -144,19 +154,31 @@ describe('the example prod environment', () => {
   });
 
   test('reads the endpoint back at plan time to show hand-made changes', () => {
-    expect(Object.values(json.data.http)[0]).toMatchObject({ url: expect.stringMatching(/^https:\/\/europe-west4-aiplatform\.googleapis\.com\/v1\/projects\/acme-ml-prod\/locations\/europe-west4\/endpoints\/\d{9}$/) });
+    expect(Object.values(json.data.http)[0]).toMatchObject({
+      url: expect.stringMatching(
+        /^https:\/\/europe-west4-aiplatform\.googleapis\.com\/v1\/projects\/acme-ml-prod\/locations\/europe-west4\/endpoints\/\d{9}$/,
+      ),
+    });
   });
 
   test('only a 404 or a disabled API means "nothing there"; other failures are retried, then fail the plan instead of flipping the drift trigger', () => {
     // GIVEN the plan-time read of the endpoint
-    const live = Object.values(json.data.http)[0] as { retry: unknown; lifecycle: { postcondition: { condition: string; error_message: string }[] } };
+    const live = Object.values(json.data.http)[0] as {
+      retry: unknown;
+      lifecycle: { postcondition: { condition: string; error_message: string }[] };
+    };
     // THEN
-    expect(apply.triggers_replace.drift).toMatch(/^\$\{\(data\.http\.\w+\.status_code == 404 \|\| \(data\.http\.\w+\.status_code == 403 && strcontains\(data\.http\.\w+\.response_body, "SERVICE_DISABLED"\)\)\) \? "none" : /);
+    expect(apply.triggers_replace.drift).toMatch(
+      /^\$\{\(data\.http\.\w+\.status_code == 404 \|\| \(data\.http\.\w+\.status_code == 403 && strcontains\(data\.http\.\w+\.response_body, "SERVICE_DISABLED"\)\)\) \? "none" : /,
+    );
     expect(live.retry).toEqual({ attempts: 3, min_delay_ms: 1000, max_delay_ms: 10000 });
     expect(live.lifecycle.postcondition).toEqual([
       {
-        condition: '${self.status_code == 200 || (self.status_code == 404 || (self.status_code == 403 && strcontains(self.response_body, "SERVICE_DISABLED")))}',
-        error_message: expect.stringMatching(/^Cannot read Vertex endpoint \d{9} for drift detection: HTTP \$\{self\.status_code\} \(401\/403: the planning identity needs aiplatform\.endpoints\.get/),
+        condition:
+          '${self.status_code == 200 || (self.status_code == 404 || (self.status_code == 403 && strcontains(self.response_body, "SERVICE_DISABLED")))}',
+        error_message: expect.stringMatching(
+          /^Cannot read Vertex endpoint \d{9} for drift detection: HTTP \$\{self\.status_code\} \(401\/403: the planning identity needs aiplatform\.endpoints\.get/,
+        ),
       },
     ]);
   });
@@ -166,7 +188,9 @@ describe('the example prod environment', () => {
     const clientConfigs = Object.keys(json.data.google_client_config);
     expect(clientConfigs).toHaveLength(1);
     const live = Object.values(json.data.http)[0] as { request_headers: Record<string, string> };
-    expect(live.request_headers.Authorization).toBe(`Bearer \${data.google_client_config.${clientConfigs[0]}.access_token}`);
+    expect(live.request_headers.Authorization).toBe(
+      `Bearer \${data.google_client_config.${clientConfigs[0]}.access_token}`,
+    );
   });
 
   test('uploads each model version with the environment labels', () => {

@@ -98,7 +98,11 @@ export function parseStacksConfig(text: string, file = 'stacks.yaml'): StacksCon
     throw problems.error(file);
   }
   const defaults = top.data.defaults ?? {};
-  problems.addZodIssues(defaultsSchema.safeParse(defaults, { reportInput: true }).error?.issues ?? [], ['defaults'], defaultsSchema);
+  problems.addZodIssues(
+    defaultsSchema.safeParse(defaults, { reportInput: true }).error?.issues ?? [],
+    ['defaults'],
+    defaultsSchema,
+  );
 
   const names = Object.keys(top.data.environments);
   if (names.length === 0) {
@@ -203,7 +207,10 @@ function issueMessage(issue: z.core.$ZodIssue): string {
     case 'invalid_value': {
       const allowed = issue.values.map((v) => JSON.stringify(v));
       const strings = issue.values.filter((v): v is string => typeof v === 'string');
-      const hint = typeof input === 'string' && strings.length > 0 ? ` (did you mean ${JSON.stringify(closest(input, strings))}?)` : '';
+      const hint =
+        typeof input === 'string' && strings.length > 0
+          ? ` (did you mean ${JSON.stringify(closest(input, strings))}?)`
+          : '';
       return `${describe(input)} is not allowed${hint}; allowed: ${allowed.join(', ')}`;
     }
     default:
@@ -212,7 +219,15 @@ function issueMessage(issue: z.core.$ZodIssue): string {
 }
 
 function typeName(zodType: string): string {
-  const names: Record<string, string> = { int: 'a whole number', object: 'a mapping', record: 'a mapping', array: 'a list', string: 'a string', number: 'a number', boolean: 'true or false' };
+  const names: Record<string, string> = {
+    int: 'a whole number',
+    object: 'a mapping',
+    record: 'a mapping',
+    array: 'a list',
+    string: 'a string',
+    number: 'a number',
+    boolean: 'true or false',
+  };
   return names[zodType] ?? zodType;
 }
 

@@ -1,7 +1,12 @@
 import { Construct } from 'constructs';
 import { type AlarmSeverity, MonitoringAlarm, type MonitoringAlarmProps } from './monitoring-alarm';
 import type { NotificationChannels } from './monitoring-notification-channels';
-import { ALERT_SETTINGS, type AlertSettingName, describeAlertSetting, isAllowedAlertValue } from './private/alert-limits';
+import {
+  ALERT_SETTINGS,
+  type AlertSettingName,
+  describeAlertSetting,
+  isAllowedAlertValue,
+} from './private/alert-limits';
 import { Annotations } from './private/cdk';
 import { PropsValidator } from './private/validation';
 import { type LatencyPercentile, noResponsesWhileRunningQuery } from './private/vertex-metrics';
@@ -192,7 +197,9 @@ export class EndpointAlarms extends Construct {
    * and GPU alarms instead.
    */
   alarmOnSaturation(deployment: VertexDeployment, options: AlarmOptions = {}): MonitoringAlarm {
-    const { windowMinutes: window } = this.settings({ windowMinutes: ['saturationWindowMinutes', options.windowMinutes] });
+    const { windowMinutes: window } = this.settings({
+      windowMinutes: ['saturationWindowMinutes', options.windowMinutes],
+    });
     if (deployment.endpoint !== this.endpoint) {
       throw new Error(
         `EndpointAlarms ${this.node.path}: alarmOnSaturation: deployment ${deployment.node.path} is deployed to ${deployment.endpoint.node.path}, not to ${this.endpoint.node.path}`,
@@ -273,7 +280,9 @@ export class EndpointAlarms extends Construct {
    * PromQL condition: replicas > 0 `unless` any response in the last 15 minutes.
    */
   alarmOnNoTraffic(options: AlarmOptions = {}): MonitoringAlarm {
-    const { windowMinutes: window } = this.settings({ windowMinutes: ['noTrafficWindowMinutes', options.windowMinutes] });
+    const { windowMinutes: window } = this.settings({
+      windowMinutes: ['noTrafficWindowMinutes', options.windowMinutes],
+    });
     const hours = window % 60 === 0 ? `${window / 60} h` : `${window} min`;
     const psc = this.endpoint.access === 'private-psc';
     return this.addAlarm('NoTraffic', {
@@ -318,14 +327,18 @@ export class EndpointAlarms extends Construct {
    * problems reported at once), or its default.
    * @param given option name to the alert setting it is checked as and the value given
    */
-  private settings<K extends string>(given: Record<K, readonly [AlertSettingName, number | undefined]>): Record<K, number> {
+  private settings<K extends string>(
+    given: Record<K, readonly [AlertSettingName, number | undefined]>,
+  ): Record<K, number> {
     const v = new PropsValidator('EndpointAlarms');
     const entries = Object.entries(given) as [K, readonly [AlertSettingName, number | undefined]][];
     for (const [option, [name, value]] of entries) {
       v.check(value === undefined || isAllowedAlertValue(name, value), option, value, describeAlertSetting(name));
     }
     v.throwIfInvalid(this.node.path);
-    return Object.fromEntries(entries.map(([option, [name, value]]) => [option, value ?? ALERT_SETTINGS[name].default])) as Record<K, number>;
+    return Object.fromEntries(
+      entries.map(([option, [name, value]]) => [option, value ?? ALERT_SETTINGS[name].default]),
+    ) as Record<K, number>;
   }
 
   private describeEndpoint(): string {

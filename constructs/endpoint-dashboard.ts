@@ -59,9 +59,21 @@ export class EndpointDashboard extends Construct {
         unit: '1/s',
         lines: [{ metric: e.metricResponses(), groupBy: ['metric.label.response_code'] }],
       },
-      { title: 'Latency p50 / p95 / p99 (ms)', unit: 'ms', lines: ([50, 95, 99] as const).map((p) => ({ metric: e.metricLatency(p) })) },
-      { title: 'Errors per second (failed predictions, 5xx responses)', unit: '1/s', lines: [{ metric: e.metricErrors() }, { metric: e.metricResponses(5) }] },
-      { title: 'Replicas: active and target', unit: '1', lines: [{ metric: e.metricReplicas() }, { metric: e.metricTargetReplicas() }] },
+      {
+        title: 'Latency p50 / p95 / p99 (ms)',
+        unit: 'ms',
+        lines: ([50, 95, 99] as const).map((p) => ({ metric: e.metricLatency(p) })),
+      },
+      {
+        title: 'Errors per second (failed predictions, 5xx responses)',
+        unit: '1/s',
+        lines: [{ metric: e.metricErrors() }, { metric: e.metricResponses(5) }],
+      },
+      {
+        title: 'Replicas: active and target',
+        unit: '1',
+        lines: [{ metric: e.metricReplicas() }, { metric: e.metricTargetReplicas() }],
+      },
       { title: 'GPU duty cycle (mean over replicas)', unit: '10^2.%', lines: [{ metric: e.metricGpuDutyCycle() }] },
       { title: 'CPU utilization (mean over replicas)', unit: '10^2.%', lines: [{ metric: e.metricCpuUtilization() }] },
     ];

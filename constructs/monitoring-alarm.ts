@@ -107,7 +107,12 @@ export class MonitoringAlarm extends Construct {
     const autoClose = props.autoCloseMinutes ?? ALERT_SETTINGS.autoCloseMinutes.default;
     const { min, max } = ALERT_SETTINGS.autoCloseMinutes;
     const v = new PropsValidator('MonitoringAlarm')
-      .check(props.displayName.length >= 1 && props.displayName.length <= 512, 'displayName', props.displayName, '1 to 512 characters')
+      .check(
+        props.displayName.length >= 1 && props.displayName.length <= 512,
+        'displayName',
+        props.displayName,
+        '1 to 512 characters',
+      )
       .integer('windowMinutes', props.windowMinutes, 0, MAX_WINDOW_MINUTES)
       .integer('autoCloseMinutes', autoClose, min, max);
     if (props.promQl !== undefined) {
@@ -117,11 +122,25 @@ export class MonitoringAlarm extends Construct {
       v.check(props.promQl.trim().length > 0, 'promQl', props.promQl, 'a PromQL query');
     } else {
       if (!props.metric) v.fail('metric', 'is required unless promQl is given');
-      v.check(props.threshold !== undefined && Number.isFinite(props.threshold), 'threshold', props.threshold, 'a finite number');
+      v.check(
+        props.threshold !== undefined && Number.isFinite(props.threshold),
+        'threshold',
+        props.threshold,
+        'a finite number',
+      );
     }
-    v
-      .check(props.documentation.subject.length <= 255, 'documentation.subject', props.documentation.subject, 'at most 255 characters')
-      .check(props.documentation.firstSteps.length > 0, 'documentation.firstSteps', props.documentation.firstSteps, 'at least one step')
+    v.check(
+      props.documentation.subject.length <= 255,
+      'documentation.subject',
+      props.documentation.subject,
+      'at most 255 characters',
+    )
+      .check(
+        props.documentation.firstSteps.length > 0,
+        'documentation.firstSteps',
+        props.documentation.firstSteps,
+        'at least one step',
+      )
       .throwIfInvalid(this.node.path);
 
     this.metric = props.metric;
@@ -145,7 +164,10 @@ export class MonitoringAlarm extends Construct {
 }
 
 /** A threshold on `metric` (or on `metric / denominator`). */
-function thresholdCondition(props: MonitoringAlarmProps, metric: MonitoringMetric): monitoringAlertPolicy.MonitoringAlertPolicyConditions {
+function thresholdCondition(
+  props: MonitoringAlarmProps,
+  metric: MonitoringMetric,
+): monitoringAlertPolicy.MonitoringAlertPolicyConditions {
   return {
     displayName:
       props.conditionName ??
@@ -153,7 +175,9 @@ function thresholdCondition(props: MonitoringAlarmProps, metric: MonitoringMetri
     conditionThreshold: {
       filter: metric.filter,
       aggregations: [metric.apiAggregation],
-      ...(props.denominator ? { denominatorFilter: props.denominator.filter, denominatorAggregations: [props.denominator.apiAggregation] } : {}),
+      ...(props.denominator
+        ? { denominatorFilter: props.denominator.filter, denominatorAggregations: [props.denominator.apiAggregation] }
+        : {}),
       comparison: props.comparison === 'LT' ? 'COMPARISON_LT' : 'COMPARISON_GT',
       thresholdValue: props.threshold,
       duration: `${props.windowMinutes * 60}s`,
@@ -164,7 +188,10 @@ function thresholdCondition(props: MonitoringAlarmProps, metric: MonitoringMetri
 }
 
 /** A PromQL condition, met while `query` returns any series for the window. */
-function promQlCondition(props: MonitoringAlarmProps, query: string): monitoringAlertPolicy.MonitoringAlertPolicyConditions {
+function promQlCondition(
+  props: MonitoringAlarmProps,
+  query: string,
+): monitoringAlertPolicy.MonitoringAlertPolicyConditions {
   return {
     displayName: props.conditionName ?? `PromQL query returns series for ${props.windowMinutes} min`,
     conditionPrometheusQueryLanguage: {

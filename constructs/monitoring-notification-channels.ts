@@ -42,13 +42,26 @@ export class NotificationChannels extends Construct {
     super(scope, id);
     const emails = props.emails ?? [];
     const existing = props.existingChannels ?? [];
-    const v = new PropsValidator('NotificationChannels').matches('project', props.project, PROJECT_ID, 'a GCP project id');
+    const v = new PropsValidator('NotificationChannels').matches(
+      'project',
+      props.project,
+      PROJECT_ID,
+      'a GCP project id',
+    );
     emails.forEach((e, i) => v.check(isEmail(e), `emails[${i}]`, e, 'an email address'));
     existing.forEach((c, i) =>
-      v.matches(`existingChannels[${i}]`, c, NOTIFICATION_CHANNEL, 'a channel id or projects/<project>/notificationChannels/<id>'),
+      v.matches(
+        `existingChannels[${i}]`,
+        c,
+        NOTIFICATION_CHANNEL,
+        'a channel id or projects/<project>/notificationChannels/<id>',
+      ),
     );
     for (const { index, first } of duplicateEmailIndexes(emails)) {
-      v.fail(`emails[${index}]`, `${JSON.stringify(emails[index])} is already listed at emails[${first}] (addresses are compared ignoring case)`);
+      v.fail(
+        `emails[${index}]`,
+        `${JSON.stringify(emails[index])} is already listed at emails[${first}] (addresses are compared ignoring case)`,
+      );
     }
     v.throwIfInvalid(this.node.path);
 
@@ -57,13 +70,17 @@ export class NotificationChannels extends Construct {
         // The id comes from the address, not its position, so reordering the list changes nothing in
         // the plan. The readable part alone is not unique (a.b@x and a-b@x both read "a-b-x"), so a
         // hash of the lowercased address follows it.
-        new monitoringNotificationChannel.MonitoringNotificationChannel(this, `Email-${email.replace(/[^A-Za-z0-9]+/g, '-')}-${stableDecimalId(email.toLowerCase(), 10)}`, {
-          project: props.project,
-          type: 'email',
-          displayName: email,
-          labels: { email_address: email },
-          userLabels: props.labels,
-        }),
+        new monitoringNotificationChannel.MonitoringNotificationChannel(
+          this,
+          `Email-${email.replace(/[^A-Za-z0-9]+/g, '-')}-${stableDecimalId(email.toLowerCase(), 10)}`,
+          {
+            project: props.project,
+            type: 'email',
+            displayName: email,
+            labels: { email_address: email },
+            userLabels: props.labels,
+          },
+        ),
     );
     this.channelNames = [
       ...this.emailChannels.map((c) => c.name),

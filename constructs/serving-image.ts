@@ -88,7 +88,12 @@ export class ServingImage extends Construct {
     const platform = props.platform ?? 'linux/amd64';
     new PropsValidator('ServingImage')
       .matches('imageName', imageName, IMAGE_NAME, 'a Docker image name')
-      .check(!path.isAbsolute(props.context), 'context', props.context, 'a path relative to root, so plans do not depend on where the repository is checked out')
+      .check(
+        !path.isAbsolute(props.context),
+        'context',
+        props.context,
+        'a path relative to root, so plans do not depend on where the repository is checked out',
+      )
       .matches('contextHash', props.contextHash, /^[0-9a-f]{16,64}$/, 'a hex content hash')
       .throwIfInvalid(this.node.path);
 

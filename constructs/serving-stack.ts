@@ -162,7 +162,8 @@ export class ServingStack extends TerraformStack {
         container: {
           env: gpus > 1 || m.env ? { ...gpuEnv, ...m.env } : undefined,
           sharedMemorySizeMb: m.sharedMemorySizeMb,
-          deploymentTimeoutSeconds: m.deploymentTimeout === undefined ? undefined : durationSeconds(m.deploymentTimeout),
+          deploymentTimeoutSeconds:
+            m.deploymentTimeout === undefined ? undefined : durationSeconds(m.deploymentTimeout),
         },
       });
       return new VertexDeployment(this, `deployment-${key}`, {
@@ -203,7 +204,10 @@ export class ServingStack extends TerraformStack {
       labels: env.labels,
     });
     this.alarms.alarmOnLatency({ thresholdMs: alerts.latencyP99Ms, windowMinutes: alerts.latencyWindowMinutes });
-    this.alarms.alarmOnErrorRate({ thresholdPercent: alerts.errorRatePercent, windowMinutes: alerts.errorRateWindowMinutes });
+    this.alarms.alarmOnErrorRate({
+      thresholdPercent: alerts.errorRatePercent,
+      windowMinutes: alerts.errorRateWindowMinutes,
+    });
     // Also shows when the alarms above watch metric names the endpoint does not report under.
     this.alarms.alarmOnNoTraffic({ windowMinutes: alerts.noTrafficWindowMinutes });
     // A fixed-size deployment (min = max) is always "at its maximum": no saturation alarm for it.
@@ -211,7 +215,10 @@ export class ServingStack extends TerraformStack {
       this.alarms.alarmOnSaturation(d, { windowMinutes: alerts.saturationWindowMinutes });
     }
     if (this.deployments.some((d) => d.spec.machineSpec.acceleratorType)) {
-      this.alarms.alarmOnGpuDutyCycle({ thresholdPercent: alerts.gpuDutyCyclePercent, windowMinutes: alerts.gpuWindowMinutes });
+      this.alarms.alarmOnGpuDutyCycle({
+        thresholdPercent: alerts.gpuDutyCyclePercent,
+        windowMinutes: alerts.gpuWindowMinutes,
+      });
     }
     this.dashboard = new EndpointDashboard(this, 'dashboard', { endpoint: this.endpoint, labels: env.labels });
     addServingPolicies(this, { labels: env.labels, production: env.production, allowPublic: env.endpoint.allowPublic });

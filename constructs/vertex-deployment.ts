@@ -4,7 +4,16 @@ import type { MonitoringMetric } from './monitoring-metric';
 import { stableDecimalId } from './private/stable-id';
 import { PropsValidator } from './private/validation';
 import type { LatencyPercentile } from './private/vertex-metrics';
-import { AUTOSCALING_METRICS, AUTOSCALING_TARGETS, type AutoscalingMetricKey, DEPLOYED_MODEL_ID, REPLICAS, acceleratorCount, autoscalingProblems, machineProblems } from './private/vertex-rules';
+import {
+  AUTOSCALING_METRICS,
+  AUTOSCALING_TARGETS,
+  type AutoscalingMetricKey,
+  DEPLOYED_MODEL_ID,
+  REPLICAS,
+  acceleratorCount,
+  autoscalingProblems,
+  machineProblems,
+} from './private/vertex-rules';
 import type { VertexEndpoint } from './vertex-endpoint';
 import type { VertexModel } from './vertex-model';
 import type { VertexServingAccount } from './vertex-serving-account';
@@ -95,7 +104,10 @@ export class VertexDeployment extends Construct {
       v.fail(`autoscaling.${key}`, message);
     }
     if (props.model.project !== props.endpoint.project || props.model.region !== props.endpoint.region) {
-      v.fail('model', `is in ${props.model.project}/${props.model.region}, the endpoint in ${props.endpoint.project}/${props.endpoint.region}`);
+      v.fail(
+        'model',
+        `is in ${props.model.project}/${props.model.region}, the endpoint in ${props.endpoint.project}/${props.endpoint.region}`,
+      );
     }
     v.throwIfInvalid(this.node.path);
 
@@ -112,7 +124,18 @@ export class VertexDeployment extends Construct {
     const enableAccessLogging = props.accessLogging ?? false;
     this.deployedModelId =
       props.deployedModelId ??
-      stableDecimalId(JSON.stringify({ model: props.model.key, fingerprint: props.model.fingerprint, machineSpec, spot, serviceAccount: props.serviceAccount.email, enableAccessLogging, displayName }), 10);
+      stableDecimalId(
+        JSON.stringify({
+          model: props.model.key,
+          fingerprint: props.model.fingerprint,
+          machineSpec,
+          spot,
+          serviceAccount: props.serviceAccount.email,
+          enableAccessLogging,
+          displayName,
+        }),
+        10,
+      );
     this.spec = {
       model: props.model.key,
       displayName,
@@ -122,7 +145,10 @@ export class VertexDeployment extends Construct {
       maxReplicaCount: maxReplicas,
       autoscalingMetricSpecs: Object.entries(props.autoscaling ?? {})
         .sort(([a], [b]) => (a < b ? -1 : 1))
-        .map(([key, target]) => ({ metricName: AUTOSCALING_METRICS[key as AutoscalingMetricKey], target: target as number })),
+        .map(([key, target]) => ({
+          metricName: AUTOSCALING_METRICS[key as AutoscalingMetricKey],
+          target: target as number,
+        })),
       spot,
       disableContainerLogging: !(props.containerLogging ?? true),
       enableAccessLogging,

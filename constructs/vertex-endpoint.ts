@@ -5,7 +5,13 @@ import { PROJECT_ID, REGION } from './private/gcp-names';
 import { stableDecimalId } from './private/stable-id';
 import { PropsValidator } from './private/validation';
 import { type LatencyPercentile, type VertexEndpointMetrics, vertexEndpointMetrics } from './private/vertex-metrics';
-import { BIGQUERY_URI, ENDPOINT_ACCESS, ENDPOINT_ID, KMS_KEY_NAME, endpointAccessProblems } from './private/vertex-rules';
+import {
+  BIGQUERY_URI,
+  ENDPOINT_ACCESS,
+  ENDPOINT_ID,
+  KMS_KEY_NAME,
+  endpointAccessProblems,
+} from './private/vertex-rules';
 
 /**
  * How clients reach a {@link VertexEndpoint}:
@@ -115,17 +121,38 @@ export class VertexEndpoint extends Construct {
     const v = new PropsValidator('VertexEndpoint')
       .matches('project', props.project, PROJECT_ID, 'a GCP project id')
       .matches('region', props.region, REGION, 'a region such as us-central1')
-      .check(ENDPOINT_ACCESS.includes(access), 'access', access, ENDPOINT_ACCESS.map((a) => JSON.stringify(a)).join(', '))
-      .matches('endpointId', endpointId, ENDPOINT_ID, '1 to 9 digits without a leading zero')
-      .check(props.displayName === undefined || (props.displayName.length >= 1 && props.displayName.length <= 128), 'displayName', props.displayName, '1 to 128 characters')
-      .matches('requestLogging.bigqueryUri', props.requestLogging?.bigqueryUri, BIGQUERY_URI, 'a BigQuery URI such as bq://project.dataset')
       .check(
-        props.requestLogging?.samplingRate === undefined || (props.requestLogging.samplingRate > 0 && props.requestLogging.samplingRate <= 1),
+        ENDPOINT_ACCESS.includes(access),
+        'access',
+        access,
+        ENDPOINT_ACCESS.map((a) => JSON.stringify(a)).join(', '),
+      )
+      .matches('endpointId', endpointId, ENDPOINT_ID, '1 to 9 digits without a leading zero')
+      .check(
+        props.displayName === undefined || (props.displayName.length >= 1 && props.displayName.length <= 128),
+        'displayName',
+        props.displayName,
+        '1 to 128 characters',
+      )
+      .matches(
+        'requestLogging.bigqueryUri',
+        props.requestLogging?.bigqueryUri,
+        BIGQUERY_URI,
+        'a BigQuery URI such as bq://project.dataset',
+      )
+      .check(
+        props.requestLogging?.samplingRate === undefined ||
+          (props.requestLogging.samplingRate > 0 && props.requestLogging.samplingRate <= 1),
         'requestLogging.samplingRate',
         props.requestLogging?.samplingRate,
         'a fraction greater than 0 and at most 1',
       )
-      .matches('kmsKeyName', props.kmsKeyName, KMS_KEY_NAME, 'a Cloud KMS key name projects/<p>/locations/<r>/keyRings/<k>/cryptoKeys/<c>');
+      .matches(
+        'kmsKeyName',
+        props.kmsKeyName,
+        KMS_KEY_NAME,
+        'a Cloud KMS key name projects/<p>/locations/<r>/keyRings/<k>/cryptoKeys/<c>',
+      );
     for (const p of endpointAccessProblems(access, allowedProjects)) v.fail(p.field, p.message);
     for (const [i, p] of allowedProjects.entries()) {
       v.matches(`allowedProjects[${i}]`, p, PROJECT_ID, 'a GCP project id');

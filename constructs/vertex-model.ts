@@ -2,7 +2,14 @@ import { Construct } from 'constructs';
 import { type ModelVersionSpec, servedFingerprint } from '../deployer/manifest';
 import { GCS_URI, PROJECT_ID, REGION } from './private/gcp-names';
 import { PropsValidator } from './private/validation';
-import { ENV_VAR_NAME, MAX_DEPLOYMENT_TIMEOUT_SECONDS, MODEL_ID, RESERVED_VERSION_ALIASES, SHARED_MEMORY_MB, VERSION_ALIAS } from './private/vertex-rules';
+import {
+  ENV_VAR_NAME,
+  MAX_DEPLOYMENT_TIMEOUT_SECONDS,
+  MODEL_ID,
+  RESERVED_VERSION_ALIASES,
+  SHARED_MEMORY_MB,
+  VERSION_ALIAS,
+} from './private/vertex-rules';
 import type { ServingImage } from './serving-image';
 
 /**
@@ -12,7 +19,12 @@ import type { ServingImage } from './serving-image';
  */
 export interface ModelProbe {
   /** HTTP GET a path. @default - none */
-  readonly httpGet?: { readonly path: string; readonly port?: number; readonly host?: string; readonly scheme?: 'HTTP' | 'HTTPS' };
+  readonly httpGet?: {
+    readonly path: string;
+    readonly port?: number;
+    readonly host?: string;
+    readonly scheme?: 'HTTP' | 'HTTPS';
+  };
   /** Run a command in the container; healthy when it exits 0. @default - none */
   readonly exec?: { readonly command: readonly string[] };
   /** Open a TCP connection. @default - none */
@@ -123,7 +135,12 @@ export class VertexModel extends Construct {
       .matches('region', props.region, REGION, 'a region such as us-central1')
       .matches('modelId', props.modelId, MODEL_ID, 'a Vertex model id')
       .matches('versionAlias', props.versionAlias, VERSION_ALIAS, 'a Vertex version alias')
-      .check(!RESERVED_VERSION_ALIASES.includes(props.versionAlias), 'versionAlias', props.versionAlias, 'an alias other than "default", which Vertex keeps for itself')
+      .check(
+        !RESERVED_VERSION_ALIASES.includes(props.versionAlias),
+        'versionAlias',
+        props.versionAlias,
+        'an alias other than "default", which Vertex keeps for itself',
+      )
       .matches('artifactUri', props.artifactUri, GCS_URI, 'a gs:// URI')
       .integer('container.port', c.port, 1, 65535)
       .matches('container.predictRoute', c.predictRoute, /^\/\S*$/, 'a path starting with /')
@@ -131,10 +148,19 @@ export class VertexModel extends Construct {
       .integer('container.sharedMemorySizeMb', c.sharedMemorySizeMb, SHARED_MEMORY_MB.min, SHARED_MEMORY_MB.max)
       .integer('container.deploymentTimeoutSeconds', c.deploymentTimeoutSeconds, 1, MAX_DEPLOYMENT_TIMEOUT_SECONDS);
     for (const name of Object.keys(c.env ?? {})) {
-      v.matches(`container.env.${name}`, name, ENV_VAR_NAME, 'a variable name not starting with AIP_ (Vertex sets those)');
+      v.matches(
+        `container.env.${name}`,
+        name,
+        ENV_VAR_NAME,
+        'a variable name not starting with AIP_ (Vertex sets those)',
+      );
     }
     for (const [i, p] of (c.grpcPorts ?? []).entries()) v.integer(`container.grpcPorts[${i}]`, p, 1, 65535);
-    for (const [name, probe] of [['startupProbe', c.startupProbe], ['healthProbe', c.healthProbe], ['livenessProbe', c.livenessProbe]] as const) {
+    for (const [name, probe] of [
+      ['startupProbe', c.startupProbe],
+      ['healthProbe', c.healthProbe],
+      ['livenessProbe', c.livenessProbe],
+    ] as const) {
       if (probe) validateProbe(v, `container.${name}`, probe);
     }
     v.throwIfInvalid(this.node.path);
@@ -152,7 +178,11 @@ export class VertexModel extends Construct {
         imageUri,
         command: c.command ? [...c.command] : undefined,
         args: c.args ? [...c.args] : undefined,
-        env: c.env ? Object.entries(c.env).sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, value]) => ({ name, value })) : undefined,
+        env: c.env
+          ? Object.entries(c.env)
+              .sort(([a], [b]) => (a < b ? -1 : 1))
+              .map(([name, value]) => ({ name, value }))
+          : undefined,
         ports: [{ containerPort: c.port ?? 8080 }],
         predictRoute: c.predictRoute ?? '/predict',
         healthRoute: c.healthRoute ?? '/health',

@@ -68,7 +68,9 @@ export class VertexRollout extends Construct {
     // Deploying also provisions the GPUs, so allow a model's own deploymentTimeout plus 15 minutes.
     const longestDeployment = Math.max(0, ...props.deployments.map((d) => d.model.deploymentTimeoutSeconds ?? 0));
     const timeout = props.operationTimeoutSeconds ?? Math.max(3600, longestDeployment + 900);
-    new PropsValidator('VertexRollout').integer('operationTimeoutSeconds', timeout, 60, 24 * 3600).throwIfInvalid(this.node.path);
+    new PropsValidator('VertexRollout')
+      .integer('operationTimeoutSeconds', timeout, 60, 24 * 3600)
+      .throwIfInvalid(this.node.path);
     const endpoint = props.endpoint;
     this.node.addValidation({ validate: () => validateRollout(endpoint, props.deployments) });
 
@@ -187,12 +189,19 @@ function validateRollout(endpoint: VertexEndpoint, deployments: readonly VertexD
   const problems = servedVersionsProblems(
     deployments.map((d) => ({ key: d.model.key, traffic: d.trafficPercent })),
     (i) => deployments[i].node.path,
-  ).map((p) => `${p.index === undefined ? '' : `${deployments[p.index].node.path}: `}${p.message} (endpoint ${endpoint.node.path})`);
+  ).map(
+    (p) =>
+      `${p.index === undefined ? '' : `${deployments[p.index].node.path}: `}${p.message} (endpoint ${endpoint.node.path})`,
+  );
   const ids = new Map<string, string>();
   for (const d of deployments) {
-    if (d.endpoint !== endpoint) problems.push(`${d.node.path} is deployed to ${d.endpoint.node.path}, not ${endpoint.node.path}`);
+    if (d.endpoint !== endpoint)
+      problems.push(`${d.node.path} is deployed to ${d.endpoint.node.path}, not ${endpoint.node.path}`);
     const other = ids.get(d.deployedModelId);
-    if (other) problems.push(`${d.node.path} and ${other} have the same DeployedModel id ${d.deployedModelId}; give one of them another displayName or deployedModelId`);
+    if (other)
+      problems.push(
+        `${d.node.path} and ${other} have the same DeployedModel id ${d.deployedModelId}; give one of them another displayName or deployedModelId`,
+      );
     ids.set(d.deployedModelId, d.node.path);
   }
   return problems;

@@ -83,7 +83,9 @@ export class VertexServingAccount extends Construct {
    * on that bucket only). Granting the same bucket twice is a no-op.
    */
   grantReadArtifacts(gsUri: string): void {
-    new PropsValidator('VertexServingAccount').matches('grantReadArtifacts(gsUri)', gsUri, GCS_URI, 'a gs:// URI').throwIfInvalid(this.node.path);
+    new PropsValidator('VertexServingAccount')
+      .matches('grantReadArtifacts(gsUri)', gsUri, GCS_URI, 'a gs:// URI')
+      .throwIfInvalid(this.node.path);
     const bucket = gsUri.slice('gs://'.length).split('/')[0];
     if (this.buckets.has(bucket)) return;
     this.buckets.add(bucket);

@@ -13,7 +13,9 @@ import { OperationError, VertexApiError, VertexClient } from './vertex-client';
  * - `DEPLOYER_POLL_SECONDS` (15), `DEPLOYER_MAX_RETRIES` (6), `DEPLOYER_BACKOFF_MS` (1000), `DEPLOYER_BACKOFF_MAX_MS` (32000).
  */
 const envSchema = z.object({
-  DEPLOYER_MANIFEST: z.string({ error: 'DEPLOYER_MANIFEST is not set (Terraform sets it; see README "Models, endpoints and rollouts")' }).min(2),
+  DEPLOYER_MANIFEST: z
+    .string({ error: 'DEPLOYER_MANIFEST is not set (Terraform sets it; see README "Models, endpoints and rollouts")' })
+    .min(2),
   VERTEX_API_ENDPOINT: z.url({ error: 'VERTEX_API_ENDPOINT must be a URL such as http://127.0.0.1:8080' }).optional(),
   GOOGLE_OAUTH_ACCESS_TOKEN: z.string().min(1).optional(),
   DEPLOYER_POLL_SECONDS: z.coerce.number().positive().max(300).default(15),
@@ -38,11 +40,14 @@ const USAGE = 'usage: deployer apply|destroy   (the manifest comes in DEPLOYER_M
  * Runs `apply` or `destroy` and returns the process exit code. A failure is printed in plain words
  * (no stack trace: the message says what happened and what was left as it was).
  */
-export async function runDeployer(args: readonly string[], env: NodeJS.ProcessEnv, options: RunOptions = {}): Promise<number> {
+export async function runDeployer(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  options: RunOptions = {},
+): Promise<number> {
   const started = Date.now();
   const log =
-    options.log ??
-    ((line: string) => console.log(`[deployer +${Math.round((Date.now() - started) / 1000)}s] ${line}`));
+    options.log ?? ((line: string) => console.log(`[deployer +${Math.round((Date.now() - started) / 1000)}s] ${line}`));
   const command = args[0];
   if (command !== 'apply' && command !== 'destroy') {
     console.error(USAGE);
@@ -93,16 +98,28 @@ export async function runDeployer(args: readonly string[], env: NodeJS.ProcessEn
  * credentials name a quota project (`gcloud auth application-default set-quota-project`), without
  * which Vertex may refuse user credentials.
  */
-function headerSource(fixed: string | undefined, adc?: RunOptions['auth']): (url: string) => Promise<Record<string, string>> {
+function headerSource(
+  fixed: string | undefined,
+  adc?: RunOptions['auth'],
+): (url: string) => Promise<Record<string, string>> {
   if (fixed) return async () => ({ authorization: `Bearer ${fixed}` });
   const auth = adc ?? new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform'] });
   return async (url) => {
     // google-auth-library caches the token and refreshes it before it expires.
     const headers = await auth.getRequestHeaders(url).catch((err: Error) => {
-      throw new VertexApiError(401, 'UNAUTHENTICATED', `no Google credentials (${err.message}); run \`gcloud auth application-default login\` or set GOOGLE_OAUTH_ACCESS_TOKEN`);
+      throw new VertexApiError(
+        401,
+        'UNAUTHENTICATED',
+        `no Google credentials (${err.message}); run \`gcloud auth application-default login\` or set GOOGLE_OAUTH_ACCESS_TOKEN`,
+      );
     });
     const plain = Object.fromEntries(headers.entries());
-    if (!plain.authorization) throw new VertexApiError(401, 'UNAUTHENTICATED', 'Application Default Credentials gave no access token; run `gcloud auth application-default login`');
+    if (!plain.authorization)
+      throw new VertexApiError(
+        401,
+        'UNAUTHENTICATED',
+        'Application Default Credentials gave no access token; run `gcloud auth application-default login`',
+      );
     return plain;
   };
 }

@@ -57,10 +57,17 @@ export function liveFingerprint(endpoint: LiveEndpoint): string {
 }
 
 function valueAt(o: unknown, path: readonly string[]): unknown {
-  return path.reduce<unknown>((cur, key) => (cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[key] : undefined), o);
+  return path.reduce<unknown>(
+    (cur, key) => (cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[key] : undefined),
+    o,
+  );
 }
 
 /** The traffic split without zero entries, which Vertex treats the same as absent ones. */
 export function nonZeroTraffic(split: Readonly<Record<string, number>> | undefined): Record<string, number> {
-  return Object.fromEntries(Object.entries(split ?? {}).filter(([, pct]) => pct > 0).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return Object.fromEntries(
+    Object.entries(split ?? {})
+      .filter(([, pct]) => pct > 0)
+      .sort(([a], [b]) => (a < b ? -1 : 1)),
+  );
 }

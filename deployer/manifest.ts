@@ -95,6 +95,11 @@ export interface ServedModel {
  */
 export function servedFingerprint(m: ServedModel): string {
   return shortSha256(
-    JSON.stringify({ displayName: m.displayName, description: m.description, artifactUri: m.artifactUri, containerSpec: m.containerSpec }),
+    JSON.stringify({
+      displayName: m.displayName,
+      description: m.description,
+      artifactUri: m.artifactUri,
+      containerSpec: m.containerSpec,
+    }),
   );
 }

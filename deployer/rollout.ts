@@ -1,5 +1,13 @@
 import { DEFAULT_AUTOSCALING_TARGETS } from '../constructs/private/vertex-rules';
-import { DRIFT_LABEL, type DeploymentSpec, type EndpointRef, type Manifest, type ModelVersionSpec, STATE_LABEL, servedFingerprint } from './manifest';
+import {
+  DRIFT_LABEL,
+  type DeploymentSpec,
+  type EndpointRef,
+  type Manifest,
+  type ModelVersionSpec,
+  STATE_LABEL,
+  servedFingerprint,
+} from './manifest';
 import { type LiveDeployedModel, type LiveEndpoint, liveFingerprint, nonZeroTraffic } from './live-state';
 import { type Operation, type VertexClient, VertexApiError, formatDuration } from './vertex-client';
 
@@ -52,11 +60,15 @@ export async function applyManifest(manifest: Manifest, ctx: RolloutContext): Pr
   const timeoutMs = manifest.operationTimeoutSeconds * 1000;
   const endpointName = endpointPath(manifest.endpoint);
   const declared = Object.entries(manifest.deployments);
-  log(`Rollout to ${endpointName}: ${Object.keys(manifest.models).length} model version(s), ${declared.length} deployment(s)`);
+  log(
+    `Rollout to ${endpointName}: ${Object.keys(manifest.models).length} model version(s), ${declared.length} deployment(s)`,
+  );
 
   const endpoint = await client.get<LiveEndpoint>(endpointName);
   if (!endpoint) {
-    throw new RolloutError(`endpoint ${endpointName} does not exist; Terraform creates it before the rollout, so check the project and region`);
+    throw new RolloutError(
+      `endpoint ${endpointName} does not exist; Terraform creates it before the rollout, so check the project and region`,
+    );
   }
   const live = new Map((endpoint.deployedModels ?? []).map((dm) => [dm.id, dm]));
 
@@ -70,7 +82,9 @@ export async function applyManifest(manifest: Manifest, ctx: RolloutContext): Pr
   const expected = endpoint.labels?.[STATE_LABEL] ?? liveFingerprint({});
   const driftSeen = before !== expected ? before : undefined;
   if (driftSeen) {
-    log(`The endpoint was changed outside Terraform (fingerprint ${before}, expected ${expected}); putting back what stacks.yaml declares`);
+    log(
+      `The endpoint was changed outside Terraform (fingerprint ${before}, expected ${expected}); putting back what stacks.yaml declares`,
+    );
   }
   // A DeployedModel cannot change its model version in place; a declared id that is live must serve
   // the version its alias names (e.g. not after someone moved the alias by hand).
@@ -90,19 +104,24 @@ export async function applyManifest(manifest: Manifest, ctx: RolloutContext): Pr
     for (const [id, d] of declared) {
       if (live.has(id)) continue;
       const version = versions.get(d.model);
-      if (!version) throw new RolloutError(`deployment ${id} refers to model ${d.model}, which the manifest does not declare`);
+      if (!version)
+        throw new RolloutError(`deployment ${id} refers to model ${d.model}, which the manifest does not declare`);
       const what = `deploy ${d.model} as deployed model ${id} on ${describeMachine(d)}`;
       log(`Starting: ${what}`);
       // Recorded before the request: if its answer is lost after Vertex took it, a failure later in
       // this run must still undeploy it.
       created.push(id);
-      const onEndpoint = async () => ((await client.get<LiveEndpoint>(endpointName))?.deployedModels ?? []).some((dm) => dm.id === id);
+      const onEndpoint = async () =>
+        ((await client.get<LiveEndpoint>(endpointName))?.deployedModels ?? []).some((dm) => dm.id === id);
       // No trafficSplit in the request: the endpoint's split stays as it is until every
       // deployment exists (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.endpoints/deployModel).
       const op = await client
-        .post<Operation | undefined>(`${endpointName}:deployModel`, { deployedModel: deployedModelBody(id, d, version) }, async () =>
-          // Before a retry: if the lost answer's request went through, the id is on the endpoint already.
-          (await onEndpoint()) ? { name: `${endpointName}/deployModel`, done: true } : undefined,
+        .post<Operation | undefined>(
+          `${endpointName}:deployModel`,
+          { deployedModel: deployedModelBody(id, d, version) },
+          async () =>
+            // Before a retry: if the lost answer's request went through, the id is on the endpoint already.
+            (await onEndpoint()) ? { name: `${endpointName}/deployModel`, done: true } : undefined,
         )
         .catch((err: unknown) => {
           // ALREADY_EXISTS: an earlier request with this id (an answer lost, or another run) is under way.
@@ -114,7 +133,9 @@ export async function applyManifest(manifest: Manifest, ctx: RolloutContext): Pr
       } else {
         log(`  ${id} already exists on the endpoint or is being deployed; waiting for it`);
         if (!(await client.pollUntil(what, timeoutMs, onEndpoint))) {
-          throw new RolloutError(`${what}: Vertex says the id exists, but it did not appear on the endpoint within ${formatDuration(timeoutMs)}`);
+          throw new RolloutError(
+            `${what}: Vertex says the id exists, but it did not appear on the endpoint within ${formatDuration(timeoutMs)}`,
+          );
         }
       }
     }
@@ -139,12 +160,15 @@ export async function applyManifest(manifest: Manifest, ctx: RolloutContext): Pr
     }
     const desired = nonZeroTraffic(Object.fromEntries(declared.map(([id, d]) => [id, d.trafficPercent])));
     if (!sameTraffic(desired, nonZeroTraffic(endpoint.trafficSplit))) {
-      log(`Setting traffic: ${describeTraffic(desired)} (was ${describeTraffic(nonZeroTraffic(endpoint.trafficSplit))})`);
+      log(
+        `Setting traffic: ${describeTraffic(desired)} (was ${describeTraffic(nonZeroTraffic(endpoint.trafficSplit))})`,
+      );
       await client.patch(`${endpointName}?updateMask=trafficSplit`, { trafficSplit: desired });
     }
   } catch (err) {
     const failed = await undeployAll(endpointName, created, ctx, timeoutMs);
-    const cleanup = failed.length === 0 ? 'were undeployed again' : `could not all be undeployed: ${undeployAdvice(failed)}`;
+    const cleanup =
+      failed.length === 0 ? 'were undeployed again' : `could not all be undeployed: ${undeployAdvice(failed)}`;
     throw new RolloutError(
       `Rollout to ${endpointName} failed; the traffic split was left as it was` +
         (created.length > 0 ? ` and the deployment(s) this run started (${created.join(', ')}) ${cleanup}` : '') +
@@ -157,7 +181,10 @@ export async function applyManifest(manifest: Manifest, ctx: RolloutContext): Pr
   if (retired.length > 0) {
     log(`Undeploying what is no longer declared: ${retired.join(', ')}`);
     const failed = await undeployAll(endpointName, retired, ctx, timeoutMs);
-    if (failed.length > 0) throw new RolloutError(`New deployments serve the traffic, but old ones could not all be undeployed: ${undeployAdvice(failed)}`);
+    if (failed.length > 0)
+      throw new RolloutError(
+        `New deployments serve the traffic, but old ones could not all be undeployed: ${undeployAdvice(failed)}`,
+      );
   }
   await recordState(endpointName, driftSeen, ctx);
   log(`Rollout to ${endpointName} done in ${formatDuration(Date.now() - started)}`);
@@ -169,7 +196,11 @@ export async function applyManifest(manifest: Manifest, ctx: RolloutContext): Pr
  * keeps holding GPU quota. The traffic split is emptied first, since a model with traffic
  * cannot be undeployed.
  */
-export async function destroyEndpointDeployments(ref: EndpointRef, timeoutSeconds: number, ctx: RolloutContext): Promise<void> {
+export async function destroyEndpointDeployments(
+  ref: EndpointRef,
+  timeoutSeconds: number,
+  ctx: RolloutContext,
+): Promise<void> {
   const { client, log } = ctx;
   const endpointName = endpointPath(ref);
   const endpoint = await client.get<LiveEndpoint>(endpointName);
@@ -186,7 +217,9 @@ export async function destroyEndpointDeployments(ref: EndpointRef, timeoutSecond
   const after = await client.get<LiveEndpoint>(endpointName);
   const left = (after?.deployedModels ?? []).map((dm) => dm.id);
   if (failed.length > 0 || left.length > 0) {
-    throw new RolloutError(`Could not undeploy everything from ${endpointName} (still there: ${left.join(', ') || 'none'}); the endpoint cannot be deleted until they are gone`);
+    throw new RolloutError(
+      `Could not undeploy everything from ${endpointName} (still there: ${left.join(', ') || 'none'}); the endpoint cannot be deleted until they are gone`,
+    );
   }
   log(`Nothing deployed on ${endpointName} any more`);
 }
@@ -229,21 +262,27 @@ async function ensureModelVersion(
   // Before a retry: a lost answer's upload may have gone through; uploading again would add a second version.
   const alreadyUploaded = async (): Promise<Operation | undefined> => {
     const found = await client.get<UploadedModel>(`${modelName}@${spec.versionAlias}`);
-    return fromThisSpec(found) ? { name: `${modelName}/upload`, done: true, response: { modelVersionId: found.versionId } } : undefined;
+    return fromThisSpec(found)
+      ? { name: `${modelName}/upload`, done: true, response: { modelVersionId: found.versionId } }
+      : undefined;
   };
-  const op = await client.post<Operation>(`projects/${ref.project}/locations/${ref.region}/models:upload`, {
-    // A new version under the same model id; applying the alias moves it from an older version.
-    ...(parent ? { parentModel: modelName } : { modelId: spec.modelId }),
-    model: {
-      displayName: spec.displayName,
-      description: spec.description,
-      versionAliases: [spec.versionAlias],
-      versionDescription: `${marker} (managed by cdktf)`,
-      artifactUri: spec.artifactUri,
-      labels: spec.labels,
-      containerSpec: spec.containerSpec,
+  const op = await client.post<Operation>(
+    `projects/${ref.project}/locations/${ref.region}/models:upload`,
+    {
+      // A new version under the same model id; applying the alias moves it from an older version.
+      ...(parent ? { parentModel: modelName } : { modelId: spec.modelId }),
+      model: {
+        displayName: spec.displayName,
+        description: spec.description,
+        versionAliases: [spec.versionAlias],
+        versionDescription: `${marker} (managed by cdktf)`,
+        artifactUri: spec.artifactUri,
+        labels: spec.labels,
+        containerSpec: spec.containerSpec,
+      },
     },
-  }, alreadyUploaded);
+    alreadyUploaded,
+  );
   const response = await client.wait(op, what, timeoutMs);
   const versionId = response.modelVersionId;
   if (typeof versionId !== 'string') throw new RolloutError(`${what}: the upload answered without a modelVersionId`);
@@ -279,10 +318,15 @@ function needsMutation(live: LiveDeployedModel, d: DeploymentSpec): boolean {
   const declared = new Map(d.autoscalingMetricSpecs.map((s) => [s.metricName, s.target]));
   const liveTargets = new Map(
     (r.autoscalingMetricSpecs ?? [])
-      .filter((s) => declared.has(s.metricName) || (s.target ?? DEFAULT_AUTOSCALING_TARGETS[s.metricName]) !== DEFAULT_AUTOSCALING_TARGETS[s.metricName])
+      .filter(
+        (s) =>
+          declared.has(s.metricName) ||
+          (s.target ?? DEFAULT_AUTOSCALING_TARGETS[s.metricName]) !== DEFAULT_AUTOSCALING_TARGETS[s.metricName],
+      )
       .map((s) => [s.metricName, s.target]),
   );
-  const sameTargets = liveTargets.size === declared.size && [...declared].every(([metric, target]) => liveTargets.get(metric) === target);
+  const sameTargets =
+    liveTargets.size === declared.size && [...declared].every(([metric, target]) => liveTargets.get(metric) === target);
   return (
     r.minReplicaCount !== d.minReplicaCount ||
     r.maxReplicaCount !== d.maxReplicaCount ||
@@ -292,7 +336,12 @@ function needsMutation(live: LiveDeployedModel, d: DeploymentSpec): boolean {
 }
 
 /** Undeploys each of `ids`; returns those that failed, each with its reason (empty when all went). */
-async function undeployAll(endpointName: string, ids: readonly string[], ctx: RolloutContext, timeoutMs: number): Promise<string[]> {
+async function undeployAll(
+  endpointName: string,
+  ids: readonly string[],
+  ctx: RolloutContext,
+  timeoutMs: number,
+): Promise<string[]> {
   const failed: string[] = [];
   for (const id of ids) {
     try {

@@ -110,10 +110,12 @@ export class VertexClient {
   async wait(op: Operation, what: string, timeoutMs: number): Promise<Record<string, unknown>> {
     const started = Date.now();
     let current = op;
-    const done = current.done === true || (await this.pollUntil(what, timeoutMs, async () => {
-      if (!current.done) current = (await this.request<Operation>('GET', current.name)) ?? current;
-      return current.done === true;
-    }));
+    const done =
+      current.done === true ||
+      (await this.pollUntil(what, timeoutMs, async () => {
+        if (!current.done) current = (await this.request<Operation>('GET', current.name)) ?? current;
+        return current.done === true;
+      }));
     if (!done) {
       // A timed-out operation keeps running on Vertex (a deployment would finish later and hold its
       // GPUs), and undeploying a model that is still deploying fails: cancel it and let it stop first
@@ -121,15 +123,19 @@ export class VertexClient {
       const elapsed = formatDuration(Date.now() - started);
       this.options.log(`  ${what}: not done after ${elapsed}; cancelling operation ${op.name}`);
       const cancelled = await this.request('POST', `${op.name}:cancel`, {})
-        .then(() => this.pollUntil(`cancel of ${what}`, this.options.cancelGraceMs ?? 600_000, async () => {
-          current = (await this.request<Operation>('GET', current.name)) ?? current;
-          return current.done === true;
-        }))
+        .then(() =>
+          this.pollUntil(`cancel of ${what}`, this.options.cancelGraceMs ?? 600_000, async () => {
+            current = (await this.request<Operation>('GET', current.name)) ?? current;
+            return current.done === true;
+          }),
+        )
         .catch((err: Error) => {
           this.options.log(`  could not cancel operation ${op.name}: ${err.message}`);
           return false;
         });
-      throw new OperationError(`${what}: still not done after ${elapsed}; operation ${op.name} ${cancelled ? 'was cancelled' : 'could not be cancelled and may still be running'}`);
+      throw new OperationError(
+        `${what}: still not done after ${elapsed}; operation ${op.name} ${cancelled ? 'was cancelled' : 'could not be cancelled and may still be running'}`,
+      );
     }
     if (current.error) {
       throw new OperationError(`${what} failed: ${current.error.message ?? `error code ${current.error.code}`}`);
@@ -159,7 +165,12 @@ export class VertexClient {
     }
   }
 
-  private async request<T>(method: string, path: string, body?: unknown, beforeRetry?: () => Promise<T | undefined>): Promise<T> {
+  private async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    beforeRetry?: () => Promise<T | undefined>,
+  ): Promise<T> {
     const url = `${baseUrlOf(this.options.baseUrl)}/v1/${path.replace(/^\/+/, '')}`;
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0 && beforeRetry) {
@@ -195,7 +206,9 @@ export class VertexClient {
       }
       const cap = Math.min(this.options.backoffMaxMs, this.options.backoffBaseMs * 2 ** attempt);
       const delay = Math.round(cap * this.random());
-      this.options.log(`  ${method} ${path}: ${status === 0 ? text : `HTTP ${status}`}; retry ${attempt + 1}/${this.options.maxRetries} in ${delay} ms`);
+      this.options.log(
+        `  ${method} ${path}: ${status === 0 ? text : `HTTP ${status}`}; retry ${attempt + 1}/${this.options.maxRetries} in ${delay} ms`,
+      );
       await sleep(delay);
     }
   }
@@ -217,7 +230,11 @@ function apiError(method: string, path: string, status: number, text: string, re
     // Not JSON (a proxy's HTML page): keep the raw text.
   }
   const after = retries > 0 ? ` after ${retries} retries` : '';
-  return new VertexApiError(status, reason, `${method} ${path} failed${after}: ${status === 0 ? 'no connection' : `HTTP ${status}`}${reason ? ` ${reason}` : ''}: ${message}`);
+  return new VertexApiError(
+    status,
+    reason,
+    `${method} ${path} failed${after}: ${status === 0 ? 'no connection' : `HTTP ${status}`}${reason ? ` ${reason}` : ''}: ${message}`,
+  );
 }
 
 /** `75000` -> `1m15s`. */

@@ -69,7 +69,11 @@ const slices = count('slices', args.slices!);
 const bareRuns = count('bare-runs', args['bare-runs']!);
 const levels = args.connections!.split(',').map((c) => count('connections', c));
 // The server's own default (or INTRA_OP_THREADS / WORKERS from the environment), so the bare run uses the same threads.
-const intraOpThreads = loadConfig({ ...process.env, MODEL_PATH: args.model, EXECUTION_PROVIDERS: 'cpu' }).intraOpThreads;
+const intraOpThreads = loadConfig({
+  ...process.env,
+  MODEL_PATH: args.model,
+  EXECUTION_PROVIDERS: 'cpu',
+}).intraOpThreads;
 
 /**
  * Largest change of the bare p50 between the measurements before and after a slice (as a fraction
@@ -91,7 +95,10 @@ function median(values: readonly number[]): number {
 /** Bare `session.run` on tensors pre-processed from the images, one image per call: the limit. */
 class BareLimit {
   static async create(model: Buffer, images: Buffer[]): Promise<BareLimit> {
-    const session = await ort.InferenceSession.create(model, { ...sessionOptions(intraOpThreads), executionProviders: ['cpu'] });
+    const session = await ort.InferenceSession.create(model, {
+      ...sessionOptions(intraOpThreads),
+      executionProviders: ['cpu'],
+    });
     // The worker's own shape reading and tensor conversion, so the limit measures the same input.
     const { height, width } = modelShape(session);
     const tensors = await Promise.all(
@@ -130,7 +137,8 @@ class BareLimit {
 async function waitIdle(url: string): Promise<void> {
   const sample = async () => {
     const text = await fetch(`${url}/metrics`).then((r) => r.text());
-    const value = (name: string) => Number(/^(\S+) (\S+)$/m.exec(text.split('\n').find((l) => l.startsWith(`${name} `)) ?? '')?.[2] ?? NaN);
+    const value = (name: string) =>
+      Number(/^(\S+) (\S+)$/m.exec(text.split('\n').find((l) => l.startsWith(`${name} `)) ?? '')?.[2] ?? NaN);
     return `${value('serving_images_total')}/${value('serving_queue_depth')}`;
   };
   let last = await sample();
@@ -156,15 +164,22 @@ async function stageMeans(url: string): Promise<string> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const sample = (name: string) => Number(text.match(new RegExp(`^${name} (\\S+)$`, 'm'))?.[1] ?? NaN);
   return ['queue_wait', 'preprocess', 'input', 'inference', 'postprocess']
-    .map((stage) => `${stage} ${((1000 * sample(`serving_${stage}_seconds_sum`)) / sample(`serving_${stage}_seconds_count`)).toFixed(1)} ms`)
+    .map(
+      (stage) =>
+        `${stage} ${((1000 * sample(`serving_${stage}_seconds_sum`)) / sample(`serving_${stage}_seconds_count`)).toFixed(1)} ms`,
+    )
     .join(', ');
 }
 
 async function main(): Promise<void> {
   const model = readFileSync(args.model!);
-  const imageFiles = readdirSync(args.images!).filter((f) => f.endsWith('.jpg')).sort();
+  const imageFiles = readdirSync(args.images!)
+    .filter((f) => f.endsWith('.jpg'))
+    .sort();
   const images = imageFiles.map((f) => readFileSync(path.join(args.images!, f)));
-  console.log(`model ${path.relative(root, args.model!)}; ${images.length} JPEGs from ${path.relative(root, args.images!)}; ${intraOpThreads} intra-op threads; ${duration} s per level`);
+  console.log(
+    `model ${path.relative(root, args.model!)}; ${images.length} JPEGs from ${path.relative(root, args.images!)}; ${intraOpThreads} intra-op threads; ${duration} s per level`,
+  );
 
   // Concurrency 1 runs in slices, and the limit is measured before the first slice and after each
   // one, with the server idle. Each slice's p50 is compared with the mean of the two measurements
@@ -173,21 +188,41 @@ async function main(): Promise<void> {
   // before and after: a slice would start with an empty queue and end with requests in flight,
   // which lowers both their latency and their throughput.
   const bare = await BareLimit.create(model, images);
-  console.log(`bare session.run: ${bare.inputSize}, batch 1, ${bareRuns} runs before each level and after it (concurrency 1: after each of ${slices} slices)`);
+  console.log(
+    `bare session.run: ${bare.inputSize}, batch 1, ${bareRuns} runs before each level and after it (concurrency 1: after each of ${slices} slices)`,
+  );
 
   const port = await freePort();
   const server = spawn(process.execPath, [path.join(root, 'serving-image', 'dist', 'main.js')], {
-    env: { ...process.env, MODEL_PATH: args.model, HOST: '127.0.0.1', AIP_HTTP_PORT: String(port), EXECUTION_PROVIDERS: 'cpu', INTRA_OP_THREADS: String(intraOpThreads) },
+    env: {
+      ...process.env,
+      MODEL_PATH: args.model,
+      HOST: '127.0.0.1',
+      AIP_HTTP_PORT: String(port),
+      EXECUTION_PROVIDERS: 'cpu',
+      INTRA_OP_THREADS: String(intraOpThreads),
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
   try {
     for (let i = 0; ; i++) {
-      if ((await fetch(`${url}/health`).then((r) => r.status, () => 0)) === 200) break;
+      if (
+        (await fetch(`${url}/health`).then(
+          (r) => r.status,
+          () => 0,
+        )) === 200
+      )
+        break;
       if (i > 600) throw new Error('the server did not become ready within 60 s');
       await new Promise((r) => setTimeout(r, 100));
     }
-    const requests = images.map((body) => ({ method: 'POST', path: '/predict', headers: { 'content-type': 'image/jpeg' }, body }));
+    const requests = images.map((body) => ({
+      method: 'POST',
+      path: '/predict',
+      headers: { 'content-type': 'image/jpeg' },
+      body,
+    }));
     await autocannon({ url, connections: 1, duration: 3, requests }); // warm-up: JIT, allocator, caches
     await waitIdle(url);
 
@@ -222,7 +257,9 @@ async function main(): Promise<void> {
         before = after;
       }
       if (drifted > 0) {
-        warnings.push(`concurrency ${connections}: in ${drifted} of ${levelSlices} slices the bare p50 moved by more than ${100 * MAX_BARE_DRIFT} % (the machine's speed changed under it); those ratios are unreliable`);
+        warnings.push(
+          `concurrency ${connections}: in ${drifted} of ${levelSlices} slices the bare p50 moved by more than ${100 * MAX_BARE_DRIFT} % (the machine's speed changed under it); those ratios are unreliable`,
+        );
       }
       const bareP50 = median(bareP50s);
       const bareRps = 1000 / bareP50;
@@ -233,7 +270,9 @@ async function main(): Promise<void> {
         `| ${connections} | ${rps.toFixed(2)} | ${median(p50s)} | ${p99} | ${bareP50.toFixed(1)} | ${bareRps.toFixed(2)} | ${(rps / bareRps).toFixed(2)} | ${p50Ratio.toFixed(2)} | ${failed} |`,
       );
     }
-    console.log('\n| concurrency | req/s | p50 ms | p99 ms | bare p50 ms | bare limit img/s | req/s / limit | p50 / bare p50 | failed |');
+    console.log(
+      '\n| concurrency | req/s | p50 ms | p99 ms | bare p50 ms | bare limit img/s | req/s / limit | p50 / bare p50 | failed |',
+    );
     console.log('|---|---|---|---|---|---|---|---|---|');
     for (const row of rows) console.log(row);
     if (levels.includes(1) && slices > 1) {

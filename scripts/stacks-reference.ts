@@ -41,11 +41,7 @@ export function renderStacksReference(): string {
   const root = z.toJSONSchema(defaultsSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
   const rows: string[] = [];
   walk(root, '', new Set(['project']), rows);
-  return [
-    '| key | type | default | allowed | description |',
-    '|---|---|---|---|---|',
-    ...rows,
-  ].join('\n');
+  return ['| key | type | default | allowed | description |', '|---|---|---|---|---|', ...rows].join('\n');
 }
 
 function walk(schema: JsonSchema, prefix: string, required: Set<string>, rows: string[]): void {
@@ -79,8 +75,18 @@ function defaultOf(s: JsonSchema): string {
 function limits(s: JsonSchema): string {
   const out: string[] = [];
   if (s.enum) out.push(s.enum.map((v) => `\`${String(v)}\``).join(', '));
-  const low = s.minimum !== undefined ? `${s.minimum}` : s.exclusiveMinimum !== undefined ? `above ${s.exclusiveMinimum}` : undefined;
-  const high = s.maximum !== undefined ? `${s.maximum}` : s.exclusiveMaximum !== undefined ? `below ${s.exclusiveMaximum}` : undefined;
+  const low =
+    s.minimum !== undefined
+      ? `${s.minimum}`
+      : s.exclusiveMinimum !== undefined
+        ? `above ${s.exclusiveMinimum}`
+        : undefined;
+  const high =
+    s.maximum !== undefined
+      ? `${s.maximum}`
+      : s.exclusiveMaximum !== undefined
+        ? `below ${s.exclusiveMaximum}`
+        : undefined;
   if (low !== undefined && high !== undefined) out.push(`${low} to ${high}`);
   else if (low !== undefined) out.push(s.minimum !== undefined ? `at least ${low}` : low);
   else if (high !== undefined) out.push(s.maximum !== undefined ? `at most ${high}` : high);

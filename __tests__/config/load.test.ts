@@ -84,7 +84,9 @@ describe('mistakes', () => {
       - { name: m, version: v1, artifactUri: gs://acme/m, machine: { type: g2-standard-8 }, traffic: 50 }
       - { name: m, version: v2, artifactUri: gs://acme/m, machine: { type: g2-standard-8 }, replicas: { min: 4, max: 2 }, traffic: 50 }
 `;
-    expect(problemsOf(yaml)).toMatch(/stacks\.yaml:7: environments\.dev\.models\[1\]\.replicas: min \(4\) is greater than max \(2\)/);
+    expect(problemsOf(yaml)).toMatch(
+      /stacks\.yaml:7: environments\.dev\.models\[1\]\.replicas: min \(4\) is greater than max \(2\)/,
+    );
   });
 
   test('a number out of range names the value and the limit', () => {
@@ -128,7 +130,9 @@ describe('mistakes', () => {
       - { name: m, version: v1, artifactUri: gs://acme/m, machine: { type: g2-standard-8 }, traffic: 80 }
       - { name: m, version: v2, artifactUri: gs://acme/m, machine: { type: g2-standard-8 }, traffic: 10 }
 `;
-    expect(problemsOf(yaml)).toMatch(/environments\.dev\.models: traffic must add up to 100 .* got 90 \(m@v1: 80, m@v2: 10\)/);
+    expect(problemsOf(yaml)).toMatch(
+      /environments\.dev\.models: traffic must add up to 100 .* got 90 \(m@v1: 80, m@v2: 10\)/,
+    );
   });
 
   test('an invalid environment name is refused, since it becomes the stack name', () => {
@@ -142,14 +146,18 @@ describe('mistakes', () => {
   });
 
   test('a mistake in defaults is reported once, at its defaults path', () => {
-    const message = problemsOf(`defaults:\n  region: Europe\nenvironments:\n  a: { project: acme-ml-aaa }\n  b: { project: acme-ml-bbb }\n`);
+    const message = problemsOf(
+      `defaults:\n  region: Europe\nenvironments:\n  a: { project: acme-ml-aaa }\n  b: { project: acme-ml-bbb }\n`,
+    );
     expect(message).toMatch(/stacks\.yaml:2: defaults\.region: "Europe" is not a GCP region/);
     expect(message).toMatch(/^stacks\.yaml: 1 problem\n/);
     expect(message).not.toMatch(/environments\.a/);
   });
 
   test('every problem is reported at once, in file order', () => {
-    const message = problemsOf(`environments:\n  dev:\n    project: 42\n    regoin: x\n    image: { keepVersions: 0 }\n`);
+    const message = problemsOf(
+      `environments:\n  dev:\n    project: 42\n    regoin: x\n    image: { keepVersions: 0 }\n`,
+    );
     expect(message).toMatch(/^stacks\.yaml: 3 problems\n/);
     const lines = message.split('\n').slice(1);
     expect(lines.map((l) => l.match(/stacks\.yaml:(\d+)/)?.[1])).toEqual(['3', '4', '5']);

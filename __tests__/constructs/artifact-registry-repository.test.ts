@@ -23,7 +23,12 @@ describe('ArtifactRegistryRepository', () => {
     // WHEN
     const synthesized = Testing.synthScope(
       (scope) =>
-        new ArtifactRegistryRepository(scope, 'repo', { ...BASE, keepVersions: 3, deleteUntaggedAfterDays: 2, deleteAfterDays: 30 }),
+        new ArtifactRegistryRepository(scope, 'repo', {
+          ...BASE,
+          keepVersions: 3,
+          deleteUntaggedAfterDays: 2,
+          deleteAfterDays: 30,
+        }),
     );
     // THEN
     expect(synthesized).toHaveResourceWithProperties(RepositoryResource, {

@@ -15,7 +15,12 @@ function newImage(props: Partial<ServingImageProps> = {}): { image: ServingImage
       location: 'europe-west4',
       project: 'acme-ml-prod',
     });
-    image = new ServingImage(scope, 'image', { repository, context: 'serving-image', contextHash: PINNED_CONTEXT_HASH, ...props });
+    image = new ServingImage(scope, 'image', {
+      repository,
+      context: 'serving-image',
+      contextHash: PINNED_CONTEXT_HASH,
+      ...props,
+    });
   });
   return { image, synthesized };
 }
@@ -37,7 +42,9 @@ describe('ServingImage', () => {
     // THEN
     expect(image.tag).toMatch(/^ctx-[0-9a-f]{16}$/);
     const push = Object.values(JSON.parse(synthesized).resource.terraform_data as Record<string, any>)[0];
-    expect(push.triggers_replace).toEqual({ image: `europe-west4-docker.pkg.dev/acme-ml-prod/serving/server:${image.tag}` });
+    expect(push.triggers_replace).toEqual({
+      image: `europe-west4-docker.pkg.dev/acme-ml-prod/serving/server:${image.tag}`,
+    });
     expect(push.provisioner).toEqual([
       {
         'local-exec': {
@@ -65,7 +72,9 @@ describe('ServingImage', () => {
       name: image.taggedUri,
       depends_on: [expect.stringMatching(/^terraform_data\./)],
     });
-    expect(image.imageUri).toMatch(/^europe-west4-docker\.pkg\.dev\/acme-ml-prod\/serving\/server@\$\{TfToken\[TOKEN\.\d+\]\}$/);
+    expect(image.imageUri).toMatch(
+      /^europe-west4-docker\.pkg\.dev\/acme-ml-prod\/serving\/server@\$\{TfToken\[TOKEN\.\d+\]\}$/,
+    );
     expect(image.taggedUri).toBe(`europe-west4-docker.pkg.dev/acme-ml-prod/serving/server:${image.tag}`);
   });
 
@@ -111,7 +120,11 @@ describe('ServingImage', () => {
     mkdirSync(path.join(root, 'out', 'plans'), { recursive: true });
     const app = Testing.app({ outdir: path.join(root, 'out', 'plans') });
     const stack = new TerraformStack(app, 'dev');
-    const repository = new ArtifactRegistryRepository(stack, 'repo', { repositoryId: 'r', location: 'us-central1', project: 'acme-ml-dev' });
+    const repository = new ArtifactRegistryRepository(stack, 'repo', {
+      repositoryId: 'r',
+      location: 'us-central1',
+      project: 'acme-ml-dev',
+    });
     // WHEN
     new ServingImage(stack, 'image', { repository, context: 'srv', root, contextHash: PINNED_CONTEXT_HASH });
     // THEN

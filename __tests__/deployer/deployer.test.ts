@@ -20,19 +20,34 @@ function modelVersion(alias: string, fingerprint: string) {
     fingerprint,
     displayName: `yolo26n ${alias}`,
     artifactUri: `gs://acme-models/yolo26n/${alias}`,
-    containerSpec: { imageUri: 'europe-west4-docker.pkg.dev/acme-ml-prod/serving/server@sha256:abc', ports: [{ containerPort: 8080 }], predictRoute: '/predict', healthRoute: '/health' },
+    containerSpec: {
+      imageUri: 'europe-west4-docker.pkg.dev/acme-ml-prod/serving/server@sha256:abc',
+      ports: [{ containerPort: 8080 }],
+      predictRoute: '/predict',
+      healthRoute: '/health',
+    },
   };
 }
 
-function deployment(model: string, trafficPercent: number, overrides: Partial<{ minReplicaCount: number; maxReplicaCount: number; machineType: string }> = {}) {
+function deployment(
+  model: string,
+  trafficPercent: number,
+  overrides: Partial<{ minReplicaCount: number; maxReplicaCount: number; machineType: string }> = {},
+) {
   return {
     model,
     displayName: model,
     serviceAccount: 'vertex-serving@acme-ml-prod.iam.gserviceaccount.com',
-    machineSpec: { machineType: overrides.machineType ?? 'a2-highgpu-1g', acceleratorType: 'NVIDIA_TESLA_A100', acceleratorCount: 1 },
+    machineSpec: {
+      machineType: overrides.machineType ?? 'a2-highgpu-1g',
+      acceleratorType: 'NVIDIA_TESLA_A100',
+      acceleratorCount: 1,
+    },
     minReplicaCount: overrides.minReplicaCount ?? 1,
     maxReplicaCount: overrides.maxReplicaCount ?? 2,
-    autoscalingMetricSpecs: [{ metricName: 'aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle', target: 60 }],
+    autoscalingMetricSpecs: [
+      { metricName: 'aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle', target: 60 },
+    ],
     trafficPercent,
   };
 }
@@ -40,7 +55,10 @@ function deployment(model: string, trafficPercent: number, overrides: Partial<{ 
 /** The 90/10 canary of the example prod environment. */
 const CANARY: ManifestInput = {
   endpoint: { project: PROJECT, region: REGION, endpointId: ENDPOINT_ID },
-  models: { 'yolo26n@v3': modelVersion('v3', '00000000000000a3'), 'yolo26n@v4': modelVersion('v4', '00000000000000a4') },
+  models: {
+    'yolo26n@v3': modelVersion('v3', '00000000000000a3'),
+    'yolo26n@v4': modelVersion('v4', '00000000000000a4'),
+  },
   deployments: { '1000000003': deployment('yolo26n@v3', 90), '1000000004': deployment('yolo26n@v4', 10) },
 };
 
@@ -59,21 +77,36 @@ afterEach(async () => {
   await fake.stop();
 });
 
-async function run(command: 'apply' | 'destroy', manifest: ManifestInput, env: NodeJS.ProcessEnv = {}, options: Parameters<typeof runDeployer>[2] = {}): Promise<number> {
-  return runDeployer([command], {
-    DEPLOYER_MANIFEST: JSON.stringify(manifest),
-    VERTEX_API_ENDPOINT: baseUrl,
-    GOOGLE_OAUTH_ACCESS_TOKEN: 'fake-token',
-    DEPLOYER_POLL_SECONDS: '0.001',
-    DEPLOYER_BACKOFF_MS: '1',
-    DEPLOYER_BACKOFF_MAX_MS: '4',
-    ...env,
-  }, { log: (l) => lines.push(l), random: () => 0.5, ...options });
+async function run(
+  command: 'apply' | 'destroy',
+  manifest: ManifestInput,
+  env: NodeJS.ProcessEnv = {},
+  options: Parameters<typeof runDeployer>[2] = {},
+): Promise<number> {
+  return runDeployer(
+    [command],
+    {
+      DEPLOYER_MANIFEST: JSON.stringify(manifest),
+      VERTEX_API_ENDPOINT: baseUrl,
+      GOOGLE_OAUTH_ACCESS_TOKEN: 'fake-token',
+      DEPLOYER_POLL_SECONDS: '0.001',
+      DEPLOYER_BACKOFF_MS: '1',
+      DEPLOYER_BACKOFF_MAX_MS: '4',
+      ...env,
+    },
+    { log: (l) => lines.push(l), random: () => 0.5, ...options },
+  );
 }
 
 /** The canary manifest with one deployment's autoscaling targets replaced. */
 function withTargets(specs: { metricName: string; target: number }[]): ManifestInput {
-  return { ...CANARY, deployments: { ...CANARY.deployments, '1000000003': { ...deployment('yolo26n@v3', 90), autoscalingMetricSpecs: specs } } };
+  return {
+    ...CANARY,
+    deployments: {
+      ...CANARY.deployments,
+      '1000000003': { ...deployment('yolo26n@v3', 90), autoscalingMetricSpecs: specs },
+    },
+  };
 }
 
 const DUTY = 'aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle';
@@ -95,10 +128,15 @@ describe('deployer apply', () => {
     // THEN
     expect(code).toBe(0);
     expect(fake.models.get(MODEL)!.map((v) => v.versionAliases)).toEqual([['default', 'v3'], ['v4']]);
-    expect(endpoint().deployedModels.map((d) => [d.id, d.modelVersionId])).toEqual([['1000000003', '1'], ['1000000004', '2']]);
+    expect(endpoint().deployedModels.map((d) => [d.id, d.modelVersionId])).toEqual([
+      ['1000000003', '1'],
+      ['1000000004', '2'],
+    ]);
     expect(endpoint().trafficSplit).toEqual({ '1000000003': 90, '1000000004': 10 });
     const mutations = fake.mutations();
-    expect(mutations.indexOf(`PATCH ${ENDPOINT}`)).toBeGreaterThan(mutations.lastIndexOf(`POST ${ENDPOINT}:deployModel`));
+    expect(mutations.indexOf(`PATCH ${ENDPOINT}`)).toBeGreaterThan(
+      mutations.lastIndexOf(`POST ${ENDPOINT}:deployModel`),
+    );
     expect(endpoint().labels[STATE_LABEL]).toBe(liveFingerprint(endpoint()));
   });
 
@@ -115,11 +153,18 @@ describe('deployer apply', () => {
 
   test('an immutable change deploys the new model first, then moves traffic, then undeploys the old one', async () => {
     // GIVEN v3 serves everything
-    const before: ManifestInput = { ...CANARY, models: { 'yolo26n@v3': CANARY.models!['yolo26n@v3'] }, deployments: { '1000000003': deployment('yolo26n@v3', 100) } };
+    const before: ManifestInput = {
+      ...CANARY,
+      models: { 'yolo26n@v3': CANARY.models!['yolo26n@v3'] },
+      deployments: { '1000000003': deployment('yolo26n@v3', 100) },
+    };
     expect(await run('apply', before)).toBe(0);
     fake.requests.length = 0;
     // WHEN the machine type changes, which gives the deployment a new id
-    const after: ManifestInput = { ...before, deployments: { '2000000003': deployment('yolo26n@v3', 100, { machineType: 'a2-highgpu-2g' }) } };
+    const after: ManifestInput = {
+      ...before,
+      deployments: { '2000000003': deployment('yolo26n@v3', 100, { machineType: 'a2-highgpu-2g' }) },
+    };
     expect(await run('apply', after)).toBe(0);
     // THEN
     expect(fake.mutations().filter((r) => !r.includes('labels'))).toEqual([
@@ -137,7 +182,13 @@ describe('deployer apply', () => {
     expect(await run('apply', CANARY)).toBe(0);
     fake.requests.length = 0;
     // WHEN
-    const resized: ManifestInput = { ...CANARY, deployments: { ...CANARY.deployments, '1000000003': deployment('yolo26n@v3', 90, { minReplicaCount: 2, maxReplicaCount: 8 }) } };
+    const resized: ManifestInput = {
+      ...CANARY,
+      deployments: {
+        ...CANARY.deployments,
+        '1000000003': deployment('yolo26n@v3', 90, { minReplicaCount: 2, maxReplicaCount: 8 }),
+      },
+    };
     expect(await run('apply', resized)).toBe(0);
     // THEN
     expect(fake.mutations()).toEqual([`POST ${ENDPOINT}:mutateDeployedModel`, `PATCH ${ENDPOINT}`]);
@@ -146,7 +197,11 @@ describe('deployer apply', () => {
 
   test('a failed deploy keeps the traffic where it was and undeploys what it half-created', async () => {
     // GIVEN v3 serves everything
-    const before: ManifestInput = { ...CANARY, models: { 'yolo26n@v3': CANARY.models!['yolo26n@v3'] }, deployments: { '1000000003': deployment('yolo26n@v3', 100) } };
+    const before: ManifestInput = {
+      ...CANARY,
+      models: { 'yolo26n@v3': CANARY.models!['yolo26n@v3'] },
+      deployments: { '1000000003': deployment('yolo26n@v3', 100) },
+    };
     expect(await run('apply', before)).toBe(0);
     fake.failDeployOf('1000000004', 'Model server never became ready');
     const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
@@ -154,7 +209,9 @@ describe('deployer apply', () => {
     const code = await run('apply', CANARY);
     // THEN
     expect(code).toBe(1);
-    expect(errors.mock.calls[0][0]).toMatch(/traffic split was left as it was .*1000000004.* were undeployed again\. Reason: .*Model server never became ready/);
+    expect(errors.mock.calls[0][0]).toMatch(
+      /traffic split was left as it was .*1000000004.* were undeployed again\. Reason: .*Model server never became ready/,
+    );
     expect(endpoint().trafficSplit).toEqual({ '1000000003': 100 });
     expect(endpoint().deployedModels.map((d) => d.id)).toEqual(['1000000003']);
     errors.mockRestore();
@@ -183,7 +240,11 @@ describe('deployer apply', () => {
     expect(await run('apply', CANARY)).toBe(0);
     // THEN v3 is not deployed twice
     expect(fake.mutations().filter((r) => r.endsWith(':deployModel'))).toEqual([`POST ${ENDPOINT}:deployModel`]);
-    expect(endpoint().deployedModels.map((d) => d.id).sort()).toEqual(['1000000003', '1000000004']);
+    expect(
+      endpoint()
+        .deployedModels.map((d) => d.id)
+        .sort(),
+    ).toEqual(['1000000003', '1000000004']);
   });
 
   test('429 and 503 answers are retried with backoff', async () => {
@@ -225,7 +286,15 @@ describe('deployer apply', () => {
 
   test("removing an autoscaling target reaches the live deployment; Vertex's echoed defaults cause no churn", async () => {
     // GIVEN v3 scales on GPU duty cycle 70 and CPU 80
-    expect(await run('apply', withTargets([{ metricName: DUTY, target: 70 }, { metricName: CPU, target: 80 }]))).toBe(0);
+    expect(
+      await run(
+        'apply',
+        withTargets([
+          { metricName: DUTY, target: 70 },
+          { metricName: CPU, target: 80 },
+        ]),
+      ),
+    ).toBe(0);
     const v3 = () => endpoint().deployedModels.find((d) => d.id === '1000000003')!;
     fake.requests.length = 0;
     // WHEN the CPU target is removed from stacks.yaml
@@ -234,7 +303,10 @@ describe('deployer apply', () => {
     expect(fake.mutations()).toContain(`POST ${ENDPOINT}:mutateDeployedModel`);
     expect(v3().dedicatedResources.autoscalingMetricSpecs).toEqual([{ metricName: DUTY, target: 70 }]);
     // WHEN Vertex reports its default CPU target next to the declared one
-    v3().dedicatedResources.autoscalingMetricSpecs = [{ metricName: DUTY, target: 70 }, { metricName: CPU, target: 60 }];
+    v3().dedicatedResources.autoscalingMetricSpecs = [
+      { metricName: DUTY, target: 70 },
+      { metricName: CPU, target: 60 },
+    ];
     fake.requests.length = 0;
     expect(await run('apply', withTargets([{ metricName: DUTY, target: 70 }]))).toBe(0);
     // THEN that is not a difference
@@ -247,7 +319,11 @@ describe('deployer apply', () => {
 
   test('a deployment that does not finish in time is cancelled, then cleaned up, and traffic stays', async () => {
     // GIVEN v3 serves everything, and v4's deployment will hang
-    const before: ManifestInput = { ...CANARY, models: { 'yolo26n@v3': CANARY.models!['yolo26n@v3'] }, deployments: { '1000000003': deployment('yolo26n@v3', 100) } };
+    const before: ManifestInput = {
+      ...CANARY,
+      models: { 'yolo26n@v3': CANARY.models!['yolo26n@v3'] },
+      deployments: { '1000000003': deployment('yolo26n@v3', 100) },
+    };
     expect(await run('apply', before)).toBe(0);
     fake.hangDeployOf('1000000004');
     const err = errors();
@@ -281,7 +357,19 @@ describe('deployer apply', () => {
     const err = errors();
     // WHEN v3's image is pushed again with other bytes (same tag, so the same synth-time fingerprint and deployed model id)
     const v3 = CANARY.models!['yolo26n@v3'];
-    const repushed: ManifestInput = { ...CANARY, models: { ...CANARY.models, 'yolo26n@v3': { ...v3, containerSpec: { ...v3.containerSpec, imageUri: 'europe-west4-docker.pkg.dev/acme-ml-prod/serving/server@sha256:def' } } } };
+    const repushed: ManifestInput = {
+      ...CANARY,
+      models: {
+        ...CANARY.models,
+        'yolo26n@v3': {
+          ...v3,
+          containerSpec: {
+            ...v3.containerSpec,
+            imageUri: 'europe-west4-docker.pkg.dev/acme-ml-prod/serving/server@sha256:def',
+          },
+        },
+      },
+    };
     fake.requests.length = 0;
     // THEN the rollout sees the new digest, stops before uploading, and says why and what to do
     expect(await run('apply', repushed)).toBe(1);
@@ -298,7 +386,9 @@ describe('deployer apply', () => {
     };
     // THEN it is uploaded and deployed next to the others
     expect(await run('apply', v5)).toBe(0);
-    expect(fake.models.get(MODEL)!.find((v) => v.versionAliases.includes('v5'))!.containerSpec!.imageUri).toMatch(/sha256:def$/);
+    expect(fake.models.get(MODEL)!.find((v) => v.versionAliases.includes('v5'))!.containerSpec!.imageUri).toMatch(
+      /sha256:def$/,
+    );
   });
 
   test('a deployModel answered ALREADY_EXISTS waits for that deployment instead of failing', async () => {
@@ -314,7 +404,10 @@ describe('deployer apply', () => {
 
   test('Application Default Credentials send their quota project header', async () => {
     // GIVEN user credentials with a quota project, and no GOOGLE_OAUTH_ACCESS_TOKEN
-    const auth = { getRequestHeaders: async () => new Headers({ authorization: 'Bearer fake-token', 'x-goog-user-project': 'acme-billing' }) };
+    const auth = {
+      getRequestHeaders: async () =>
+        new Headers({ authorization: 'Bearer fake-token', 'x-goog-user-project': 'acme-billing' }),
+    };
     // WHEN
     expect(await run('apply', CANARY, { GOOGLE_OAUTH_ACCESS_TOKEN: undefined }, { auth })).toBe(0);
     // THEN every request carried it
@@ -328,7 +421,13 @@ describe('deployer apply', () => {
 
   test('progress lines say what is awaited', async () => {
     await run('apply', CANARY);
-    expect(lines.some((l) => /waiting: deploy yolo26n@v4 as deployed model 1000000004 on a2-highgpu-1g \+ 1x NVIDIA_TESLA_A100, 1\.\.2 replicas \(\d+s so far\)/.test(l))).toBe(true);
+    expect(
+      lines.some((l) =>
+        /waiting: deploy yolo26n@v4 as deployed model 1000000004 on a2-highgpu-1g \+ 1x NVIDIA_TESLA_A100, 1\.\.2 replicas \(\d+s so far\)/.test(
+          l,
+        ),
+      ),
+    ).toBe(true);
   });
 });
 
@@ -368,18 +467,23 @@ describe('the command Terraform runs', () => {
     try {
       // WHEN
       const output = await new Promise<string>((resolve, reject) =>
-        execFile('/bin/sh', ['-c', 'node -r ts-node/register ../../../deployer/cli.ts apply'], {
-          cwd: stackDir,
-          env: {
-            ...process.env,
-            TS_NODE_SWC: 'true',
-            TS_NODE_TRANSPILE_ONLY: 'true',
-            DEPLOYER_MANIFEST: JSON.stringify(CANARY),
-            VERTEX_API_ENDPOINT: baseUrl,
-            GOOGLE_OAUTH_ACCESS_TOKEN: 'fake-token',
-            DEPLOYER_POLL_SECONDS: '0.001',
+        execFile(
+          '/bin/sh',
+          ['-c', 'node -r ts-node/register ../../../deployer/cli.ts apply'],
+          {
+            cwd: stackDir,
+            env: {
+              ...process.env,
+              TS_NODE_SWC: 'true',
+              TS_NODE_TRANSPILE_ONLY: 'true',
+              DEPLOYER_MANIFEST: JSON.stringify(CANARY),
+              VERTEX_API_ENDPOINT: baseUrl,
+              GOOGLE_OAUTH_ACCESS_TOKEN: 'fake-token',
+              DEPLOYER_POLL_SECONDS: '0.001',
+            },
           },
-        }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout))),
+          (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)),
+        ),
       );
       // THEN
       expect(output).toMatch(/\[deployer \+\d+s\] Rollout to .* done in/);
@@ -395,13 +499,26 @@ describe('the live-state fingerprint', () => {
     // GIVEN
     const live = {
       deployedModels: [
-        { id: '2', model: 'projects/1/locations/r/models/m', modelVersionId: '4', dedicatedResources: { minReplicaCount: 1, maxReplicaCount: 2 } },
-        { id: '1', model: 'projects/1/locations/r/models/m', modelVersionId: '3', dedicatedResources: { minReplicaCount: 2, maxReplicaCount: 8 } },
+        {
+          id: '2',
+          model: 'projects/1/locations/r/models/m',
+          modelVersionId: '4',
+          dedicatedResources: { minReplicaCount: 1, maxReplicaCount: 2 },
+        },
+        {
+          id: '1',
+          model: 'projects/1/locations/r/models/m',
+          modelVersionId: '3',
+          dedicatedResources: { minReplicaCount: 2, maxReplicaCount: 8 },
+        },
       ],
       trafficSplit: { '1': 90, '2': 10 },
     };
     // THEN
-    const expected = createHash('sha256').update('1:projects/1/locations/r/models/m:3:2:8:90,2:projects/1/locations/r/models/m:4:1:2:10').digest('hex').slice(0, 16);
+    const expected = createHash('sha256')
+      .update('1:projects/1/locations/r/models/m:3:2:8:90,2:projects/1/locations/r/models/m:4:1:2:10')
+      .digest('hex')
+      .slice(0, 16);
     expect(liveFingerprint(live)).toBe(expected);
     expect(liveFingerprint({})).toBe('e3b0c44298fc1c14');
   });

@@ -52,7 +52,11 @@ interface PendingOperation {
 }
 
 class HttpError extends Error {
-  constructor(readonly status: number, readonly reason: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -81,7 +85,12 @@ export class FakeVertex {
 
   /** Creates an empty endpoint, as Terraform's `google_vertex_ai_endpoint` would. */
   addEndpoint(project: string, region: string, id: string): FakeEndpoint {
-    const ep: FakeEndpoint = { name: `projects/${project}/locations/${region}/endpoints/${id}`, deployedModels: [], trafficSplit: {}, labels: {} };
+    const ep: FakeEndpoint = {
+      name: `projects/${project}/locations/${region}/endpoints/${id}`,
+      deployedModels: [],
+      trafficSplit: {},
+      labels: {},
+    };
     this.endpoints.set(ep.name, ep);
     return ep;
   }
@@ -144,7 +153,9 @@ export class FakeVertex {
     const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {};
     const status = this.injected.shift();
     if (status !== undefined) {
-      return send(res, status, { error: { code: status, status: status === 429 ? 'RESOURCE_EXHAUSTED' : 'UNAVAILABLE', message: 'injected' } });
+      return send(res, status, {
+        error: { code: status, status: status === 429 ? 'RESOURCE_EXHAUSTED' : 'UNAVAILABLE', message: 'injected' },
+      });
     }
     if (req.headers.authorization !== 'Bearer fake-token') {
       return send(res, 401, { error: { code: 401, status: 'UNAUTHENTICATED', message: 'missing token' } });
@@ -169,8 +180,10 @@ export class FakeVertex {
     let m: RegExpMatchArray | null;
     if (method === 'GET' && /\/operations\/\d+$/.test(path)) return this.poll(path);
     if (method === 'POST' && (m = path.match(/^(.+\/operations\/\d+):cancel$/))) return this.cancel(m[1]);
-    if (method === 'POST' && (m = path.match(/^(projects\/[^/]+\/locations\/[^/]+)\/models:upload$/))) return this.upload(m[1], body);
-    if (method === 'GET' && (m = path.match(/^(projects\/[^/]+\/locations\/[^/]+\/models\/[^/@]+)(?:@(.+))?$/))) return this.getModel(m[1], m[2]);
+    if (method === 'POST' && (m = path.match(/^(projects\/[^/]+\/locations\/[^/]+)\/models:upload$/)))
+      return this.upload(m[1], body);
+    if (method === 'GET' && (m = path.match(/^(projects\/[^/]+\/locations\/[^/]+\/models\/[^/@]+)(?:@(.+))?$/)))
+      return this.getModel(m[1], m[2]);
     if ((m = path.match(/^(projects\/[^/]+\/locations\/[^/]+\/endpoints\/\d+)(?::(\w+))?$/))) {
       const ep = this.endpoints.get(m[1]);
       if (!ep) throw new HttpError(404, 'NOT_FOUND', `Endpoint ${m[1]} not found`);
@@ -188,7 +201,11 @@ export class FakeVertex {
     throw new HttpError(404, 'NOT_FOUND', `no route for ${method} ${path}`);
   }
 
-  private operation(parent: string, finish: PendingOperation['finish'], hang?: { onCancel: () => void }): { name: string; done: false } {
+  private operation(
+    parent: string,
+    finish: PendingOperation['finish'],
+    hang?: { onCancel: () => void },
+  ): { name: string; done: false } {
     const name = `${parent}/operations/${++this.opCounter}`;
     this.operations.set(name, { pollsLeft: hang ? Infinity : this.operationPolls, finish, onCancel: hang?.onCancel });
     return { name, done: false };
@@ -216,14 +233,19 @@ export class FakeVertex {
 
   private getModel(modelName: string, version?: string): FakeModelVersion {
     const versions = this.models.get(modelName);
-    const found = versions?.find((v) => (version === undefined ? v.versionAliases.includes('default') : v.versionId === version || v.versionAliases.includes(version)));
+    const found = versions?.find((v) =>
+      version === undefined
+        ? v.versionAliases.includes('default')
+        : v.versionId === version || v.versionAliases.includes(version),
+    );
     if (!found) throw new HttpError(404, 'NOT_FOUND', `Model ${modelName}${version ? `@${version}` : ''} not found`);
     return found;
   }
 
   private upload(parent: string, body: any): unknown {
     const model = body.model ?? {};
-    if (!model.containerSpec?.imageUri) throw new HttpError(400, 'INVALID_ARGUMENT', 'model.containerSpec.imageUri is required');
+    if (!model.containerSpec?.imageUri)
+      throw new HttpError(400, 'INVALID_ARGUMENT', 'model.containerSpec.imageUri is required');
     let modelName: string;
     if (body.parentModel) {
       modelName = body.parentModel;
@@ -251,11 +273,14 @@ export class FakeVertex {
 
   private deploy(ep: FakeEndpoint, body: any): unknown {
     const dm = body.deployedModel;
-    if (!/^\d{1,10}$/.test(dm?.id ?? '')) throw new HttpError(400, 'INVALID_ARGUMENT', 'deployedModel.id must be 1 to 10 digits');
-    if (ep.deployedModels.some((d) => d.id === dm.id)) throw new HttpError(409, 'ALREADY_EXISTS', `DeployedModel ${dm.id} already exists`);
+    if (!/^\d{1,10}$/.test(dm?.id ?? ''))
+      throw new HttpError(400, 'INVALID_ARGUMENT', 'deployedModel.id must be 1 to 10 digits');
+    if (ep.deployedModels.some((d) => d.id === dm.id))
+      throw new HttpError(409, 'ALREADY_EXISTS', `DeployedModel ${dm.id} already exists`);
     const [modelName, version] = String(dm.model).split('@');
     const mv = this.getModel(modelName, version);
-    if (body.trafficSplit !== undefined) throw new HttpError(400, 'INVALID_ARGUMENT', 'this fake expects deployModel without trafficSplit');
+    if (body.trafficSplit !== undefined)
+      throw new HttpError(400, 'INVALID_ARGUMENT', 'this fake expects deployModel without trafficSplit');
     const deployed: FakeDeployedModel = {
       id: dm.id,
       model: modelName,
@@ -285,13 +310,18 @@ export class FakeVertex {
 
   private undeploy(ep: FakeEndpoint, body: any): unknown {
     const id = body.deployedModelId;
-    if (!ep.deployedModels.some((d) => d.id === id)) throw new HttpError(404, 'NOT_FOUND', `DeployedModel ${id} not found`);
+    if (!ep.deployedModels.some((d) => d.id === id))
+      throw new HttpError(404, 'NOT_FOUND', `DeployedModel ${id} not found`);
     const deploying = this.deployOps.get(id);
     if (deploying && !this.operations.get(deploying)?.result) {
       throw new HttpError(400, 'FAILED_PRECONDITION', `DeployedModel ${id} is still being deployed`);
     }
     if ((ep.trafficSplit[id] ?? 0) > 0) {
-      throw new HttpError(400, 'FAILED_PRECONDITION', `DeployedModel ${id} still has ${ep.trafficSplit[id]}% of the traffic`);
+      throw new HttpError(
+        400,
+        'FAILED_PRECONDITION',
+        `DeployedModel ${id} still has ${ep.trafficSplit[id]}% of the traffic`,
+      );
     }
     ep.deployedModels = ep.deployedModels.filter((d) => d.id !== id);
     delete ep.trafficSplit[id];
@@ -302,11 +332,21 @@ export class FakeVertex {
     const dm = ep.deployedModels.find((d) => d.id === body.deployedModel?.id);
     if (!dm) throw new HttpError(404, 'NOT_FOUND', `DeployedModel ${body.deployedModel?.id} not found`);
     const mask = String(body.updateMask ?? '').split(',');
-    const allowed = ['dedicatedResources.minReplicaCount', 'dedicatedResources.maxReplicaCount', 'dedicatedResources.autoscalingMetricSpecs', 'disableContainerLogging'];
+    const allowed = [
+      'dedicatedResources.minReplicaCount',
+      'dedicatedResources.maxReplicaCount',
+      'dedicatedResources.autoscalingMetricSpecs',
+      'disableContainerLogging',
+    ];
     const bad = mask.filter((f) => !allowed.includes(f));
     if (bad.length > 0) throw new HttpError(400, 'INVALID_ARGUMENT', `cannot mutate ${bad.join(', ')}`);
     const r = body.deployedModel.dedicatedResources ?? {};
-    dm.dedicatedResources = { ...dm.dedicatedResources, minReplicaCount: r.minReplicaCount, maxReplicaCount: r.maxReplicaCount, autoscalingMetricSpecs: r.autoscalingMetricSpecs };
+    dm.dedicatedResources = {
+      ...dm.dedicatedResources,
+      minReplicaCount: r.minReplicaCount,
+      maxReplicaCount: r.maxReplicaCount,
+      autoscalingMetricSpecs: r.autoscalingMetricSpecs,
+    };
     dm.disableContainerLogging = body.deployedModel.disableContainerLogging;
     return this.operation(ep.name, () => ({ response: {} }));
   }
@@ -315,9 +355,11 @@ export class FakeVertex {
     if (updateMask === 'trafficSplit') {
       const split: Record<string, number> = body.trafficSplit ?? {};
       const total = Object.values(split).reduce((a, b) => a + b, 0);
-      if (Object.keys(split).length > 0 && total !== 100) throw new HttpError(400, 'INVALID_ARGUMENT', `traffic split adds up to ${total}, not 100`);
+      if (Object.keys(split).length > 0 && total !== 100)
+        throw new HttpError(400, 'INVALID_ARGUMENT', `traffic split adds up to ${total}, not 100`);
       const unknown = Object.keys(split).filter((id) => !ep.deployedModels.some((d) => d.id === id));
-      if (unknown.length > 0) throw new HttpError(400, 'INVALID_ARGUMENT', `traffic split names undeployed models ${unknown.join(', ')}`);
+      if (unknown.length > 0)
+        throw new HttpError(400, 'INVALID_ARGUMENT', `traffic split names undeployed models ${unknown.join(', ')}`);
       ep.trafficSplit = { ...split };
     } else if (updateMask === 'labels') {
       ep.labels = { ...(body.labels ?? {}) };

@@ -35,19 +35,46 @@ export interface ServingPartsOptions {
 }
 
 /** The {@link ServingParts} for `endpoint`, in `scope`, in the endpoint's project and region. */
-export function servingParts(scope: Construct, endpoint: VertexEndpoint, options: ServingPartsOptions = {}): ServingParts {
+export function servingParts(
+  scope: Construct,
+  endpoint: VertexEndpoint,
+  options: ServingPartsOptions = {},
+): ServingParts {
   const { project, region } = endpoint;
   const prefix = options.prefix ?? '';
-  const repository = new ArtifactRegistryRepository(scope, `${prefix}repo`, { repositoryId: options.repositoryId ?? 'serving', location: region, project });
-  const image = new ServingImage(scope, `${prefix}image`, { repository, context: 'serving-image', contextHash: PINNED_CONTEXT_HASH });
+  const repository = new ArtifactRegistryRepository(scope, `${prefix}repo`, {
+    repositoryId: options.repositoryId ?? 'serving',
+    location: region,
+    project,
+  });
+  const image = new ServingImage(scope, `${prefix}image`, {
+    repository,
+    context: 'serving-image',
+    contextHash: PINNED_CONTEXT_HASH,
+  });
   const account = new VertexServingAccount(scope, `${prefix}sa`, { project, repository, ...options.account });
   return {
     endpoint,
     repository,
     image,
     account,
-    model: (alias, props = {}) => new VertexModel(scope, `${prefix}model-${alias}`, { project, region, modelId: 'yolo26n', versionAlias: alias, image, ...props }),
+    model: (alias, props = {}) =>
+      new VertexModel(scope, `${prefix}model-${alias}`, {
+        project,
+        region,
+        modelId: 'yolo26n',
+        versionAlias: alias,
+        image,
+        ...props,
+      }),
     deployment: (id, model, props = {}) =>
-      new VertexDeployment(scope, id, { endpoint, model, serviceAccount: account, machineType: 'g2-standard-8', acceleratorType: 'NVIDIA_L4', ...props }),
+      new VertexDeployment(scope, id, {
+        endpoint,
+        model,
+        serviceAccount: account,
+        machineType: 'g2-standard-8',
+        acceleratorType: 'NVIDIA_L4',
+        ...props,
+      }),
   };
 }

@@ -42,16 +42,20 @@ describe('stacks.yaml alerts:', () => {
     });
   });
 
-  test('alerts in defaults: merge key by key with an environment\'s own', () => {
+  test("alerts in defaults: merge key by key with an environment's own", () => {
     // WHEN
-    const { dev } = parseStacksConfig(`defaults:\n  alerts: { emails: [a@acme.example], latencyP99Ms: 500 }\n${ENV}    alerts: { latencyP99Ms: 250 }\n`).environments;
+    const { dev } = parseStacksConfig(
+      `defaults:\n  alerts: { emails: [a@acme.example], latencyP99Ms: 500 }\n${ENV}    alerts: { latencyP99Ms: 250 }\n`,
+    ).environments;
     // THEN
     expect(dev.alerts).toMatchObject({ emails: ['a@acme.example'], latencyP99Ms: 250 });
   });
 
   test('accepts existing channels by id or full name', () => {
     // GIVEN
-    const { dev } = parseStacksConfig(`${ENV}    alerts: { channels: ['123', projects/acme-shared/notificationChannels/456] }\n`).environments;
+    const { dev } = parseStacksConfig(
+      `${ENV}    alerts: { channels: ['123', projects/acme-shared/notificationChannels/456] }\n`,
+    ).environments;
     expect(dev.alerts.channels).toEqual(['123', 'projects/acme-shared/notificationChannels/456']);
   });
 
@@ -72,7 +76,9 @@ describe('stacks.yaml alerts:', () => {
     // WHEN
     const message = problemsOf(`${ENV}    alerts:\n      emails: [a@acme.example, b@acme.example, A@Acme.Example]\n`);
     // THEN
-    expect(message).toContain('environments.dev.alerts.emails[2]: "A@Acme.Example" is already listed at emails[0] (addresses are compared ignoring case)');
+    expect(message).toContain(
+      'environments.dev.alerts.emails[2]: "A@Acme.Example" is already listed at emails[0] (addresses are compared ignoring case)',
+    );
   });
 
   test('an unknown key suggests the nearest one', () => {

@@ -33,25 +33,30 @@ describe('VertexEndpoint metrics', () => {
     ['metricTargetReplicas', () => endpoint.metricTargetReplicas(), 'target_replicas', 'ALIGN_MEAN', 'REDUCE_SUM'],
     ['metricGpuDutyCycle', () => endpoint.metricGpuDutyCycle(), 'accelerator/duty_cycle', 'ALIGN_MEAN', 'REDUCE_MEAN'],
     ['metricCpuUtilization', () => endpoint.metricCpuUtilization(), 'cpu/utilization', 'ALIGN_MEAN', 'REDUCE_MEAN'],
-  ])('%s: filtered to the endpoint, aligned for its kind, per deployed model', (_, metricOf, name, aligner, reducer) => {
-    // WHEN
-    const metric = metricOf();
-    // THEN
-    expect(metric.filter).toContain(`${ENDPOINT_FILTER} AND metric.type = "aiplatform.googleapis.com/prediction/online/${name}"`);
-    expect(metric.apiAggregation).toEqual({
-      alignmentPeriod: '60s',
-      perSeriesAligner: aligner,
-      crossSeriesReducer: reducer,
-      groupByFields: ['metric.label.deployed_model_id'],
-    });
-  });
+  ])(
+    '%s: filtered to the endpoint, aligned for its kind, per deployed model',
+    (_, metricOf, name, aligner, reducer) => {
+      // WHEN
+      const metric = metricOf();
+      // THEN
+      expect(metric.filter).toContain(
+        `${ENDPOINT_FILTER} AND metric.type = "aiplatform.googleapis.com/prediction/online/${name}"`,
+      );
+      expect(metric.apiAggregation).toEqual({
+        alignmentPeriod: '60s',
+        perSeriesAligner: aligner,
+        crossSeriesReducer: reducer,
+        groupByFields: ['metric.label.deployed_model_id'],
+      });
+    },
+  );
 
   test('latency is the end-to-end latency, not the model or overhead part', () => {
     // THEN
     expect(endpoint.metricLatency().filter).toMatch(/ AND metric\.labels\.latency_type = "total"$/);
   });
 
-  test('a deployment\'s metrics are narrowed to its deployed model id', () => {
+  test("a deployment's metrics are narrowed to its deployed model id", () => {
     // GIVEN
     const deployment = deploymentOn(TerraformStack.of(endpoint), endpoint);
     // WHEN
@@ -59,7 +64,9 @@ describe('VertexEndpoint metrics', () => {
     // THEN
     for (const metric of metrics) {
       expect(metric.filter).toContain(ENDPOINT_FILTER);
-      expect(metric.filter).toMatch(new RegExp(` AND metric\\.labels\\.deployed_model_id = "${deployment.deployedModelId}"$`));
+      expect(metric.filter).toMatch(
+        new RegExp(` AND metric\\.labels\\.deployed_model_id = "${deployment.deployedModelId}"$`),
+      );
     }
   });
 
@@ -72,7 +79,9 @@ describe('VertexEndpoint metrics', () => {
 describe('EndpointAlarms alarms', () => {
   test('alarmOnLatency: p99 above the threshold for the window, with documentation and auto-close', () => {
     // WHEN
-    const synthesized = synthAlarms((a) => a.alarmOnLatency({ thresholdMs: 300, windowMinutes: 10 }), { autoCloseMinutes: 120 });
+    const synthesized = synthAlarms((a) => a.alarmOnLatency({ thresholdMs: 300, windowMinutes: 10 }), {
+      autoCloseMinutes: 120,
+    });
     // THEN
     expect(synthesized).toHaveResourceWithProperties(MonitoringAlertPolicy, {
       project: 'acme-ml-dev',
@@ -92,7 +101,9 @@ describe('EndpointAlarms alarms', () => {
     });
     expect(condition.filter).toContain('prediction/online/prediction_latencies');
     expect(policy.documentation.mime_type).toBe('text/markdown');
-    expect(policy.documentation.content).toMatch(/### What it means\n\nThe p99 end-to-end prediction latency .* endpoint 123456789 .* above 300 ms for 10 minutes/);
+    expect(policy.documentation.content).toMatch(
+      /### What it means\n\nThe p99 end-to-end prediction latency .* endpoint 123456789 .* above 300 ms for 10 minutes/,
+    );
     expect(policy.documentation.content).toMatch(/### First steps\n\n1\. .*\n2\. /);
     expect(policy.documentation.subject).toBe('[stack/endpoint] p99 prediction latency above 300 ms');
   });
@@ -128,7 +139,9 @@ describe('EndpointAlarms alarms', () => {
     );
     // THEN
     const condition = policy.conditions[0].condition_threshold;
-    expect(condition.filter).toMatch(new RegExp(`prediction/online/replicas" AND metric\\.labels\\.deployed_model_id = "${deployedModelId}"$`));
+    expect(condition.filter).toMatch(
+      new RegExp(`prediction/online/replicas" AND metric\\.labels\\.deployed_model_id = "${deployedModelId}"$`),
+    );
     expect(condition).toMatchObject({ threshold_value: 7.5, comparison: 'COMPARISON_GT', duration: '900s' });
     expect(condition.aggregations[0].per_series_aligner).toBe('ALIGN_MIN');
     expect(policy.display_name).toBe('stack/endpoint: yolo26n@v3 at its maximum of 8 replicas');
@@ -160,7 +173,9 @@ describe('EndpointAlarms alarms', () => {
       },
     ]);
     expect(policy.display_name).toBe('stack/endpoint: replicas running, no responses for 6 h');
-    expect(policy.documentation.content).toContain('the latency and error-rate alerts of this endpoint cannot fire either');
+    expect(policy.documentation.content).toContain(
+      'the latency and error-rate alerts of this endpoint cannot fire either',
+    );
     // a public endpoint's steps do not send anyone looking for the private metric names
     expect(policy.documentation.content).not.toContain('prediction/online/private/');
   });
@@ -174,7 +189,9 @@ describe('EndpointAlarms alarms', () => {
     // THEN
     const policy = onlyPolicy(synthesized);
     expect(policy.conditions[0].condition_prometheus_query_language.duration).toBe('5400s');
-    expect(policy.documentation.content).toMatch(/Private Service Connect.*`prediction\/online\/private\/response_count`/);
+    expect(policy.documentation.content).toMatch(
+      /Private Service Connect.*`prediction\/online\/private\/response_count`/,
+    );
   });
 
   test('promQlMetricName maps a metric type as Cloud Monitoring documents', () => {
@@ -187,13 +204,23 @@ describe('EndpointAlarms alarms', () => {
   test('notifies the given channels and labels every policy', () => {
     // WHEN
     const synthesized = Testing.synthScope((scope) => {
-      const notificationChannels = new NotificationChannels(scope, 'channels', { project: 'acme-ml-dev', emails: ['oncall@acme.example'], existingChannels: ['42'] });
-      new EndpointAlarms(scope, 'alarms', { endpoint: endpointIn(scope), notificationChannels, labels: { app: 'detector' } }).alarmOnLatency();
+      const notificationChannels = new NotificationChannels(scope, 'channels', {
+        project: 'acme-ml-dev',
+        emails: ['oncall@acme.example'],
+        existingChannels: ['42'],
+      });
+      new EndpointAlarms(scope, 'alarms', {
+        endpoint: endpointIn(scope),
+        notificationChannels,
+        labels: { app: 'detector' },
+      }).alarmOnLatency();
     });
     // THEN
     expect(synthesized).toHaveResourceWithProperties(MonitoringAlertPolicy, {
       notification_channels: [
-        expect.stringMatching(/^\$\{google_monitoring_notification_channel\.channels_Email-oncall-acme-example-\d{10}_[A-F0-9]+\.name\}$/),
+        expect.stringMatching(
+          /^\$\{google_monitoring_notification_channel\.channels_Email-oncall-acme-example-\d{10}_[A-F0-9]+\.name\}$/,
+        ),
         'projects/acme-ml-dev/notificationChannels/42',
       ],
       user_labels: { app: 'detector' },
@@ -212,10 +239,26 @@ describe('EndpointAlarms alarms', () => {
   });
 
   test.each([
-    ['thresholdMs', (a: EndpointAlarms) => a.alarmOnLatency({ thresholdMs: 0 }), /thresholdMs: 0 is not allowed; expected a number from 1 to 600000/],
-    ['windowMinutes', (a: EndpointAlarms) => a.alarmOnLatency({ windowMinutes: 2.5 }), /windowMinutes: 2.5 is not allowed; expected a whole number from 1 to 1440/],
-    ['thresholdPercent', (a: EndpointAlarms) => a.alarmOnErrorRate({ thresholdPercent: 150 }), /thresholdPercent: 150 is not allowed; expected a number from 0.01 to 100/],
-    ['no-traffic windowMinutes', (a: EndpointAlarms) => a.alarmOnNoTraffic({ windowMinutes: 10 }), /windowMinutes: 10 is not allowed; expected a whole number from 30 to 1440/],
+    [
+      'thresholdMs',
+      (a: EndpointAlarms) => a.alarmOnLatency({ thresholdMs: 0 }),
+      /thresholdMs: 0 is not allowed; expected a number from 1 to 600000/,
+    ],
+    [
+      'windowMinutes',
+      (a: EndpointAlarms) => a.alarmOnLatency({ windowMinutes: 2.5 }),
+      /windowMinutes: 2.5 is not allowed; expected a whole number from 1 to 1440/,
+    ],
+    [
+      'thresholdPercent',
+      (a: EndpointAlarms) => a.alarmOnErrorRate({ thresholdPercent: 150 }),
+      /thresholdPercent: 150 is not allowed; expected a number from 0.01 to 100/,
+    ],
+    [
+      'no-traffic windowMinutes',
+      (a: EndpointAlarms) => a.alarmOnNoTraffic({ windowMinutes: 10 }),
+      /windowMinutes: 10 is not allowed; expected a whole number from 30 to 1440/,
+    ],
   ])('rejects a bad %s', (_, build, message) => {
     // WHEN / THEN
     expect(() => synthAlarms(build)).toThrow(message);
@@ -232,7 +275,11 @@ describe('EndpointAlarms alarms', () => {
     expect(() =>
       synthAlarms((a) => {
         const scope = a.node.scope as Construct;
-        const other = new VertexEndpoint(scope, 'other', { project: 'acme-ml-dev', region: 'us-central1', endpointId: '99' });
+        const other = new VertexEndpoint(scope, 'other', {
+          project: 'acme-ml-dev',
+          region: 'us-central1',
+          endpointId: '99',
+        });
         a.alarmOnSaturation(deploymentOn(scope, other));
       }),
     ).toThrow(/alarmOnSaturation: deployment stack\/yolo is deployed to stack\/other, not to stack\/endpoint/);
@@ -246,7 +293,9 @@ describe('EndpointAlarms alarms', () => {
         expect(EndpointAlarms.canSaturate(deployment)).toBe(false);
         a.alarmOnSaturation(deployment);
       }),
-    ).toThrow(/alarmOnSaturation: deployment stack\/yolo has a fixed size \(minReplicas 1 = maxReplicas 1\).*would never close/);
+    ).toThrow(
+      /alarmOnSaturation: deployment stack\/yolo has a fixed size \(minReplicas 1 = maxReplicas 1\).*would never close/,
+    );
   });
 
   test('canSaturate: only a deployment with room to scale', () => {
@@ -260,6 +309,8 @@ describe('EndpointAlarms alarms', () => {
 
   test('rejects an auto-close shorter than Cloud Monitoring allows', () => {
     // WHEN / THEN
-    expect(() => synthAlarms(() => undefined, { autoCloseMinutes: 5 })).toThrow(/autoCloseMinutes: 5 is not allowed; expected a whole number from 30 to 10080/);
+    expect(() => synthAlarms(() => undefined, { autoCloseMinutes: 5 })).toThrow(
+      /autoCloseMinutes: 5 is not allowed; expected a whole number from 30 to 10080/,
+    );
   });
 });

@@ -16,10 +16,15 @@ describe('EndpointDashboard', () => {
       new EndpointDashboard(scope, 'dashboard', { endpoint: endpointIn(scope), labels: { app: 'detector' } });
     }),
   );
-  const charts: { title: string; xyChart: { dataSets: { timeSeriesQuery: { timeSeriesFilter: { filter: string; aggregation: Record<string, any> } } }[] } }[] =
-    dashboard.mosaicLayout.tiles.map((t: { widget: unknown }) => t.widget);
+  const charts: {
+    title: string;
+    xyChart: {
+      dataSets: { timeSeriesQuery: { timeSeriesFilter: { filter: string; aggregation: Record<string, any> } } }[];
+    };
+  }[] = dashboard.mosaicLayout.tiles.map((t: { widget: unknown }) => t.widget);
   const filtersOf = (titlePart: string) =>
-    charts.find((c) => c.title.includes(titlePart))?.xyChart.dataSets.map((d) => d.timeSeriesQuery.timeSeriesFilter) ?? [];
+    charts.find((c) => c.title.includes(titlePart))?.xyChart.dataSets.map((d) => d.timeSeriesQuery.timeSeriesFilter) ??
+    [];
 
   test('charts traffic, latency percentiles, errors, replicas, GPU and CPU', () => {
     // THEN
@@ -37,7 +42,10 @@ describe('EndpointDashboard', () => {
       'REDUCE_PERCENTILE_95',
       'REDUCE_PERCENTILE_99',
     ]);
-    expect(filtersOf('Replicas').map((f) => f.filter.match(/prediction\/online\/(\w+)/)?.[1])).toEqual(['replicas', 'target_replicas']);
+    expect(filtersOf('Replicas').map((f) => f.filter.match(/prediction\/online\/(\w+)/)?.[1])).toEqual([
+      'replicas',
+      'target_replicas',
+    ]);
   });
 
   test('every line is filtered to the endpoint and split per deployed model', () => {
@@ -48,14 +56,21 @@ describe('EndpointDashboard', () => {
       expect(f.filter).toContain(`resource.labels.endpoint_id = "${ENDPOINT_ID}"`);
       expect(f.aggregation.groupByFields[0]).toBe('metric.label.deployed_model_id');
     }
-    expect(filtersOf('by status')[0].aggregation.groupByFields).toEqual(['metric.label.deployed_model_id', 'metric.label.response_code']);
+    expect(filtersOf('by status')[0].aggregation.groupByFields).toEqual([
+      'metric.label.deployed_model_id',
+      'metric.label.response_code',
+    ]);
   });
 
   test('lays tiles out two a row on the 48-column grid, and carries the labels', () => {
     // GIVEN
     const tiles = dashboard.mosaicLayout.tiles as { xPos: number; yPos: number; width: number }[];
     expect(dashboard.mosaicLayout.columns).toBe(48);
-    expect(tiles.slice(0, 3).map((t) => [t.xPos ?? 0, t.yPos ?? 0, t.width])).toEqual([[0, 0, 24], [24, 0, 24], [0, 16, 24]]);
+    expect(tiles.slice(0, 3).map((t) => [t.xPos ?? 0, t.yPos ?? 0, t.width])).toEqual([
+      [0, 0, 24],
+      [24, 0, 24],
+      [0, 16, 24],
+    ]);
     expect(dashboard.labels).toEqual({ app: 'detector' });
     expect(dashboard.displayName).toBe('Vertex endpoint stack/endpoint');
   });
@@ -65,7 +80,8 @@ describe('EndpointDashboard', () => {
     const leaves: [string, unknown][] = [];
     const walk = (v: unknown, at: string): void => {
       if (Array.isArray(v) && v.length > 0) v.forEach((x, i) => walk(x, `${at}[${i}]`));
-      else if (v !== null && typeof v === 'object' && Object.keys(v).length > 0) Object.entries(v).forEach(([k, x]) => walk(x, `${at}.${k}`));
+      else if (v !== null && typeof v === 'object' && Object.keys(v).length > 0)
+        Object.entries(v).forEach(([k, x]) => walk(x, `${at}.${k}`));
       else leaves.push([at, v]);
     };
     walk(dashboard, '');

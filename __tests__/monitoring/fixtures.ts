@@ -7,7 +7,12 @@ export const ENDPOINT_ID = '123456789';
 
 /** A public endpoint in acme-ml-dev / us-central1 with a fixed id. */
 export function endpointIn(scope: Construct, props: Partial<VertexEndpointProps> = {}): VertexEndpoint {
-  return new VertexEndpoint(scope, 'endpoint', { project: 'acme-ml-dev', region: 'us-central1', endpointId: ENDPOINT_ID, ...props });
+  return new VertexEndpoint(scope, 'endpoint', {
+    project: 'acme-ml-dev',
+    region: 'us-central1',
+    endpointId: ENDPOINT_ID,
+    ...props,
+  });
 }
 
 /** The synthesized resources of one type, by construct id, parsed from `Testing.synthScope` output. */
@@ -16,9 +21,17 @@ export function resourcesOf(synthesized: string, type: string): Record<string, R
 }
 
 /** A model version and its deployment on `endpoint`: one L4 GPU per replica, `maxReplicas` at most. */
-export function deploymentOn(scope: Construct, endpoint: VertexEndpoint, options: { maxReplicas?: number; id?: string; gpu?: boolean } = {}): VertexDeployment {
+export function deploymentOn(
+  scope: Construct,
+  endpoint: VertexEndpoint,
+  options: { maxReplicas?: number; id?: string; gpu?: boolean } = {},
+): VertexDeployment {
   const id = options.id ?? 'yolo';
-  const parts = servingParts(scope, endpoint, { prefix: `${id}-`, repositoryId: `${id}-repo`, account: { accountId: `${id}-serving` } });
+  const parts = servingParts(scope, endpoint, {
+    prefix: `${id}-`,
+    repositoryId: `${id}-repo`,
+    account: { accountId: `${id}-serving` },
+  });
   return parts.deployment(id, parts.model('v3'), {
     machineType: options.gpu === false ? 'n1-standard-4' : 'g2-standard-8',
     acceleratorType: options.gpu === false ? undefined : 'NVIDIA_L4',

@@ -4,7 +4,12 @@ const BASE = {
   metricType: 'aiplatform.googleapis.com/prediction/online/replicas',
   resourceType: 'aiplatform.googleapis.com/Endpoint',
   resourceLabels: { endpoint_id: '1234567890' },
-  aggregation: { alignmentPeriodSeconds: 60, perSeriesAligner: 'ALIGN_MEAN', crossSeriesReducer: 'REDUCE_SUM', groupByFields: ['metric.label.deployed_model_id'] },
+  aggregation: {
+    alignmentPeriodSeconds: 60,
+    perSeriesAligner: 'ALIGN_MEAN',
+    crossSeriesReducer: 'REDUCE_SUM',
+    groupByFields: ['metric.label.deployed_model_id'],
+  },
   label: 'replicas',
   unit: '1',
 };
@@ -23,7 +28,10 @@ describe('MonitoringMetric', () => {
   test('renders the aggregation in the API shape, omitting what is not set', () => {
     // GIVEN
     const grouped = new MonitoringMetric(BASE);
-    const plain = new MonitoringMetric({ ...BASE, aggregation: { alignmentPeriodSeconds: 300, perSeriesAligner: 'ALIGN_RATE' } });
+    const plain = new MonitoringMetric({
+      ...BASE,
+      aggregation: { alignmentPeriodSeconds: 300, perSeriesAligner: 'ALIGN_RATE' },
+    });
     // THEN
     expect(grouped.apiAggregation).toEqual({
       alignmentPeriod: '60s',
@@ -38,7 +46,10 @@ describe('MonitoringMetric', () => {
     // GIVEN
     const metric = new MonitoringMetric(BASE);
     // WHEN
-    const changed = metric.with({ aggregation: { perSeriesAligner: 'ALIGN_MIN' }, metricFilters: ['metric.labels.deployed_model_id = "1"'] });
+    const changed = metric.with({
+      aggregation: { perSeriesAligner: 'ALIGN_MIN' },
+      metricFilters: ['metric.labels.deployed_model_id = "1"'],
+    });
     // THEN
     expect(changed.aggregation).toMatchObject({ perSeriesAligner: 'ALIGN_MIN', crossSeriesReducer: 'REDUCE_SUM' });
     expect(changed.filter).toContain('metric.labels.deployed_model_id = "1"');
@@ -48,8 +59,8 @@ describe('MonitoringMetric', () => {
 
   test('rejects an alignment period that is not a whole number of minutes', () => {
     // WHEN / THEN
-    expect(() => new MonitoringMetric({ ...BASE, aggregation: { ...BASE.aggregation, alignmentPeriodSeconds: 90 } })).toThrow(
-      /alignmentPeriodSeconds: 90 is not allowed; expected a positive multiple of 60/,
-    );
+    expect(
+      () => new MonitoringMetric({ ...BASE, aggregation: { ...BASE.aggregation, alignmentPeriodSeconds: 90 } }),
+    ).toThrow(/alignmentPeriodSeconds: 90 is not allowed; expected a positive multiple of 60/);
   });
 });

@@ -31,7 +31,9 @@ describe('MonitoringAlarm', () => {
         display_name: 'predictions below 0.1 1/s for 30 min',
         condition_threshold: {
           filter: METRIC.filter,
-          aggregations: [{ alignment_period: '300s', per_series_aligner: 'ALIGN_RATE', cross_series_reducer: 'REDUCE_SUM' }],
+          aggregations: [
+            { alignment_period: '300s', per_series_aligner: 'ALIGN_RATE', cross_series_reducer: 'REDUCE_SUM' },
+          ],
           comparison: 'COMPARISON_LT',
           threshold_value: 0.1,
           duration: '1800s',
@@ -40,7 +42,9 @@ describe('MonitoringAlarm', () => {
         },
       },
     ]);
-    expect(policy.documentation.content).toBe('### What it means\n\nNobody calls the endpoint.\n\n### First steps\n\n1. Check the callers.');
+    expect(policy.documentation.content).toBe(
+      '### What it means\n\nNobody calls the endpoint.\n\n### First steps\n\n1. Check the callers.',
+    );
     expect(policy.alert_strategy).toEqual({ auto_close: '3600s' });
     expect(policy.notification_channels).toBeUndefined();
   });
@@ -49,11 +53,16 @@ describe('MonitoringAlarm', () => {
     // GIVEN
     const { metric: _metric, threshold: _threshold, comparison: _comparison, ...rest } = PROPS;
     // WHEN
-    const synthesized = Testing.synthScope((scope) => new MonitoringAlarm(scope, 'alarm', { ...rest, promQl: 'up == 0', conditionName: 'down' }));
+    const synthesized = Testing.synthScope(
+      (scope) => new MonitoringAlarm(scope, 'alarm', { ...rest, promQl: 'up == 0', conditionName: 'down' }),
+    );
     // THEN
     const [policy] = Object.values(resourcesOf(synthesized, 'google_monitoring_alert_policy'));
     expect(policy.conditions).toEqual([
-      { display_name: 'down', condition_prometheus_query_language: { query: 'up == 0', duration: '1800s', disable_metric_validation: true } },
+      {
+        display_name: 'down',
+        condition_prometheus_query_language: { query: 'up == 0', duration: '1800s', disable_metric_validation: true },
+      },
     ]);
   });
 
@@ -61,9 +70,9 @@ describe('MonitoringAlarm', () => {
     // GIVEN
     const { metric: _metric, threshold: _threshold, ...neither } = PROPS;
     // WHEN / THEN
-    expect(() => Testing.synthScope((scope) => new MonitoringAlarm(scope, 'alarm', { ...PROPS, promQl: 'up == 0' }))).toThrow(
-      /promQl: is a condition of its own: give either promQl, or metric and threshold, not both/,
-    );
+    expect(() =>
+      Testing.synthScope((scope) => new MonitoringAlarm(scope, 'alarm', { ...PROPS, promQl: 'up == 0' })),
+    ).toThrow(/promQl: is a condition of its own: give either promQl, or metric and threshold, not both/);
     expect(() => Testing.synthScope((scope) => new MonitoringAlarm(scope, 'alarm', neither))).toThrow(
       /metric: is required unless promQl is given[\s\S]*threshold: nothing is not allowed; expected a finite number/,
     );
@@ -82,6 +91,8 @@ describe('MonitoringAlarm', () => {
             documentation: { ...PROPS.documentation, firstSteps: [] },
           }),
       ),
-    ).toThrow(/displayName: "" is not allowed[\s\S]*windowMinutes: 1441 is not allowed; expected an integer from 0 to 1440[\s\S]*autoCloseMinutes: 20 is not allowed[\s\S]*documentation\.firstSteps/);
+    ).toThrow(
+      /displayName: "" is not allowed[\s\S]*windowMinutes: 1441 is not allowed; expected an integer from 0 to 1440[\s\S]*autoCloseMinutes: 20 is not allowed[\s\S]*documentation\.firstSteps/,
+    );
   });
 });

@@ -7,7 +7,12 @@ describe('NotificationChannels', () => {
   test('creates one email channel per address, labelled with user_labels', () => {
     // WHEN
     const synthesized = Testing.synthScope(
-      (scope) => new NotificationChannels(scope, 'channels', { project: 'acme-ml-dev', emails: ['a@acme.example', 'b@acme.example'], labels: { app: 'detector' } }),
+      (scope) =>
+        new NotificationChannels(scope, 'channels', {
+          project: 'acme-ml-dev',
+          emails: ['a@acme.example', 'b@acme.example'],
+          labels: { app: 'detector' },
+        }),
     );
     // THEN
     for (const email of ['a@acme.example', 'b@acme.example']) {
@@ -51,27 +56,40 @@ describe('NotificationChannels', () => {
             existingChannels: ['slack'],
           }),
       ),
-    ).toThrow(/emails\[0\]: "not-an-email" is not allowed[\s\S]*existingChannels\[0\]: "slack" is not allowed[\s\S]*emails\[2\]: "a@acme.example" is already listed at emails\[1\]/);
+    ).toThrow(
+      /emails\[0\]: "not-an-email" is not allowed[\s\S]*existingChannels\[0\]: "slack" is not allowed[\s\S]*emails\[2\]: "a@acme.example" is already listed at emails\[1\]/,
+    );
   });
 
   test('addresses that read alike get distinct channels (ids are not just the sanitized address)', () => {
     // GIVEN two valid addresses that both sanitize to "a-b-acme-example"
     const emails = ['a.b@acme.example', 'a-b@acme.example'];
     // WHEN
-    const synthesized = Testing.synthScope((scope) => new NotificationChannels(scope, 'channels', { project: 'acme-ml-dev', emails }));
+    const synthesized = Testing.synthScope(
+      (scope) => new NotificationChannels(scope, 'channels', { project: 'acme-ml-dev', emails }),
+    );
     // THEN
     const ids = Object.keys(resourcesOf(synthesized, 'google_monitoring_notification_channel'));
     expect(ids).toHaveLength(2);
     expect(ids.every((id) => /^channels_Email-a-b-acme-example-\d{10}_[A-F0-9]+$/.test(id))).toBe(true);
     for (const email of emails) {
-      expect(synthesized).toHaveResourceWithProperties(MonitoringNotificationChannel, { labels: { email_address: email } });
+      expect(synthesized).toHaveResourceWithProperties(MonitoringNotificationChannel, {
+        labels: { email_address: email },
+      });
     }
   });
 
-  test('keeps a channel\'s id when the list is reordered', () => {
+  test("keeps a channel's id when the list is reordered", () => {
     // WHEN
     const idsOf = (emails: string[]) =>
-      Object.keys(resourcesOf(Testing.synthScope((scope) => new NotificationChannels(scope, 'channels', { project: 'acme-ml-dev', emails })), 'google_monitoring_notification_channel')).sort();
+      Object.keys(
+        resourcesOf(
+          Testing.synthScope(
+            (scope) => new NotificationChannels(scope, 'channels', { project: 'acme-ml-dev', emails }),
+          ),
+          'google_monitoring_notification_channel',
+        ),
+      ).sort();
     // THEN
     expect(idsOf(['a@acme.example', 'b@acme.example'])).toEqual(idsOf(['b@acme.example', 'a@acme.example']));
   });
@@ -79,7 +97,15 @@ describe('NotificationChannels', () => {
   test('refuses the same address twice in different case', () => {
     // WHEN / THEN
     expect(() =>
-      Testing.synthScope((scope) => new NotificationChannels(scope, 'channels', { project: 'acme-ml-dev', emails: ['OnCall@acme.example', 'oncall@ACME.example'] })),
-    ).toThrow(/emails\[1\]: "oncall@ACME.example" is already listed at emails\[0\] \(addresses are compared ignoring case\)/);
+      Testing.synthScope(
+        (scope) =>
+          new NotificationChannels(scope, 'channels', {
+            project: 'acme-ml-dev',
+            emails: ['OnCall@acme.example', 'oncall@ACME.example'],
+          }),
+      ),
+    ).toThrow(
+      /emails\[1\]: "oncall@ACME.example" is already listed at emails\[0\] \(addresses are compared ignoring case\)/,
+    );
   });
 });

@@ -63,21 +63,37 @@ describe('ServingStack monitoring from stacks.yaml alerts:', () => {
   test('notifies an email channel per address and the existing channels, labelled like the environment', () => {
     // GIVEN
     const channels = Object.values(resourcesOf(synthesized, 'google_monitoring_notification_channel'));
-    expect(channels).toEqual([expect.objectContaining({ type: 'email', labels: { email_address: 'oncall@acme.example' }, user_labels: { app: 'detector' } })]);
+    expect(channels).toEqual([
+      expect.objectContaining({
+        type: 'email',
+        labels: { email_address: 'oncall@acme.example' },
+        user_labels: { app: 'detector' },
+      }),
+    ]);
     for (const p of policies) {
-      expect(p.notification_channels).toEqual([expect.stringMatching(/^\$\{google_monitoring_notification_channel\./), 'projects/acme-ml-dev/notificationChannels/777']);
+      expect(p.notification_channels).toEqual([
+        expect.stringMatching(/^\$\{google_monitoring_notification_channel\./),
+        'projects/acme-ml-dev/notificationChannels/777',
+      ]);
       expect(p.user_labels).toEqual({ app: 'detector' });
     }
   });
 
   test('creates no saturation alarm for a fixed-size deployment (min = max, or max omitted)', () => {
     // GIVEN
-    const yaml = STACKS.replace('replicas: { min: 1, max: 4 }', 'replicas: { min: 2, max: 2 }').replace('replicas: { min: 1, max: 2 }', 'replicas: { min: 3 }');
+    const yaml = STACKS.replace('replicas: { min: 1, max: 4 }', 'replicas: { min: 2, max: 2 }').replace(
+      'replicas: { min: 1, max: 2 }',
+      'replicas: { min: 3 }',
+    );
     // WHEN
-    const names = Object.values(resourcesOf(synthStack(yaml), 'google_monitoring_alert_policy')).map((p) => p.display_name);
+    const names = Object.values(resourcesOf(synthStack(yaml), 'google_monitoring_alert_policy')).map(
+      (p) => p.display_name,
+    );
     // THEN the other alarms remain
     expect(names.filter((n) => n.includes('at its maximum'))).toEqual([]);
-    expect(names).toEqual(expect.arrayContaining(['dev/endpoint: p99 latency above 250 ms', 'dev/endpoint: GPU duty cycle above 95 %']));
+    expect(names).toEqual(
+      expect.arrayContaining(['dev/endpoint: p99 latency above 250 ms', 'dev/endpoint: GPU duty cycle above 95 %']),
+    );
   });
 
   test('adds the endpoint dashboard', () => {
@@ -89,7 +105,9 @@ describe('ServingStack monitoring from stacks.yaml alerts:', () => {
 
   test('creates no GPU alarm when no deployment has a GPU', () => {
     // GIVEN
-    const cpuOnly = synthStack(STACKS.replace('machine: { type: g2-standard-8, accelerator: NVIDIA_L4 }', 'machine: { type: n1-standard-8 }'));
+    const cpuOnly = synthStack(
+      STACKS.replace('machine: { type: g2-standard-8, accelerator: NVIDIA_L4 }', 'machine: { type: n1-standard-8 }'),
+    );
     const names = Object.values(resourcesOf(cpuOnly, 'google_monitoring_alert_policy')).map((p) => p.display_name);
     expect(names).toHaveLength(5);
     expect(names.join('\n')).not.toContain('GPU');

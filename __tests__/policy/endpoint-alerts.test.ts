@@ -49,9 +49,15 @@ describe('EndpointAlertsAspect', () => {
     // GIVEN alarms only on endpoint 12345678, a prefix of the checked endpoint's id 123456789
     const stack = stackWithAspect(new EndpointAlertsAspect());
     endpointIn(stack);
-    const other = new VertexEndpoint(stack, 'other', { project: 'acme-ml-dev', region: 'us-central1', endpointId: ENDPOINT_ID.slice(0, 8) });
+    const other = new VertexEndpoint(stack, 'other', {
+      project: 'acme-ml-dev',
+      region: 'us-central1',
+      endpointId: ENDPOINT_ID.slice(0, 8),
+    });
     new EndpointAlarms(stack, 'alarms', { endpoint: other }).alarmOnLatency();
     // THEN
-    expect(policyErrors(stack)).toEqual([expect.stringMatching(/^\[stack\/endpoint\/Resource\] \[policy endpoint-alerts\]/)]);
+    expect(policyErrors(stack)).toEqual([
+      expect.stringMatching(/^\[stack\/endpoint\/Resource\] \[policy endpoint-alerts\]/),
+    ]);
   });
 });

@@ -20,6 +20,8 @@ export function policyErrors(stack: TerraformStack): string[] {
   return stack.node
     .findAll()
     .flatMap((c) =>
-      c.node.metadata.filter((m) => m.type === AnnotationMetadataEntryType.ERROR).map((m) => `[${c.node.path}] ${String(m.data)}`),
+      c.node.metadata
+        .filter((m) => m.type === AnnotationMetadataEntryType.ERROR)
+        .map((m) => `[${c.node.path}] ${String(m.data)}`),
     );
 }

@@ -14,7 +14,12 @@ function stackWith(defaultLabels?: Record<string, string>): TerraformStack {
 }
 
 const repository = (stack: TerraformStack, labels?: Record<string, string>) =>
-  new ArtifactRegistryRepository(stack, 'repo', { repositoryId: 'serving', location: 'us-central1', project: 'acme-ml-dev', labels });
+  new ArtifactRegistryRepository(stack, 'repo', {
+    repositoryId: 'serving',
+    location: 'us-central1',
+    project: 'acme-ml-dev',
+    labels,
+  });
 
 describe('RequiredLabelsAspect', () => {
   test('fires on a resource with labels when neither it nor the provider carries an environment label', () => {

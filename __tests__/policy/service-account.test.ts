@@ -10,7 +10,10 @@ describe('ServiceAccountAspect', () => {
     // so a stand-in exposing only `email` plays it)
     const stack = stackWithAspect(new ServiceAccountAspect());
     const template = deploymentOn(stack, endpointIn(stack));
-    const defaultAccount = { email: '123456789012-compute@developer.gserviceaccount.com', grants: [] } as unknown as VertexServingAccount;
+    const defaultAccount = {
+      email: '123456789012-compute@developer.gserviceaccount.com',
+      grants: [],
+    } as unknown as VertexServingAccount;
     new VertexDeployment(stack, 'risky', {
       endpoint: template.endpoint,
       model: template.model,

@@ -63,7 +63,11 @@ describe('ServingStack policies', () => {
     const manifest = JSON.parse(readFileSync(path.join(outdir, 'manifest.json'), 'utf8'));
     const errors = manifest.stacks.live.annotations.filter((a: { level: string }) => a.level === '@cdktf/error');
     expect(errors).toEqual([
-      expect.objectContaining({ constructPath: 'live/endpoint/Resource', level: '@cdktf/error', message: expect.stringContaining('[policy public-endpoint]') }),
+      expect.objectContaining({
+        constructPath: 'live/endpoint/Resource',
+        level: '@cdktf/error',
+        message: expect.stringContaining('[policy public-endpoint]'),
+      }),
     ]);
   });
 });

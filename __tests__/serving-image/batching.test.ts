@@ -5,10 +5,19 @@ import { startTestServer, TestServer } from './helpers/server';
 import { buildTinyModel } from './helpers/tiny-model';
 
 const JSON_TYPE = { 'content-type': 'application/json' };
-type Res = { statusCode: number; headers: Record<string, unknown>; json: () => { predictions: { detections: { class: string; confidence: number }[] }[]; error: { code: string } } };
+type Res = {
+  statusCode: number;
+  headers: Record<string, unknown>;
+  json: () => { predictions: { detections: { class: string; confidence: number }[] }[]; error: { code: string } };
+};
 
 async function postImage(server: TestServer, image: Buffer): Promise<Res> {
-  return (await server.serving.app.inject({ method: 'POST', url: '/predict', payload: image, headers: { 'content-type': 'image/png' } })) as unknown as Res;
+  return (await server.serving.app.inject({
+    method: 'POST',
+    url: '/predict',
+    payload: image,
+    headers: { 'content-type': 'image/png' },
+  })) as unknown as Res;
 }
 
 /** One sample of a metric from /metrics, by name and labels. */
@@ -27,10 +36,18 @@ describe('dynamic batching', () => {
   test('concurrent requests are grouped into one session.run and each gets its own result', async () => {
     // GIVEN the dynamic-batch model, one worker, batches of up to 4 held up to 10 s (longer than
     // the test's timeout: the test only finishes if the fourth image fills the batch)
-    const server = await startTestServer(buildTinyModel({ size: 32, dynamicBatch: true, names: true }), { MAX_BATCH_SIZE: '4', MAX_QUEUE_DELAY_MS: '10000' });
+    const server = await startTestServer(buildTinyModel({ size: 32, dynamicBatch: true, names: true }), {
+      MAX_BATCH_SIZE: '4',
+      MAX_QUEUE_DELAY_MS: '10000',
+    });
     try {
       expect(server.pool.model.maxBatch).toBe(4);
-      const colours: [number, number, number][] = [[0, 255, 0], [255, 0, 0], [0, 0, 255], [0, 0, 128]];
+      const colours: [number, number, number][] = [
+        [0, 255, 0],
+        [255, 0, 0],
+        [0, 0, 255],
+        [0, 0, 128],
+      ];
       const images = await Promise.all(colours.map((c) => solidImage(c, 32, 32)));
       // WHEN four requests arrive together
       const results = await Promise.all(images.map((img) => postImage(server, img)));
@@ -46,7 +63,10 @@ describe('dynamic batching', () => {
   });
 
   test('a partial batch runs once the oldest image has waited MAX_QUEUE_DELAY_MS', async () => {
-    const server = await startTestServer(buildTinyModel({ size: 32, dynamicBatch: true }), { MAX_BATCH_SIZE: '8', MAX_QUEUE_DELAY_MS: '150' });
+    const server = await startTestServer(buildTinyModel({ size: 32, dynamicBatch: true }), {
+      MAX_BATCH_SIZE: '8',
+      MAX_QUEUE_DELAY_MS: '150',
+    });
     try {
       const t0 = Date.now();
       const res = await postImage(server, await solidImage([255, 0, 0], 32, 32));
@@ -61,8 +81,17 @@ describe('dynamic batching', () => {
     const server = await startTestServer(buildTinyModel({ size: 32 }), { WORKERS: '2', MAX_BATCH_SIZE: '8' });
     try {
       const images = await Promise.all(Array.from({ length: 4 }, () => solidImage([255, 0, 0], 32, 32)));
-      await server.serving.app.inject({ method: 'POST', url: '/predict', payload: jsonBody(images), headers: JSON_TYPE });
-      expect([server.pool.model.maxBatch, await metric(server, 'serving_batch_size_count'), await metric(server, 'serving_batch_size_sum')]).toEqual([1, 4, 4]);
+      await server.serving.app.inject({
+        method: 'POST',
+        url: '/predict',
+        payload: jsonBody(images),
+        headers: JSON_TYPE,
+      });
+      expect([
+        server.pool.model.maxBatch,
+        await metric(server, 'serving_batch_size_count'),
+        await metric(server, 'serving_batch_size_sum'),
+      ]).toEqual([1, 4, 4]);
     } finally {
       await server.close();
     }
@@ -84,15 +113,26 @@ describe('backpressure', () => {
       const waiting = postImage(server, image);
       await until(() => server.pool.queueDepth === 1);
       // THEN a two-image request, larger than the free room, is refused before any decoding
-      const big = await server.serving.app.inject({ method: 'POST', url: '/predict', payload: jsonBody([image, image]), headers: JSON_TYPE });
+      const big = await server.serving.app.inject({
+        method: 'POST',
+        url: '/predict',
+        payload: jsonBody([image, image]),
+        headers: JSON_TYPE,
+      });
       expect([big.statusCode, big.headers['retry-after']]).toEqual([429, '1']);
       // WHEN a second one waits, filling the queue, and another arrives
       const waiting2 = postImage(server, image);
       await until(() => server.pool.queueDepth === 2);
       const refused = await postImage(server, image);
       // THEN it is refused at once with 429 QUEUE_FULL and Retry-After, and the others are served
-      expect([refused.statusCode, refused.json().error.code, refused.headers['retry-after']]).toEqual([429, 'QUEUE_FULL', '1']);
-      expect([(await running).statusCode, (await waiting).statusCode, (await waiting2).statusCode]).toEqual([200, 200, 200]);
+      expect([refused.statusCode, refused.json().error.code, refused.headers['retry-after']]).toEqual([
+        429,
+        'QUEUE_FULL',
+        '1',
+      ]);
+      expect([(await running).statusCode, (await waiting).statusCode, (await waiting2).statusCode]).toEqual([
+        200, 200, 200,
+      ]);
     } finally {
       await server.close();
     }
@@ -107,13 +147,16 @@ describe('backpressure', () => {
       const image = await solidImage([255, 0, 0], 32, 32);
       /** Polls /metrics (which takes no queue room) until `sample` reads `value`. */
       const untilMetric = async (sample: string, value: number) => {
-        for (let i = 0; i < 1000 && (await metric(server, sample)) !== value; i++) await new Promise((r) => setTimeout(r, 5));
+        for (let i = 0; i < 1000 && (await metric(server, sample)) !== value; i++)
+          await new Promise((r) => setTimeout(r, 5));
         expect(await metric(server, sample)).toBe(value);
       };
       // WHEN two clients send their headers and the start of a body, then stall
       for (let i = 0; i < 2; i++) {
         const socket = connect(Number(address.port), address.hostname);
-        socket.write(`POST /predict HTTP/1.1\r\nhost: x\r\ncontent-type: image/png\r\ncontent-length: ${image.length}\r\n\r\n`);
+        socket.write(
+          `POST /predict HTTP/1.1\r\nhost: x\r\ncontent-type: image/png\r\ncontent-length: ${image.length}\r\n\r\n`,
+        );
         socket.write(image.subarray(0, 10));
         sockets.push(socket);
       }
@@ -189,14 +232,19 @@ describe('worker failure', () => {
 });
 
 describe('a request whose image fails drops its other queued images', () => {
-  test('the first image\'s worker dies: the request gets 503 and its two queued siblings are never inferred', async () => {
+  test("the first image's worker dies: the request gets 503 and its two queued siblings are never inferred", async () => {
     // GIVEN one worker that dies right after it is handed its first image (as in the test above)
     const server = await startTestServer(buildTinyModel({ size: 640, heavyChannels: 24 }), { MAX_INSTANCES: '3' });
     try {
       const image = await solidImage([255, 0, 0], 640, 640);
       killFirstWorkerOnHandOff(server);
       // WHEN a three-image request arrives (image 0 runs, images 1 and 2 queue)
-      const res = await server.serving.app.inject({ method: 'POST', url: '/predict', payload: jsonBody([image, image, image]), headers: JSON_TYPE });
+      const res = await server.serving.app.inject({
+        method: 'POST',
+        url: '/predict',
+        payload: jsonBody([image, image, image]),
+        headers: JSON_TYPE,
+      });
       // THEN it is answered 503 and its two other images have left the queue at once
       expect([res.statusCode, res.json().error.code]).toEqual([503, 'WORKER_FAILED']);
       expect(server.pool.queueDepth).toBe(0);
@@ -216,7 +264,12 @@ describe('/metrics', () => {
     try {
       const red = await solidImage([255, 0, 0], 32, 32);
       await postImage(server, red);
-      await server.serving.app.inject({ method: 'POST', url: '/predict', payload: jsonBody([red, red]), headers: JSON_TYPE });
+      await server.serving.app.inject({
+        method: 'POST',
+        url: '/predict',
+        payload: jsonBody([red, red]),
+        headers: JSON_TYPE,
+      });
       await server.serving.app.inject({ method: 'POST', url: '/predict', payload: '{', headers: JSON_TYPE });
       await server.serving.app.inject({ url: '/health' });
       expect(await metric(server, 'serving_http_requests_total{route="predict",status="200"}')).toBe(2);
@@ -224,7 +277,8 @@ describe('/metrics', () => {
       expect(await metric(server, 'serving_http_requests_total{route="health",status="200"}')).toBe(1);
       expect(await metric(server, 'serving_images_total')).toBe(3);
       expect(await metric(server, 'serving_request_duration_seconds_count')).toBe(3);
-      for (const stage of ['queue_wait', 'preprocess', 'input', 'inference', 'postprocess']) expect(await metric(server, `serving_${stage}_seconds_count`)).toBe(3);
+      for (const stage of ['queue_wait', 'preprocess', 'input', 'inference', 'postprocess'])
+        expect(await metric(server, `serving_${stage}_seconds_count`)).toBe(3);
       expect(await metric(server, 'serving_queue_depth')).toBe(0);
       // AND latency buckets reach 60 s (a request can wait REQUEST_TIMEOUT_MS, 30 s by default)
       expect(await metric(server, 'serving_request_duration_seconds_bucket{le="60"}')).toBe(3);

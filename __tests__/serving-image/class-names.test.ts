@@ -22,12 +22,15 @@ describe('class names', () => {
     expect([unknown.source, className(unknown.names, 2)]).toEqual(['none', 'class_2']);
   });
 
-  (cocoNames ? test : test.skip)('the built-in COCO names match ../shared/models/coco80.names by position (spelling aside)', () => {
-    const darknet = readFileSync(cocoNames!, 'utf8').trim().split('\n');
-    expect(COCO80).toHaveLength(darknet.length);
-    // The two lists spell a few classes differently (tvmonitor/tv, motorbike/motorcycle…); same count, same first and last.
-    expect([COCO80[0], COCO80[79]]).toEqual([darknet[0], darknet[79]]);
-  });
+  (cocoNames ? test : test.skip)(
+    'the built-in COCO names match ../shared/models/coco80.names by position (spelling aside)',
+    () => {
+      const darknet = readFileSync(cocoNames!, 'utf8').trim().split('\n');
+      expect(COCO80).toHaveLength(darknet.length);
+      // The two lists spell a few classes differently (tvmonitor/tv, motorbike/motorcycle…); same count, same first and last.
+      expect([COCO80[0], COCO80[79]]).toEqual([darknet[0], darknet[79]]);
+    },
+  );
 
   (yolov8 ? test : test.skip)('a real Ultralytics export carries its 80 names', () => {
     const { names, source } = resolveClassNames(readOnnxMetadata(readFileSync(yolov8!)), undefined, 80);

@@ -32,11 +32,16 @@ describe('loadConfig', () => {
 
   test('IMAGE_THREADS sets the decoding threads, 1 to 256', () => {
     expect(loadConfig({ MODEL_PATH: 'm.onnx', IMAGE_THREADS: '1' }).imageThreads).toBe(1);
-    expect(() => loadConfig({ MODEL_PATH: 'm.onnx', IMAGE_THREADS: '0' })).toThrow(/IMAGE_THREADS="0": must be an integer from 1 to 256/);
+    expect(() => loadConfig({ MODEL_PATH: 'm.onnx', IMAGE_THREADS: '0' })).toThrow(
+      /IMAGE_THREADS="0": must be an integer from 1 to 256/,
+    );
   });
 
   test('AIP_STORAGE_URI is the model folder when MODEL_PATH is unset', () => {
-    expect(loadConfig({ AIP_STORAGE_URI: 'gs://bucket/model' }).model).toEqual({ kind: 'folder', uri: 'gs://bucket/model' });
+    expect(loadConfig({ AIP_STORAGE_URI: 'gs://bucket/model' }).model).toEqual({
+      kind: 'folder',
+      uri: 'gs://bucket/model',
+    });
   });
 
   test('several workers share the cores between their intra-op pools', () => {
@@ -45,7 +50,14 @@ describe('loadConfig', () => {
 
   test('collects every problem, naming the variable, the value and what is allowed', () => {
     // GIVEN several bad variables WHEN loaded THEN one error lists them all
-    const load = () => loadConfig({ AIP_STORAGE_URI: 's3://x', AIP_HEALTH_ROUTE: 'health', MAX_BATCH_SIZE: '0', LOG_LEVEL: 'loud', METRICS_PORT: '8080' });
+    const load = () =>
+      loadConfig({
+        AIP_STORAGE_URI: 's3://x',
+        AIP_HEALTH_ROUTE: 'health',
+        MAX_BATCH_SIZE: '0',
+        LOG_LEVEL: 'loud',
+        METRICS_PORT: '8080',
+      });
     expect(load).toThrow(ConfigError);
     expect(load).toThrow(/AIP_HEALTH_ROUTE="health": must be a URL path starting with "\/"/);
     expect(load).toThrow(/AIP_STORAGE_URI="s3:\/\/x": must be a gs:\/\/ URI/);
@@ -56,7 +68,9 @@ describe('loadConfig', () => {
 
   test('MAX_INSTANCES larger than MAX_QUEUE_SIZE is refused, naming both', () => {
     // GIVEN a queue smaller than the largest request WHEN loaded THEN the request could never fit: refused
-    expect(() => loadConfig({ MODEL_PATH: 'm.onnx', MAX_QUEUE_SIZE: '8' })).toThrow(/MAX_INSTANCES=16 is larger than MAX_QUEUE_SIZE=8/);
+    expect(() => loadConfig({ MODEL_PATH: 'm.onnx', MAX_QUEUE_SIZE: '8' })).toThrow(
+      /MAX_INSTANCES=16 is larger than MAX_QUEUE_SIZE=8/,
+    );
     // AND equal sizes are fine
     expect(loadConfig({ MODEL_PATH: 'm.onnx', MAX_QUEUE_SIZE: '8', MAX_INSTANCES: '8' }).maxQueueSize).toBe(8);
   });
@@ -68,7 +82,9 @@ describe('loadConfig', () => {
   });
 
   test('the health and predict routes must differ', () => {
-    expect(() => loadConfig({ MODEL_PATH: 'm.onnx', AIP_HEALTH_ROUTE: '/x', AIP_PREDICT_ROUTE: '/x' })).toThrow(/they must differ/);
+    expect(() => loadConfig({ MODEL_PATH: 'm.onnx', AIP_HEALTH_ROUTE: '/x', AIP_PREDICT_ROUTE: '/x' })).toThrow(
+      /they must differ/,
+    );
   });
 
   test('a gs:// MODEL_PATH needs an object name', () => {

@@ -18,7 +18,17 @@ describe('Dockerfile', () => {
     const sources = instructions
       .filter((l) => /^COPY\s/.test(l) && !/--from=/.test(l))
       .flatMap((l) => l.trim().split(/\s+/).slice(1, -1));
-    expect(sources.sort()).toEqual(['package-lock.json', 'package-lock.json', 'package-lock.json', 'package.json', 'package.json', 'package.json', 'package.json', 'src', 'tsconfig.json']);
+    expect(sources.sort()).toEqual([
+      'package-lock.json',
+      'package-lock.json',
+      'package-lock.json',
+      'package.json',
+      'package.json',
+      'package.json',
+      'package.json',
+      'src',
+      'tsconfig.json',
+    ]);
     for (const src of new Set(sources)) {
       expect(() => statSync(path.join(servingDir, src))).not.toThrow();
       expect(rules.ignores(statSync(path.join(servingDir, src)).isDirectory() ? `${src}/main.ts` : src)).toBe(false);
@@ -26,7 +36,14 @@ describe('Dockerfile', () => {
   });
 
   test('.dockerignore keeps node_modules, build output, tests and scripts out of the context', () => {
-    for (const p of ['node_modules/fastify/package.json', 'dist/main.js', '__tests__/x.test.ts', 'test/app.test.ts', 'scripts/update-lockfile.sh', '.env']) {
+    for (const p of [
+      'node_modules/fastify/package.json',
+      'dist/main.js',
+      '__tests__/x.test.ts',
+      'test/app.test.ts',
+      'scripts/update-lockfile.sh',
+      '.env',
+    ]) {
       expect([p, rules.ignores(p)]).toEqual([p, true]);
     }
   });
@@ -38,20 +55,28 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/^FROM deps-\$\{VARIANT\} AS deps$/m);
     expect(dockerfile).toMatch(/^FROM base-\$\{VARIANT\}$/m);
     // onnxruntime-node's CUDA 12 providers in the GPU image only, chosen by the variable its install script reads
-    expect(instructions).toContain('RUN ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci --omit=dev --no-audit --no-fund && npm cache clean --force');
-    expect(instructions).toContain('RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci --omit=dev --no-audit --no-fund && npm cache clean --force');
+    expect(instructions).toContain(
+      'RUN ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci --omit=dev --no-audit --no-fund && npm cache clean --force',
+    );
+    expect(instructions).toContain(
+      'RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci --omit=dev --no-audit --no-fund && npm cache clean --force',
+    );
     expect(instructions.filter((l) => l.includes('--onnxruntime-node-install'))).toEqual([]);
   });
 
-  test('TensorRT is the build for the base image\'s CUDA minor version; Node 22', () => {
+  test("TensorRT is the build for the base image's CUDA minor version; Node 22", () => {
     const cuda = /^ARG CUDA_IMAGE=nvidia\/cuda:(12\.\d+)\./m.exec(dockerfile)![1];
-    expect(dockerfile).toMatch(new RegExp(`^ARG TENSORRT_VERSION=10\\.[^\\s]*\\+cuda${cuda.replace('.', '\\.')}$`, 'm'));
+    expect(dockerfile).toMatch(
+      new RegExp(`^ARG TENSORRT_VERSION=10\\.[^\\s]*\\+cuda${cuda.replace('.', '\\.')}$`, 'm'),
+    );
     expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:22-/m);
   });
 
   test('GPU stage: TensorRT engine cache in a directory the server user owns', () => {
     expect(instructions).toContain('ENV ORT_TENSORRT_ENGINE_CACHE_ENABLE=1 ORT_TENSORRT_CACHE_PATH=/tmp/ort-trt');
-    expect(instructions.find((l) => l.startsWith('RUN useradd'))).toMatch(/install -d -o server -g server \/tmp\/ort-trt/);
+    expect(instructions.find((l) => l.startsWith('RUN useradd'))).toMatch(
+      /install -d -o server -g server \/tmp\/ort-trt/,
+    );
   });
 
   test('both runtime bases install a font for the annotated labels, with a writable fontconfig cache', () => {
@@ -74,7 +99,8 @@ describe('the image lockfile', () => {
     const lock = JSON.parse(readFileSync(path.join(servingDir, 'package-lock.json'), 'utf8'));
     expect(lock.packages[''].dependencies).toEqual(pkg.dependencies);
     expect(lock.packages[''].devDependencies).toEqual(pkg.devDependencies);
-    for (const name of Object.keys({ ...pkg.dependencies, ...pkg.devDependencies })) expect(lock.packages[`node_modules/${name}`]?.version).toEqual(expect.any(String));
+    for (const name of Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }))
+      expect(lock.packages[`node_modules/${name}`]?.version).toEqual(expect.any(String));
   });
 });
 
@@ -82,7 +108,8 @@ describe('the build context hash (what ServingImage tags the image with)', () =>
   test('changes with the sources, not with node_modules, dist or files the Dockerfile does not copy', () => {
     // GIVEN a copy of the context
     const dir = mkdtempSync(path.join(tmpdir(), 'context-'));
-    for (const f of ['Dockerfile', '.dockerignore', 'package.json', 'package-lock.json', 'tsconfig.json', 'src']) cpSync(path.join(servingDir, f), path.join(dir, f), { recursive: true });
+    for (const f of ['Dockerfile', '.dockerignore', 'package.json', 'package-lock.json', 'tsconfig.json', 'src'])
+      cpSync(path.join(servingDir, f), path.join(dir, f), { recursive: true });
     const before = hashBuildContext(dir);
     // WHEN build output, installed modules and an unrelated file appear THEN the hash holds
     for (const d of ['node_modules/x', 'dist', 'scripts']) mkdirSync(path.join(dir, d), { recursive: true });

@@ -12,14 +12,28 @@ import { jsonBody, solidImage } from './helpers/images';
 import { logSink, startTestServer } from './helpers/server';
 import { buildTinyModel } from './helpers/tiny-model';
 
-const poolOptions = { workerScript, workers: 1, intraOpThreads: 1, maxBatchSize: 1, maxQueueDelayMs: 0, maxQueueSize: 8, requestTimeoutMs: 10_000, maxRestarts: 5 };
+const poolOptions = {
+  workerScript,
+  workers: 1,
+  intraOpThreads: 1,
+  maxBatchSize: 1,
+  maxQueueDelayMs: 0,
+  maxQueueSize: 8,
+  requestTimeoutMs: 10_000,
+  maxRestarts: 5,
+};
 
 describe('execution providers', () => {
   test('tensorrt and cuda fail to load here: each is logged with the reason and the CPU runs the model', async () => {
     // GIVEN the default order on a machine without CUDA libraries
     const { stream, logs } = logSink();
     // WHEN the pool starts
-    const pool = await InferencePool.start({ ...poolOptions, model: buildTinyModel({ size: 32 }), executionProviders: ['tensorrt', 'cuda', 'cpu'], logger: createLogger('info', stream) });
+    const pool = await InferencePool.start({
+      ...poolOptions,
+      model: buildTinyModel({ size: 32 }),
+      executionProviders: ['tensorrt', 'cuda', 'cpu'],
+      logger: createLogger('info', stream),
+    });
     await pool.terminate();
     // THEN it runs on the CPU, after one warning per failed provider naming it and onnxruntime's reason
     expect(pool.model.provider).toBe('cpu');
@@ -31,13 +45,25 @@ describe('execution providers', () => {
 
   test('when no listed provider loads, start fails with every reason', async () => {
     const { stream } = logSink();
-    const start = InferencePool.start({ ...poolOptions, model: buildTinyModel({ size: 32 }), executionProviders: ['cuda'], logger: createLogger('info', stream) });
-    await expect(start).rejects.toThrow(/no execution provider could run the model: cuda: .*Failed to load shared library/);
+    const start = InferencePool.start({
+      ...poolOptions,
+      model: buildTinyModel({ size: 32 }),
+      executionProviders: ['cuda'],
+      logger: createLogger('info', stream),
+    });
+    await expect(start).rejects.toThrow(
+      /no execution provider could run the model: cuda: .*Failed to load shared library/,
+    );
   });
 
-  test('a file that is not an ONNX model fails start with onnxruntime\'s message', async () => {
+  test("a file that is not an ONNX model fails start with onnxruntime's message", async () => {
     const { stream } = logSink();
-    const start = InferencePool.start({ ...poolOptions, model: Buffer.from('not a model'), executionProviders: ['cpu'], logger: createLogger('info', stream) });
+    const start = InferencePool.start({
+      ...poolOptions,
+      model: Buffer.from('not a model'),
+      executionProviders: ['cpu'],
+      logger: createLogger('info', stream),
+    });
     await expect(start).rejects.toThrow(/cpu: .+/);
   });
 });
@@ -59,10 +85,12 @@ describe('inference runs off the JavaScript thread', () => {
       // WHEN four predictions are queued on one worker
       let pending = 4;
       const predictions = Array.from({ length: 4 }, () =>
-        fetch(`${address}/predict`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: image }).then((r) => {
-          pending--;
-          return r.status;
-        }),
+        fetch(`${address}/predict`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: image }).then(
+          (r) => {
+            pending--;
+            return r.status;
+          },
+        ),
       );
       // THEN each health probe made while an inference runs answers 200 within 100 ms. A probe is
       // its own request's latency; on a shared 2-core machine one can lose the CPU to another
@@ -127,7 +155,16 @@ if (${startsOnce} && fs.existsSync(marker)) {
     // GIVEN a pool whose workers fail every run, allowed 1 replacement in a row
     const { stream, logs } = logSink();
     const fatal: Error[] = [];
-    const pool = await InferencePool.start({ ...poolOptions, workerScript: failingWorker(false), model: new Uint8Array(), executionProviders: ['cpu'], maxRestarts: 1, restartBackoffMs: 20, logger: createLogger('info', stream), onFatal: (e) => fatal.push(e) });
+    const pool = await InferencePool.start({
+      ...poolOptions,
+      workerScript: failingWorker(false),
+      model: new Uint8Array(),
+      executionProviders: ['cpu'],
+      maxRestarts: 1,
+      restartBackoffMs: 20,
+      logger: createLogger('info', stream),
+      onFatal: (e) => fatal.push(e),
+    });
     try {
       expect(pool.healthy).toBe(true);
       // WHEN a run fails THEN its image gets 503 WORKER_FAILED and the pool is unhealthy (no ready worker)
@@ -151,14 +188,25 @@ if (${startsOnce} && fs.existsSync(marker)) {
     // GIVEN a first worker that starts, then replacements that all fail to start, 3 allowed
     const { stream, logs } = logSink();
     let fatal: Error | undefined;
-    const pool = await InferencePool.start({ ...poolOptions, workerScript: failingWorker(true), model: new Uint8Array(), executionProviders: ['cpu'], maxRestarts: 3, restartBackoffMs: 5, logger: createLogger('info', stream), onFatal: (e) => (fatal = e) });
+    const pool = await InferencePool.start({
+      ...poolOptions,
+      workerScript: failingWorker(true),
+      model: new Uint8Array(),
+      executionProviders: ['cpu'],
+      maxRestarts: 3,
+      restartBackoffMs: 5,
+      logger: createLogger('info', stream),
+      onFatal: (e) => (fatal = e),
+    });
     try {
       // WHEN the first worker fails a run
       await expect(pool.infer(tinyImage(), decode)).rejects.toMatchObject({ code: 'WORKER_FAILED' });
       // THEN after 3 replacements that failed to start, the pool gives up (the 4th failure in a row)
       await until(() => fatal !== undefined);
       expect(fatal!.message).toMatch(/failed 4 times in a row/);
-      expect(logs.filter((l) => l.message === 'starting a replacement inference worker').map((l) => l.delayMs)).toEqual([5, 10, 20]);
+      expect(logs.filter((l) => l.message === 'starting a replacement inference worker').map((l) => l.delayMs)).toEqual(
+        [5, 10, 20],
+      );
     } finally {
       await pool.terminate();
     }
@@ -169,10 +217,25 @@ describe('one request, several images', () => {
   test('runs each instance and keeps their order', async () => {
     const server = await startTestServer(buildTinyModel({ size: 32, names: true }), { WORKERS: '2' });
     try {
-      const colours: [number, number, number][] = [[0, 0, 255], [255, 0, 0], [0, 255, 0], [0, 0, 255]];
+      const colours: [number, number, number][] = [
+        [0, 0, 255],
+        [255, 0, 0],
+        [0, 255, 0],
+        [0, 0, 255],
+      ];
       const images = await Promise.all(colours.map((c) => solidImage(c, 32, 32)));
-      const res = await server.serving.app.inject({ method: 'POST', url: '/predict', payload: jsonBody(images), headers: { 'content-type': 'application/json' } });
-      expect(res.json().predictions.map((p: { detections: { class: string }[] }) => p.detections[0].class)).toEqual(['blue', 'red', 'green', 'blue']);
+      const res = await server.serving.app.inject({
+        method: 'POST',
+        url: '/predict',
+        payload: jsonBody(images),
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(res.json().predictions.map((p: { detections: { class: string }[] }) => p.detections[0].class)).toEqual([
+        'blue',
+        'red',
+        'green',
+        'blue',
+      ]);
     } finally {
       await server.close();
     }
@@ -183,16 +246,25 @@ describe('a batch that cannot be handed to a worker', () => {
   test('fails its image at once instead of leaving the worker busy', async () => {
     // GIVEN a pool and an image whose pixels were already transferred away (a detached buffer)
     const { stream } = logSink();
-    const pool = await InferencePool.start({ ...poolOptions, model: buildTinyModel({ size: 32 }), executionProviders: ['cpu'], logger: createLogger('info', stream) });
+    const pool = await InferencePool.start({
+      ...poolOptions,
+      model: buildTinyModel({ size: 32 }),
+      executionProviders: ['cpu'],
+      logger: createLogger('info', stream),
+    });
     try {
       const pixels = new Uint8Array(32 * 32 * 3);
       structuredClone(pixels.buffer, { transfer: [pixels.buffer] });
       const image = { pixels, letterbox: letterbox(32, 32, 32, 32) };
       // WHEN it is queued THEN it fails with the reason
-      await expect(pool.infer(image, { confidence: 0.25, iou: 0.45, maxDetections: 10 })).rejects.toThrow(/could not hand the batch to a worker/);
+      await expect(pool.infer(image, { confidence: 0.25, iou: 0.45, maxDetections: 10 })).rejects.toThrow(
+        /could not hand the batch to a worker/,
+      );
       // AND the worker takes the next image
       const next = await prepareImage(await solidImage([255, 0, 0], 32, 32), 32, 32, 1_000_000);
-      await expect(pool.infer(next, { confidence: 0.25, iou: 0.45, maxDetections: 10 })).resolves.toMatchObject({ batchSize: 1 });
+      await expect(pool.infer(next, { confidence: 0.25, iou: 0.45, maxDetections: 10 })).resolves.toMatchObject({
+        batchSize: 1,
+      });
     } finally {
       await pool.terminate();
     }

@@ -23,7 +23,12 @@ const fetchWith = (env: Record<string, string>) => fetchModelFiles(loadConfig(en
 describe('model from Cloud Storage (loopback fake via STORAGE_EMULATOR_HOST)', () => {
   test('AIP_STORAGE_URI: the one .onnx object in the folder and its labels file, across list pages', async () => {
     const files = await fetchWith({ AIP_STORAGE_URI: 'gs://models/yolo/1' });
-    expect(files).toEqual({ modelUri: 'gs://models/yolo/1/model.onnx', model: MODEL, labels: ['cat', 'dog'], labelsUri: 'gs://models/yolo/1/labels.txt' });
+    expect(files).toEqual({
+      modelUri: 'gs://models/yolo/1/model.onnx',
+      model: MODEL,
+      labels: ['cat', 'dog'],
+      labelsUri: 'gs://models/yolo/1/labels.txt',
+    });
     // AND it listed with a delimiter (nested folders are not the model's) and downloaded with alt=media
     expect(gcs.requests).toContain('/storage/v1/b/models/o/yolo%2F1%2Fmodel.onnx');
   });
@@ -34,12 +39,18 @@ describe('model from Cloud Storage (loopback fake via STORAGE_EMULATOR_HOST)', (
   });
 
   test('a missing object is a clear error naming the URI and the status', async () => {
-    await expect(fetchWith({ MODEL_PATH: 'gs://models/nope.onnx' })).rejects.toThrow(/cannot read the model gs:\/\/models\/nope.onnx: .*404/);
+    await expect(fetchWith({ MODEL_PATH: 'gs://models/nope.onnx' })).rejects.toThrow(
+      /cannot read the model gs:\/\/models\/nope.onnx: .*404/,
+    );
   });
 
   test('a folder with no model, or with several, is refused', async () => {
-    await expect(fetchWith({ AIP_STORAGE_URI: 'gs://models/empty/' })).rejects.toThrow(/must hold exactly one \.onnx file; found none/);
-    await expect(fetchWith({ AIP_STORAGE_URI: 'gs://models/two' })).rejects.toThrow(/found gs:\/\/models\/two\/a.onnx, gs:\/\/models\/two\/b.onnx/);
+    await expect(fetchWith({ AIP_STORAGE_URI: 'gs://models/empty/' })).rejects.toThrow(
+      /must hold exactly one \.onnx file; found none/,
+    );
+    await expect(fetchWith({ AIP_STORAGE_URI: 'gs://models/two' })).rejects.toThrow(
+      /found gs:\/\/models\/two\/a.onnx, gs:\/\/models\/two\/b.onnx/,
+    );
   });
 });
 
@@ -53,6 +64,8 @@ describe('model from a local file', () => {
   });
 
   test('a missing file is a clear error', async () => {
-    await expect(fetchWith({ MODEL_PATH: '/nonexistent/model.onnx' })).rejects.toThrow(/cannot read the model \/nonexistent\/model.onnx: ENOENT/);
+    await expect(fetchWith({ MODEL_PATH: '/nonexistent/model.onnx' })).rejects.toThrow(
+      /cannot read the model \/nonexistent\/model.onnx: ENOENT/,
+    );
   });
 });

@@ -25,7 +25,15 @@ describe('prepareImage', () => {
     // WHEN it is prepared
     const got = await prepareImage(jpeg, 640, 640, 100_000_000);
     // THEN it is resized to 640x480, to be placed 80 rows down (the worker pads it)
-    expect(got.letterbox).toMatchObject({ scale: 0.8, width: 640, height: 480, top: 80, bottom: 80, left: 0, right: 0 });
+    expect(got.letterbox).toMatchObject({
+      scale: 0.8,
+      width: 640,
+      height: 480,
+      top: 80,
+      bottom: 80,
+      left: 0,
+      right: 0,
+    });
     expect([got.width, got.height, got.pixels.length]).toEqual([800, 600, 640 * 480 * 3]);
     // AND byte for byte what resizing inside the decoding pipeline gives
     const oneStep = await sharp(jpeg).resize(640, 480, { fit: 'fill', kernel: 'linear' }).raw().toBuffer();
@@ -61,7 +69,9 @@ describe('prepareImage with transparency', () => {
         else rgba.set([0, 0, 255, 255], i);
       }
     }
-    return sharp(rgba, { raw: { width, height, channels: 4 } }).png().toBuffer();
+    return sharp(rgba, { raw: { width, height, channels: 4 } })
+      .png()
+      .toBuffer();
   }
 
   test.each([
@@ -116,7 +126,9 @@ describe('toTensor', () => {
   });
 
   test('an image that does not fit the input, or whose bytes disagree with its size, is refused', () => {
-    expect(() => toTensor([image], 1, 2, 4)).toThrow(/image 0 \(12 bytes, 2x2 at 1,1\) does not fit the model input 4x2 RGB/);
+    expect(() => toTensor([image], 1, 2, 4)).toThrow(
+      /image 0 \(12 bytes, 2x2 at 1,1\) does not fit the model input 4x2 RGB/,
+    );
     expect(() => toTensor([{ ...image, pixels: new Uint8Array(9) }], 1, 3, 4)).toThrow(/image 0 \(9 bytes/);
   });
 });

@@ -7,30 +7,51 @@ import { startFakeGcs } from './helpers/fake-gcs';
 import { freePort, spawnServer, waitForOk } from './helpers/process';
 import { buildTinyModel } from './helpers/tiny-model';
 
-const ROUTES = { AIP_HEALTH_ROUTE: '/v1/endpoints/123/deployedModels/456', AIP_PREDICT_ROUTE: '/v1/endpoints/123/deployedModels/456:predict' };
+const ROUTES = {
+  AIP_HEALTH_ROUTE: '/v1/endpoints/123/deployedModels/456',
+  AIP_PREDICT_ROUTE: '/v1/endpoints/123/deployedModels/456:predict',
+};
 
 describe('the server process (dist/main.js)', () => {
   test('loads the model from AIP_STORAGE_URI, serves the AIP routes on AIP_HTTP_PORT and metrics on METRICS_PORT, exits 0 on SIGTERM', async () => {
     // GIVEN a Cloud Storage fake holding the tiny model (no names metadata) and a labels file
-    const gcs = await startFakeGcs({ 'b/artifacts/model.onnx': buildTinyModel({ size: 32 }), 'b/artifacts/labels.txt': 'rouge\nvert\nbleu\n' });
+    const gcs = await startFakeGcs({
+      'b/artifacts/model.onnx': buildTinyModel({ size: 32 }),
+      'b/artifacts/labels.txt': 'rouge\nvert\nbleu\n',
+    });
     try {
       // WHEN the server starts with Vertex's environment
       const metricsPort = await freePort();
-      const server = spawnServer({ ...ROUTES, AIP_STORAGE_URI: 'gs://b/artifacts', STORAGE_EMULATOR_HOST: gcs.host, METRICS_PORT: String(metricsPort) });
+      const server = spawnServer({
+        ...ROUTES,
+        AIP_STORAGE_URI: 'gs://b/artifacts',
+        STORAGE_EMULATOR_HOST: gcs.host,
+        METRICS_PORT: String(metricsPort),
+      });
       const url = await server.url;
       // THEN health turns 200 on the custom route once the model is warm
       const statuses = await waitForOk(`${url}${ROUTES.AIP_HEALTH_ROUTE}`);
       expect(statuses.filter((s) => s !== 503 && s !== 200)).toEqual([]);
       // AND predictions on the custom route use the labels file's names
-      const res = await fetch(`${url}${ROUTES.AIP_PREDICT_ROUTE}`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: await solidImage([0, 255, 0], 32, 32) });
-      expect(((await res.json()) as { predictions: { detections: { class: string }[] }[] }).predictions[0].detections[0].class).toBe('vert');
+      const res = await fetch(`${url}${ROUTES.AIP_PREDICT_ROUTE}`, {
+        method: 'POST',
+        headers: { 'content-type': 'image/png' },
+        body: await solidImage([0, 255, 0], 32, 32),
+      });
+      expect(
+        ((await res.json()) as { predictions: { detections: { class: string }[] }[] }).predictions[0].detections[0]
+          .class,
+      ).toBe('vert');
       // AND /metrics is on METRICS_PORT only, counting that prediction
       expect(await fetch(`${url}/metrics`).then((r) => r.status)).toBe(404);
       const metrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text());
       expect(metrics).toContain('serving_http_requests_total{route="predict",status="200"} 1');
       // AND every log line is JSON with a Cloud Logging severity
       expect(server.logs.every((l) => typeof l.severity === 'string' && typeof l.message === 'string')).toBe(true);
-      expect(server.logs.find((l) => l.message === 'ready')).toMatchObject({ model: 'gs://b/artifacts/model.onnx', classNames: 'labels file' });
+      expect(server.logs.find((l) => l.message === 'ready')).toMatchObject({
+        model: 'gs://b/artifacts/model.onnx',
+        classNames: 'labels file',
+      });
       // WHEN SIGTERM arrives THEN it exits 0
       server.child.kill('SIGTERM');
       expect(await server.exited).toBe(0);
@@ -42,10 +63,15 @@ describe('the server process (dist/main.js)', () => {
   test('a missing model is a clear startup error: exit 1, health never 200', async () => {
     const server = spawnServer({ MODEL_PATH: 'missing/model.onnx' });
     const url = await server.url;
-    const health = await fetch(`${url}/health`).then((r) => r.status, () => 0);
+    const health = await fetch(`${url}/health`).then(
+      (r) => r.status,
+      () => 0,
+    );
     expect(await server.exited).toBe(1);
     expect([0, 503]).toContain(health);
-    expect(server.logs.find((l) => l.severity === 'CRITICAL')?.message).toMatch(/cannot load the model: cannot read the model missing\/model.onnx: ENOENT/);
+    expect(server.logs.find((l) => l.severity === 'CRITICAL')?.message).toMatch(
+      /cannot load the model: cannot read the model missing\/model.onnx: ENOENT/,
+    );
   });
 
   test('a port already in use is one fatal JSON line and exit 2', async () => {
@@ -54,10 +80,16 @@ describe('the server process (dist/main.js)', () => {
     await new Promise((r) => blocker.once('listening', r));
     try {
       // WHEN the server is started on it
-      const server = spawnServer({ MODEL_PATH: 'missing/model.onnx', AIP_HTTP_PORT: String((blocker.address() as AddressInfo).port) });
+      const server = spawnServer({
+        MODEL_PATH: 'missing/model.onnx',
+        AIP_HTTP_PORT: String((blocker.address() as AddressInfo).port),
+      });
       // THEN it exits 2 with a CRITICAL line naming the problem
       expect(await server.exited).toBe(2);
-      expect(server.logs.find((l) => l.severity === 'CRITICAL')).toMatchObject({ code: 'EADDRINUSE', message: expect.stringMatching(/^cannot listen: .*EADDRINUSE/) });
+      expect(server.logs.find((l) => l.severity === 'CRITICAL')).toMatchObject({
+        code: 'EADDRINUSE',
+        message: expect.stringMatching(/^cannot listen: .*EADDRINUSE/),
+      });
     } finally {
       blocker.close();
     }
@@ -83,10 +115,19 @@ describe('the server process (dist/main.js)', () => {
     const url = await server.url;
     await waitForOk(`${url}/health`);
     const image = await solidImage([255, 0, 0], 640, 640);
-    const predict = () => fetch(`${url}/predict`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: image }).then((r) => r.status);
+    const predict = () =>
+      fetch(`${url}/predict`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: image }).then(
+        (r) => r.status,
+      );
     // WHEN five predictions are accepted (one running, four queued, read from /metrics) ...
     const accepted = Array.from({ length: 5 }, predict);
-    const metric = (text: string, name: string) => Number(text.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1]);
+    const metric = (text: string, name: string) =>
+      Number(
+        text
+          .split('\n')
+          .find((l) => l.startsWith(`${name} `))
+          ?.split(' ')[1],
+      );
     for (;;) {
       const text = await fetch(`${url}/metrics`).then((r) => r.text());
       const [queued, done] = [metric(text, 'serving_queue_depth'), metric(text, 'serving_images_total')];
@@ -97,7 +138,8 @@ describe('the server process (dist/main.js)', () => {
     }
     // ... and SIGTERM arrives while they run (the server logs that it starts draining)
     server.child.kill('SIGTERM');
-    while (!server.logs.some((l) => String(l.message).startsWith('shutting down'))) await new Promise((r) => setTimeout(r, 5));
+    while (!server.logs.some((l) => String(l.message).startsWith('shutting down')))
+      await new Promise((r) => setTimeout(r, 5));
     // THEN health is 503 and a new prediction is refused with 503 while the accepted ones finish
     expect(await fetch(`${url}/health`).then((r) => r.status)).toBe(503);
     expect(await predict()).toBe(503);

@@ -23,7 +23,12 @@ describe.each(['yolov8n-int8.onnx', 'yolo26n-int8.onnx'])('%s through HTTP', (fi
   afterAll(() => server?.close());
 
   const predict = async (image: string): Promise<Det[]> => {
-    const res = await server.serving.app.inject({ method: 'POST', url: '/predict', payload: readFileSync(image), headers: { 'content-type': 'image/jpeg' } });
+    const res = await server.serving.app.inject({
+      method: 'POST',
+      url: '/predict',
+      payload: readFileSync(image),
+      headers: { 'content-type': 'image/jpeg' },
+    });
     expect(res.statusCode).toBe(200);
     return res.json().predictions[0].detections;
   };

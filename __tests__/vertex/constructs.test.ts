@@ -3,7 +3,13 @@ import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
 import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
 import { VertexAiEndpoint } from '@cdktf/provider-google/lib/vertex-ai-endpoint';
 import type { Construct } from 'constructs';
-import { VertexEndpoint, type VertexEndpointProps, VertexModel, VertexRollout, VertexServingAccount } from '../../constructs';
+import {
+  VertexEndpoint,
+  type VertexEndpointProps,
+  VertexModel,
+  VertexRollout,
+  VertexServingAccount,
+} from '../../constructs';
 import { type ServingParts, servingParts } from '../helpers/serving-parts';
 
 const PROJECT = 'acme-ml-prod';
@@ -38,7 +44,10 @@ describe('VertexEndpoint', () => {
       location: REGION,
       lifecycle: { ignore_changes: ['traffic_split'] },
     });
-    const [resource] = Object.values(JSON.parse(synthesized).resource.google_vertex_ai_endpoint) as Record<string, unknown>[];
+    const [resource] = Object.values(JSON.parse(synthesized).resource.google_vertex_ai_endpoint) as Record<
+      string,
+      unknown
+    >[];
     expect(resource.private_service_connect_config).toBeUndefined();
     expect(resource.dedicated_endpoint_enabled).toBeUndefined();
   });
@@ -49,7 +58,9 @@ describe('VertexEndpoint', () => {
   });
 
   test('private-psc: Private Service Connect with the allowed consumer projects', () => {
-    const synthesized = Testing.synthScope((scope) => void endpoint(scope, { access: 'private-psc', allowedProjects: ['acme-apps-prod'] }));
+    const synthesized = Testing.synthScope(
+      (scope) => void endpoint(scope, { access: 'private-psc', allowedProjects: ['acme-apps-prod'] }),
+    );
     expect(synthesized).toHaveResourceWithProperties(VertexAiEndpoint, {
       private_service_connect_config: { enable_private_service_connect: true, project_allowlist: ['acme-apps-prod'] },
     });
@@ -57,38 +68,61 @@ describe('VertexEndpoint', () => {
 
   test('request logging to BigQuery and CMEK', () => {
     const kms = `projects/${PROJECT}/locations/${REGION}/keyRings/ml/cryptoKeys/endpoint`;
-    const synthesized = Testing.synthScope((scope) => void endpoint(scope, { requestLogging: { bigqueryUri: 'bq://acme-ml-prod.serving_logs', samplingRate: 0.1 }, kmsKeyName: kms }));
+    const synthesized = Testing.synthScope(
+      (scope) =>
+        void endpoint(scope, {
+          requestLogging: { bigqueryUri: 'bq://acme-ml-prod.serving_logs', samplingRate: 0.1 },
+          kmsKeyName: kms,
+        }),
+    );
     expect(synthesized).toHaveResourceWithProperties(VertexAiEndpoint, {
-      predict_request_response_logging_config: { enabled: true, sampling_rate: 0.1, bigquery_destination: { output_uri: 'bq://acme-ml-prod.serving_logs' } },
+      predict_request_response_logging_config: {
+        enabled: true,
+        sampling_rate: 0.1,
+        bigquery_destination: { output_uri: 'bq://acme-ml-prod.serving_logs' },
+      },
       encryption_spec: { kms_key_name: kms },
     });
   });
 
   test('private-psc without allowedProjects is refused', () => {
-    expect(() => inStack((s) => endpoint(s, { access: 'private-psc' }))).toThrow(/allowedProjects: a private-psc endpoint needs at least one project/);
+    expect(() => inStack((s) => endpoint(s, { access: 'private-psc' }))).toThrow(
+      /allowedProjects: a private-psc endpoint needs at least one project/,
+    );
   });
 
   test('allowedProjects on a public endpoint is refused', () => {
-    expect(() => inStack((s) => endpoint(s, { allowedProjects: ['acme-apps-prod'] }))).toThrow(/allowedProjects: only applies to access: private-psc, not public/);
+    expect(() => inStack((s) => endpoint(s, { allowedProjects: ['acme-apps-prod'] }))).toThrow(
+      /allowedProjects: only applies to access: private-psc, not public/,
+    );
   });
 
   test('a malformed endpoint id is refused', () => {
-    expect(() => inStack((s) => endpoint(s, { endpointId: '0123' }))).toThrow(/endpointId: "0123" is not allowed; expected 1 to 9 digits/);
+    expect(() => inStack((s) => endpoint(s, { endpointId: '0123' }))).toThrow(
+      /endpointId: "0123" is not allowed; expected 1 to 9 digits/,
+    );
   });
 
   test('a 10-digit endpoint id is refused: Vertex allows at most 9 digits for a numeric id', () => {
-    expect(() => inStack((s) => endpoint(s, { endpointId: '1234567890' }))).toThrow(/endpointId: "1234567890" is not allowed; expected 1 to 9 digits/);
+    expect(() => inStack((s) => endpoint(s, { endpointId: '1234567890' }))).toThrow(
+      /endpointId: "1234567890" is not allowed; expected 1 to 9 digits/,
+    );
   });
 
   test('a sampling rate above 1 is refused', () => {
-    expect(() => inStack((s) => endpoint(s, { requestLogging: { bigqueryUri: 'bq://acme-ml-prod', samplingRate: 5 } }))).toThrow(/requestLogging\.samplingRate: 5 is not allowed/);
+    expect(() =>
+      inStack((s) => endpoint(s, { requestLogging: { bigqueryUri: 'bq://acme-ml-prod', samplingRate: 5 } })),
+    ).toThrow(/requestLogging\.samplingRate: 5 is not allowed/);
   });
 });
 
 describe('VertexModel', () => {
   test('uploads the digest-pinned image on port 8080 with the serving image routes', () => {
     inStack((s) => {
-      const m = parts(s).model('v3', { artifactUri: 'gs://acme-models/yolo26n/v3', container: { sharedMemorySizeMb: 1024, deploymentTimeoutSeconds: 1800, env: { LOG_LEVEL: 'info' } } });
+      const m = parts(s).model('v3', {
+        artifactUri: 'gs://acme-models/yolo26n/v3',
+        container: { sharedMemorySizeMb: 1024, deploymentTimeoutSeconds: 1800, env: { LOG_LEVEL: 'info' } },
+      });
       expect(m.versionName).toBe(`projects/${PROJECT}/locations/${REGION}/models/yolo26n@v3`);
       expect(m.spec.containerSpec).toMatchObject({
         ports: [{ containerPort: 8080 }],
@@ -115,25 +149,39 @@ describe('VertexModel', () => {
   });
 
   test('the reserved alias "default" is refused', () => {
-    expect(() => inStack((s) => parts(s).model('default'))).toThrow(/versionAlias: "default" is not allowed; expected an alias other than "default"/);
+    expect(() => inStack((s) => parts(s).model('default'))).toThrow(
+      /versionAlias: "default" is not allowed; expected an alias other than "default"/,
+    );
   });
 
   test('a malformed alias is refused', () => {
-    expect(() => inStack((s) => parts(s).model('V3'))).toThrow(/versionAlias: "V3" is not allowed; expected a Vertex version alias/);
+    expect(() => inStack((s) => parts(s).model('V3'))).toThrow(
+      /versionAlias: "V3" is not allowed; expected a Vertex version alias/,
+    );
   });
 
   test('AIP_ environment variables are refused', () => {
-    expect(() => inStack((s) => parts(s).model('v3', { container: { env: { AIP_HTTP_PORT: '1' } } }))).toThrow(/container\.env\.AIP_HTTP_PORT/);
+    expect(() => inStack((s) => parts(s).model('v3', { container: { env: { AIP_HTTP_PORT: '1' } } }))).toThrow(
+      /container\.env\.AIP_HTTP_PORT/,
+    );
   });
 
   test('a deployment timeout over 2 hours is refused', () => {
-    expect(() => inStack((s) => parts(s).model('v3', { container: { deploymentTimeoutSeconds: 7201 } }))).toThrow(/container\.deploymentTimeoutSeconds: 7201 is not allowed; expected an integer from 1 to 7200/);
+    expect(() => inStack((s) => parts(s).model('v3', { container: { deploymentTimeoutSeconds: 7201 } }))).toThrow(
+      /container\.deploymentTimeoutSeconds: 7201 is not allowed; expected an integer from 1 to 7200/,
+    );
   });
 
   test('a probe with two actions is refused', () => {
     expect(() =>
-      inStack((s) => parts(s).model('v3', { container: { startupProbe: { httpGet: { path: '/health' }, tcpSocket: { port: 8080 } } } })),
-    ).toThrow(/container\.startupProbe: "2 actions" is not allowed; expected exactly one of httpGet, exec, tcpSocket or grpc/);
+      inStack((s) =>
+        parts(s).model('v3', {
+          container: { startupProbe: { httpGet: { path: '/health' }, tcpSocket: { port: 8080 } } },
+        }),
+      ),
+    ).toThrow(
+      /container\.startupProbe: "2 actions" is not allowed; expected exactly one of httpGet, exec, tcpSocket or grpc/,
+    );
   });
 });
 
@@ -159,23 +207,61 @@ describe('VertexDeployment', () => {
       expect(a.deployedModelId).toMatch(/^[1-9]\d{9}$/);
       expect(b.deployedModelId).toBe(a.deployedModelId);
       expect(c.deployedModelId).not.toBe(a.deployedModelId);
-      expect(a.spec.autoscalingMetricSpecs).toEqual([{ metricName: 'aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle', target: 60 }]);
-      expect(a.spec.machineSpec).toEqual({ machineType: 'g2-standard-8', acceleratorType: 'NVIDIA_L4', acceleratorCount: 1 });
+      expect(a.spec.autoscalingMetricSpecs).toEqual([
+        { metricName: 'aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle', target: 60 },
+      ]);
+      expect(a.spec.machineSpec).toEqual({
+        machineType: 'g2-standard-8',
+        acceleratorType: 'NVIDIA_L4',
+        acceleratorCount: 1,
+      });
     });
   });
 
   test.each([
-    [{ machineType: 'g2-standard-8', acceleratorType: 'NVIDIA_TESLA_T4' }, /accelerator NVIDIA_TESLA_T4 does not fit g2-standard-8 \(G2\); allowed: NVIDIA_L4/],
-    [{ machineType: 'a2-highgpu-2g', acceleratorType: 'NVIDIA_TESLA_A100', acceleratorCount: 1 }, /a2-highgpu-2g with NVIDIA_TESLA_A100 takes 2 accelerator\(s\) per replica, got 1/],
-    [{ machineType: 'a3-highgpu-8g', acceleratorType: undefined }, /a3-highgpu-8g is a GPU machine type: set accelerator to NVIDIA_H100_80GB/],
-    [{ machineType: 'n1-standard-8', acceleratorType: 'NVIDIA_TESLA_V100', acceleratorCount: 3 }, /takes 1, 2, 4, 8 accelerator\(s\) per replica, got 3/],
-    [{ machineType: 'z9-mega-1', acceleratorType: undefined }, /machine type "z9-mega-1" is not one this project knows/],
-    [{ machineType: 'n1-standard-32', acceleratorType: 'NVIDIA_TESLA_V100', acceleratorCount: 1 }, /n1-standard-32 with NVIDIA_TESLA_V100 takes 4, 8 accelerator\(s\) per replica, got 1/],
-    [{ machineType: 'n1-standard-32', acceleratorType: 'NVIDIA_TESLA_V100' }, /takes 4, 8 accelerator\(s\) per replica, got 1 \(the default\)/],
-    [{ machineType: 'n1-standard-64', acceleratorType: 'NVIDIA_TESLA_T4', acceleratorCount: 2 }, /n1-standard-64 with NVIDIA_TESLA_T4 takes 4 accelerator\(s\) per replica, got 2/],
-    [{ machineType: 'n1-highmem-96', acceleratorType: 'NVIDIA_TESLA_P100', acceleratorCount: 4 }, /n1-highmem-96 has more vCPUs than any NVIDIA_TESLA_P100 count allows on N1/],
+    [
+      { machineType: 'g2-standard-8', acceleratorType: 'NVIDIA_TESLA_T4' },
+      /accelerator NVIDIA_TESLA_T4 does not fit g2-standard-8 \(G2\); allowed: NVIDIA_L4/,
+    ],
+    [
+      { machineType: 'a2-highgpu-2g', acceleratorType: 'NVIDIA_TESLA_A100', acceleratorCount: 1 },
+      /a2-highgpu-2g with NVIDIA_TESLA_A100 takes 2 accelerator\(s\) per replica, got 1/,
+    ],
+    [
+      { machineType: 'a3-highgpu-8g', acceleratorType: undefined },
+      /a3-highgpu-8g is a GPU machine type: set accelerator to NVIDIA_H100_80GB/,
+    ],
+    [
+      { machineType: 'n1-standard-8', acceleratorType: 'NVIDIA_TESLA_V100', acceleratorCount: 3 },
+      /takes 1, 2, 4, 8 accelerator\(s\) per replica, got 3/,
+    ],
+    [
+      { machineType: 'z9-mega-1', acceleratorType: undefined },
+      /machine type "z9-mega-1" is not one this project knows/,
+    ],
+    [
+      { machineType: 'n1-standard-32', acceleratorType: 'NVIDIA_TESLA_V100', acceleratorCount: 1 },
+      /n1-standard-32 with NVIDIA_TESLA_V100 takes 4, 8 accelerator\(s\) per replica, got 1/,
+    ],
+    [
+      { machineType: 'n1-standard-32', acceleratorType: 'NVIDIA_TESLA_V100' },
+      /takes 4, 8 accelerator\(s\) per replica, got 1 \(the default\)/,
+    ],
+    [
+      { machineType: 'n1-standard-64', acceleratorType: 'NVIDIA_TESLA_T4', acceleratorCount: 2 },
+      /n1-standard-64 with NVIDIA_TESLA_T4 takes 4 accelerator\(s\) per replica, got 2/,
+    ],
+    [
+      { machineType: 'n1-highmem-96', acceleratorType: 'NVIDIA_TESLA_P100', acceleratorCount: 4 },
+      /n1-highmem-96 has more vCPUs than any NVIDIA_TESLA_P100 count allows on N1/,
+    ],
   ])('machine %o is refused', (machine, message) => {
-    expect(() => inStack((s) => { const p = parts(s); p.deployment('d', p.model('v3'), machine); })).toThrow(message);
+    expect(() =>
+      inStack((s) => {
+        const p = parts(s);
+        p.deployment('d', p.model('v3'), machine);
+      }),
+    ).toThrow(message);
   });
 
   test.each([
@@ -187,40 +273,74 @@ describe('VertexDeployment', () => {
   ])('%s with %s takes %i by default', (machineType, acceleratorType, count) => {
     inStack((s) => {
       const p = parts(s);
-      expect(p.deployment('d', p.model('v3'), { machineType, acceleratorType }).spec.machineSpec.acceleratorCount).toBe(count);
+      expect(p.deployment('d', p.model('v3'), { machineType, acceleratorType }).spec.machineSpec.acceleratorCount).toBe(
+        count,
+      );
     });
   });
 
   test('min greater than max is refused', () => {
-    expect(() => inStack((s) => { const p = parts(s); p.deployment('d', p.model('v3'), { minReplicas: 4, maxReplicas: 2 }); })).toThrow(/maxReplicas: 2 is less than minReplicas \(4\)/);
+    expect(() =>
+      inStack((s) => {
+        const p = parts(s);
+        p.deployment('d', p.model('v3'), { minReplicas: 4, maxReplicas: 2 });
+      }),
+    ).toThrow(/maxReplicas: 2 is less than minReplicas \(4\)/);
   });
 
   test('min below 1 is refused', () => {
-    expect(() => inStack((s) => { const p = parts(s); p.deployment('d', p.model('v3'), { minReplicas: 0 }); })).toThrow(/minReplicas: 0 is not allowed; expected an integer from 1 to 1000/);
+    expect(() =>
+      inStack((s) => {
+        const p = parts(s);
+        p.deployment('d', p.model('v3'), { minReplicas: 0 });
+      }),
+    ).toThrow(/minReplicas: 0 is not allowed; expected an integer from 1 to 1000/);
   });
 
   test('an autoscaling target above 100 is refused', () => {
-    expect(() => inStack((s) => { const p = parts(s); p.deployment('d', p.model('v3'), { autoscaling: { cpuUtilization: 120 } }); })).toThrow(/autoscaling\.cpuUtilization: 120 is not allowed; expected an integer from 1 to 100/);
+    expect(() =>
+      inStack((s) => {
+        const p = parts(s);
+        p.deployment('d', p.model('v3'), { autoscaling: { cpuUtilization: 120 } });
+      }),
+    ).toThrow(/autoscaling\.cpuUtilization: 120 is not allowed; expected an integer from 1 to 100/);
   });
 
   test('requestsPerReplica is a rate (requests per minute per replica), not a percentage', () => {
     inStack((s) => {
       const p = parts(s);
-      expect(p.deployment('d', p.model('v3'), { autoscaling: { requestsPerReplica: 600 } }).spec.autoscalingMetricSpecs).toEqual([
-        { metricName: 'aiplatform.googleapis.com/prediction/online/request_count', target: 600 },
-      ]);
+      expect(
+        p.deployment('d', p.model('v3'), { autoscaling: { requestsPerReplica: 600 } }).spec.autoscalingMetricSpecs,
+      ).toEqual([{ metricName: 'aiplatform.googleapis.com/prediction/online/request_count', target: 600 }]);
     });
-    expect(() => inStack((s) => { const p = parts(s); p.deployment('d', p.model('v3'), { autoscaling: { requestsPerReplica: 0 } }); })).toThrow(/autoscaling\.requestsPerReplica: 0 is not allowed; expected an integer from 1 to 1000000/);
+    expect(() =>
+      inStack((s) => {
+        const p = parts(s);
+        p.deployment('d', p.model('v3'), { autoscaling: { requestsPerReplica: 0 } });
+      }),
+    ).toThrow(/autoscaling\.requestsPerReplica: 0 is not allowed; expected an integer from 1 to 1000000/);
   });
 
   test('a GPU duty-cycle target on a CPU-only machine is refused', () => {
-    expect(() => inStack((s) => { const p = parts(s); p.deployment('d', p.model('v3'), { machineType: 'n1-standard-8', acceleratorType: undefined, autoscaling: { acceleratorDutyCycle: 60 } }); })).toThrow(
-      /autoscaling\.acceleratorDutyCycle: needs an accelerator/,
-    );
+    expect(() =>
+      inStack((s) => {
+        const p = parts(s);
+        p.deployment('d', p.model('v3'), {
+          machineType: 'n1-standard-8',
+          acceleratorType: undefined,
+          autoscaling: { acceleratorDutyCycle: 60 },
+        });
+      }),
+    ).toThrow(/autoscaling\.acceleratorDutyCycle: needs an accelerator/);
   });
 
   test('a deployed model id over 10 digits is refused', () => {
-    expect(() => inStack((s) => { const p = parts(s); p.deployment('d', p.model('v3'), { deployedModelId: '12345678901' }); })).toThrow(/deployedModelId: "12345678901" is not allowed; expected 1 to 10 digits/);
+    expect(() =>
+      inStack((s) => {
+        const p = parts(s);
+        p.deployment('d', p.model('v3'), { deployedModelId: '12345678901' });
+      }),
+    ).toThrow(/deployedModelId: "12345678901" is not allowed; expected 1 to 10 digits/);
   });
 });
 
@@ -229,24 +349,39 @@ describe('VertexRollout', () => {
     const app = Testing.app();
     const stack = new TerraformStack(app, 'test');
     const p = parts(stack);
-    new VertexRollout(stack, 'rollout', { endpoint: p.endpoint, deployments: [p.deployment('a', p.model('v3'), { trafficPercent: 80 }), p.deployment('b', p.model('v4'), { trafficPercent: 10 })] });
-    expect(() => Testing.fullSynth(stack)).toThrow(/traffic must add up to 100 across the endpoint's models, got 90 \(yolo26n@v3: 80, yolo26n@v4: 10\) \(endpoint test\/endpoint\)/);
+    new VertexRollout(stack, 'rollout', {
+      endpoint: p.endpoint,
+      deployments: [
+        p.deployment('a', p.model('v3'), { trafficPercent: 80 }),
+        p.deployment('b', p.model('v4'), { trafficPercent: 10 }),
+      ],
+    });
+    expect(() => Testing.fullSynth(stack)).toThrow(
+      /traffic must add up to 100 across the endpoint's models, got 90 \(yolo26n@v3: 80, yolo26n@v4: 10\) \(endpoint test\/endpoint\)/,
+    );
   });
-
 
   test('the same model version deployed twice alike fails synthesis, since both would get one DeployedModel id', () => {
     const app = Testing.app();
     const stack = new TerraformStack(app, 'test');
     const p = parts(stack);
     const m = p.model('v3');
-    new VertexRollout(stack, 'rollout', { endpoint: p.endpoint, deployments: [p.deployment('a', m, { trafficPercent: 50 }), p.deployment('b', m, { trafficPercent: 50 })] });
+    new VertexRollout(stack, 'rollout', {
+      endpoint: p.endpoint,
+      deployments: [p.deployment('a', m, { trafficPercent: 50 }), p.deployment('b', m, { trafficPercent: 50 })],
+    });
     expect(() => Testing.fullSynth(stack)).toThrow(/test\/b and test\/a have the same DeployedModel id \d{10}/);
   });
 });
 
 describe('more validations', () => {
   test('a model in another region than the endpoint is refused', () => {
-    expect(() => inStack((s) => { const p = parts(s); p.deployment('d', p.model('v3', { region: 'us-central1' })); })).toThrow(/model: is in acme-ml-prod\/us-central1, the endpoint in acme-ml-prod\/europe-west4/);
+    expect(() =>
+      inStack((s) => {
+        const p = parts(s);
+        p.deployment('d', p.model('v3', { region: 'us-central1' }));
+      }),
+    ).toThrow(/model: is in acme-ml-prod\/us-central1, the endpoint in acme-ml-prod\/europe-west4/);
   });
 
   test('a deployment to another endpoint fails the rollout', () => {
@@ -254,7 +389,10 @@ describe('more validations', () => {
     const stack = new TerraformStack(app, 'test');
     const p = parts(stack);
     const other = new VertexEndpoint(stack, 'other', { project: PROJECT, region: REGION });
-    new VertexRollout(stack, 'rollout', { endpoint: other, deployments: [p.deployment('a', p.model('v3'), { trafficPercent: 100 })] });
+    new VertexRollout(stack, 'rollout', {
+      endpoint: other,
+      deployments: [p.deployment('a', p.model('v3'), { trafficPercent: 100 })],
+    });
     expect(() => Testing.fullSynth(stack)).toThrow(/test\/a is deployed to test\/endpoint, not test\/other/);
   });
 
@@ -262,18 +400,42 @@ describe('more validations', () => {
     const app = Testing.app();
     const stack = new TerraformStack(app, 'test');
     const p = parts(stack);
-    const a = new VertexModel(stack, 'a', { project: PROJECT, region: REGION, modelId: 'yolo26n', versionAlias: 'v3', image: p.image });
-    const b = new VertexModel(stack, 'b', { project: PROJECT, region: REGION, modelId: 'yolo26n', versionAlias: 'v3', image: p.image, container: { sharedMemorySizeMb: 64 } });
-    new VertexRollout(stack, 'rollout', { endpoint: p.endpoint, deployments: [p.deployment('da', a, { trafficPercent: 50 }), p.deployment('db', b, { trafficPercent: 50 })] });
-    expect(() => Testing.fullSynth(stack)).toThrow(/test\/db: yolo26n@v3 is already declared at test\/da; each model version once per endpoint/);
+    const a = new VertexModel(stack, 'a', {
+      project: PROJECT,
+      region: REGION,
+      modelId: 'yolo26n',
+      versionAlias: 'v3',
+      image: p.image,
+    });
+    const b = new VertexModel(stack, 'b', {
+      project: PROJECT,
+      region: REGION,
+      modelId: 'yolo26n',
+      versionAlias: 'v3',
+      image: p.image,
+      container: { sharedMemorySizeMb: 64 },
+    });
+    new VertexRollout(stack, 'rollout', {
+      endpoint: p.endpoint,
+      deployments: [p.deployment('da', a, { trafficPercent: 50 }), p.deployment('db', b, { trafficPercent: 50 })],
+    });
+    expect(() => Testing.fullSynth(stack)).toThrow(
+      /test\/db: yolo26n@v3 is already declared at test\/da; each model version once per endpoint/,
+    );
   });
 
   test('an operation timeout under a minute is refused', () => {
-    expect(() => inStack((s) => new VertexRollout(s, 'rollout', { endpoint: endpoint(s), deployments: [], operationTimeoutSeconds: 5 }))).toThrow(/operationTimeoutSeconds: 5 is not allowed; expected an integer from 60 to 86400/);
+    expect(() =>
+      inStack(
+        (s) => new VertexRollout(s, 'rollout', { endpoint: endpoint(s), deployments: [], operationTimeoutSeconds: 5 }),
+      ),
+    ).toThrow(/operationTimeoutSeconds: 5 is not allowed; expected an integer from 60 to 86400/);
   });
 
   test('a malformed service account id is refused', () => {
-    expect(() => inStack((s) => new VertexServingAccount(s, 'sa', { project: PROJECT, accountId: 'SA' }))).toThrow(/accountId: "SA" is not allowed/);
+    expect(() => inStack((s) => new VertexServingAccount(s, 'sa', { project: PROJECT, accountId: 'SA' }))).toThrow(
+      /accountId: "SA" is not allowed/,
+    );
   });
 
   test('artifacts outside Cloud Storage cannot be granted', () => {
@@ -287,7 +449,9 @@ describe('VertexModel labels', () => {
   test('do not change the fingerprint: a label change is not a new version and a new GPU deployment', () => {
     inStack((s) => {
       const p = parts(s);
-      expect(p.model('v3', { labels: { team: 'a' } }).fingerprint).toBe(p.model('v4', { labels: { team: 'b' } }).fingerprint);
+      expect(p.model('v3', { labels: { team: 'a' } }).fingerprint).toBe(
+        p.model('v4', { labels: { team: 'b' } }).fingerprint,
+      );
     });
   });
 });

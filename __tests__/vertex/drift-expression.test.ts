@@ -18,7 +18,11 @@ import { VertexEndpoint, VertexRollout } from '../../constructs';
 function synthesizedDrift(): { fingerprint: string; drift: string } {
   const app = Testing.app();
   const stack = new TerraformStack(app, 'test');
-  const endpoint = new VertexEndpoint(stack, 'endpoint', { project: 'acme-ml-prod', region: 'europe-west4', endpointId: '123456789' });
+  const endpoint = new VertexEndpoint(stack, 'endpoint', {
+    project: 'acme-ml-prod',
+    region: 'europe-west4',
+    endpointId: '123456789',
+  });
   new VertexRollout(stack, 'rollout', { endpoint, deployments: [], accessToken: 'token' });
   const json = JSON.parse(Testing.synth(stack));
   const locals = json.locals as Record<string, string>;
@@ -50,7 +54,10 @@ function splitArgs(text: string): string[] {
 
 /** Evaluates the `live_fingerprint` local against a REST endpoint body, as Terraform would. */
 function evaluateFingerprint(hcl: string, body: LiveEndpoint): string {
-  const whole = /^\$\{substr\(sha256\(join\(",", sort\(\[for dm in try\((local\.\w+)\.deployedModels, \[\]\) : format\("([^"]*)", (.*)\)\]\)\)\), 0, 16\)\}$/.exec(hcl);
+  const whole =
+    /^\$\{substr\(sha256\(join\(",", sort\(\[for dm in try\((local\.\w+)\.deployedModels, \[\]\) : format\("([^"]*)", (.*)\)\]\)\)\), 0, 16\)\}$/.exec(
+      hcl,
+    );
   if (!whole) throw new Error(`the live_fingerprint HCL has a shape this evaluator does not know: ${hcl}`);
   const [, bodyRef, template, argText] = whole;
   const getters = splitArgs(argText).map((arg) => {
@@ -58,8 +65,12 @@ function evaluateFingerprint(hcl: string, body: LiveEndpoint): string {
     if (field) {
       const [, path, absent] = field;
       return (dm: Record<string, unknown>) =>
-        path.split('.').reduce<unknown>((cur, key) => (cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[key] : undefined), dm) ??
-        JSON.parse(absent);
+        path
+          .split('.')
+          .reduce<unknown>(
+            (cur, key) => (cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[key] : undefined),
+            dm,
+          ) ?? JSON.parse(absent);
     }
     const traffic = new RegExp(`^try\\(${bodyRef.replace('.', '\\.')}\\.trafficSplit\\[dm\\.id\\], (.+)\\)$`).exec(arg);
     if (traffic) return (dm: Record<string, unknown>) => body.trafficSplit?.[String(dm.id)] ?? JSON.parse(traffic[1]);
@@ -68,7 +79,8 @@ function evaluateFingerprint(hcl: string, body: LiveEndpoint): string {
   const entries = (body.deployedModels ?? []).map((dm) => {
     const values = getters.map((get) => String(get(dm as unknown as Record<string, unknown>)));
     const parts = template.split('%v');
-    if (parts.length !== values.length + 1) throw new Error(`format "${template}" takes ${parts.length - 1} values, got ${values.length}`);
+    if (parts.length !== values.length + 1)
+      throw new Error(`format "${template}" takes ${parts.length - 1} values, got ${values.length}`);
     return parts.map((p, i) => p + (values[i] ?? '')).join('');
   });
   return createHash('sha256').update(entries.sort().join(',')).digest('hex').slice(0, 16);
@@ -84,7 +96,8 @@ function evaluateDrift(hcl: string, fingerprintHcl: string, status: number, body
   const [, disabledReason, stateLabel, emptyFingerprint, driftLabel] = m;
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   if (status === 404 || (status === 403 && text.includes(disabledReason))) return 'none';
-  if (typeof body === 'string') throw new Error(`HTTP ${status} with a body that is no endpoint: the postcondition fails this plan`);
+  if (typeof body === 'string')
+    throw new Error(`HTTP ${status} with a body that is no endpoint: the postcondition fails this plan`);
   const live = evaluateFingerprint(fingerprintHcl, body);
   const recorded = body.labels?.[stateLabel] ?? emptyFingerprint;
   return live === recorded ? (body.labels?.[driftLabel] ?? 'none') : live;
@@ -93,8 +106,18 @@ function evaluateDrift(hcl: string, fingerprintHcl: string, status: number, body
 const MODEL = 'projects/123/locations/europe-west4/models/yolo26n';
 const SERVING: LiveEndpoint = {
   deployedModels: [
-    { id: '2000000004', model: MODEL, modelVersionId: '4', dedicatedResources: { minReplicaCount: 1, maxReplicaCount: 2 } },
-    { id: '1000000003', model: MODEL, modelVersionId: '3', dedicatedResources: { minReplicaCount: 2, maxReplicaCount: 8 } },
+    {
+      id: '2000000004',
+      model: MODEL,
+      modelVersionId: '4',
+      dedicatedResources: { minReplicaCount: 1, maxReplicaCount: 2 },
+    },
+    {
+      id: '1000000003',
+      model: MODEL,
+      modelVersionId: '3',
+      dedicatedResources: { minReplicaCount: 2, maxReplicaCount: 8 },
+    },
     // Fields Vertex may leave out, to exercise each try() default.
     { id: '3000000005', model: MODEL },
   ],
@@ -120,18 +143,34 @@ describe('the plan-time drift HCL and liveFingerprint', () => {
 
   test('plan a rollout after a hand-made change, and none after the deployer repaired and recorded it', () => {
     // GIVEN someone moved traffic by hand after the last rollout
-    const changed = { ...SERVING, trafficSplit: { '1000000003': 0, '2000000004': 100 }, labels: { [STATE_LABEL]: liveFingerprint(SERVING) } };
+    const changed = {
+      ...SERVING,
+      trafficSplit: { '1000000003': 0, '2000000004': 100 },
+      labels: { [STATE_LABEL]: liveFingerprint(SERVING) },
+    };
     // THEN the trigger becomes the fingerprint of what serves now
     expect(evaluateDrift(drift, fingerprint, 200, changed)).toBe(liveFingerprint(changed));
     // WHEN the deployer has put it back and recorded the drift it repaired
-    const repaired = { ...SERVING, labels: { [STATE_LABEL]: liveFingerprint(SERVING), [DRIFT_LABEL]: liveFingerprint(changed) } };
+    const repaired = {
+      ...SERVING,
+      labels: { [STATE_LABEL]: liveFingerprint(SERVING), [DRIFT_LABEL]: liveFingerprint(changed) },
+    };
     // THEN the trigger keeps the value it had in the repair plan, so the next plan is empty
     expect(evaluateDrift(drift, fingerprint, 200, repaired)).toBe(liveFingerprint(changed));
   });
 
   test('treat a missing endpoint (404) or a Vertex API not enabled yet (first plan of a new project) as "nothing there"', () => {
     expect(evaluateDrift(drift, fingerprint, 404, '{"error":{"status":"NOT_FOUND"}}')).toBe('none');
-    expect(evaluateDrift(drift, fingerprint, 403, '{"error":{"status":"PERMISSION_DENIED","details":[{"reason":"SERVICE_DISABLED"}]}}')).toBe('none');
-    expect(() => evaluateDrift(drift, fingerprint, 403, '{"error":{"status":"PERMISSION_DENIED"}}')).toThrow(/postcondition fails this plan/);
+    expect(
+      evaluateDrift(
+        drift,
+        fingerprint,
+        403,
+        '{"error":{"status":"PERMISSION_DENIED","details":[{"reason":"SERVICE_DISABLED"}]}}',
+      ),
+    ).toBe('none');
+    expect(() => evaluateDrift(drift, fingerprint, 403, '{"error":{"status":"PERMISSION_DENIED"}}')).toThrow(
+      /postcondition fails this plan/,
+    );
   });
 });

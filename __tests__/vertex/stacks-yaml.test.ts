@@ -12,14 +12,20 @@ ${endpoint}    models:
 `;
 }
 
-const OK_MODEL = '{ name: m, version: v1, artifactUri: gs://acme/m, machine: { type: g2-standard-8, accelerator: NVIDIA_L4 }, traffic: 100 }';
+const OK_MODEL =
+  '{ name: m, version: v1, artifactUri: gs://acme/m, machine: { type: g2-standard-8, accelerator: NVIDIA_L4 }, traffic: 100 }';
 
 describe('stacks.yaml models and endpoint rules', () => {
   test('a valid model gets its defaults, the accelerator count from the machine type', () => {
     // WHEN
     const dev = parseStacksConfig(withModel(OK_MODEL.replace('g2-standard-8', 'g2-standard-24'))).environments.dev;
     // THEN
-    expect(dev.models[0]).toMatchObject({ spot: false, containerLogging: true, accessLogging: false, replicas: { min: 1 } });
+    expect(dev.models[0]).toMatchObject({
+      spot: false,
+      containerLogging: true,
+      accessLogging: false,
+      replicas: { min: 1 },
+    });
   });
 
   test('an accelerator that does not fit the machine names the YAML path and what fits', () => {
@@ -32,11 +38,22 @@ describe('stacks.yaml models and endpoint rules', () => {
     expect(problemsOf(withModel(OK_MODEL.replace('name: m,', 'name: "-yolo",')))).toMatch(
       /environments\.dev\.models\[0\]\.name: "-yolo" is not a Vertex model id/,
     );
-    expect(problemsOf(withModel(OK_MODEL.replace('name: m,', 'name: 9yolo,')))).toMatch(/models\[0\]\.name: "9yolo" is not a Vertex model id/);
+    expect(problemsOf(withModel(OK_MODEL.replace('name: m,', 'name: 9yolo,')))).toMatch(
+      /models\[0\]\.name: "9yolo" is not a Vertex model id/,
+    );
   });
 
   test('a wrong accelerator count names the counts allowed', () => {
-    expect(problemsOf(withModel(OK_MODEL.replace('g2-standard-8, accelerator: NVIDIA_L4', 'a2-highgpu-4g, accelerator: NVIDIA_TESLA_A100, count: 2')))).toMatch(
+    expect(
+      problemsOf(
+        withModel(
+          OK_MODEL.replace(
+            'g2-standard-8, accelerator: NVIDIA_L4',
+            'a2-highgpu-4g, accelerator: NVIDIA_TESLA_A100, count: 2',
+          ),
+        ),
+      ),
+    ).toMatch(
       /environments\.dev\.models\[0\]\.machine: a2-highgpu-4g with NVIDIA_TESLA_A100 takes 4 accelerator\(s\) per replica, got 2/,
     );
   });
@@ -48,7 +65,9 @@ describe('stacks.yaml models and endpoint rules', () => {
   });
 
   test('version: v3 is an ordinary alias', () => {
-    expect(parseStacksConfig(withModel(OK_MODEL.replace('version: v1', 'version: v3'))).environments.dev.models[0].version).toBe('v3');
+    expect(
+      parseStacksConfig(withModel(OK_MODEL.replace('version: v1', 'version: v3'))).environments.dev.models[0].version,
+    ).toBe('v3');
   });
 
   test('a deploymentTimeout over 2 hours is refused', () => {
@@ -58,15 +77,18 @@ describe('stacks.yaml models and endpoint rules', () => {
   });
 
   test('a utilization target above 100 percent is refused', () => {
-    expect(problemsOf(withModel(OK_MODEL.replace('traffic: 100', 'traffic: 100, autoscaling: { cpuUtilization: 120 }')))).toMatch(
-      /environments\.dev\.models\[0\]\.autoscaling\.cpuUtilization: 120 is above the maximum 100/,
-    );
+    expect(
+      problemsOf(withModel(OK_MODEL.replace('traffic: 100', 'traffic: 100, autoscaling: { cpuUtilization: 120 }'))),
+    ).toMatch(/environments\.dev\.models\[0\]\.autoscaling\.cpuUtilization: 120 is above the maximum 100/);
   });
 
   test('requestsPerReplica is requests per minute per replica: 500 is fine, 0 is not', () => {
-    const model = (n: number) => withModel(OK_MODEL.replace('traffic: 100', `traffic: 100, autoscaling: { requestsPerReplica: ${n} }`));
+    const model = (n: number) =>
+      withModel(OK_MODEL.replace('traffic: 100', `traffic: 100, autoscaling: { requestsPerReplica: ${n} }`));
     expect(parseStacksConfig(model(500)).environments.dev.models[0].autoscaling).toEqual({ requestsPerReplica: 500 });
-    expect(problemsOf(model(0))).toMatch(/environments\.dev\.models\[0\]\.autoscaling\.requestsPerReplica: 0 is below the minimum 1/);
+    expect(problemsOf(model(0))).toMatch(
+      /environments\.dev\.models\[0\]\.autoscaling\.requestsPerReplica: 0 is below the minimum 1/,
+    );
   });
 
   test('a deploymentTimeout of 0s is refused with its YAML path', () => {
@@ -76,7 +98,16 @@ describe('stacks.yaml models and endpoint rules', () => {
   });
 
   test('an N1 machine with more vCPUs than its GPU count allows is refused', () => {
-    expect(problemsOf(withModel(OK_MODEL.replace('g2-standard-8, accelerator: NVIDIA_L4', 'n1-standard-32, accelerator: NVIDIA_TESLA_V100, count: 1')))).toMatch(
+    expect(
+      problemsOf(
+        withModel(
+          OK_MODEL.replace(
+            'g2-standard-8, accelerator: NVIDIA_L4',
+            'n1-standard-32, accelerator: NVIDIA_TESLA_V100, count: 1',
+          ),
+        ),
+      ),
+    ).toMatch(
       /environments\.dev\.models\[0\]\.machine: n1-standard-32 with NVIDIA_TESLA_V100 takes 4, 8 accelerator\(s\) per replica, got 1/,
     );
   });
@@ -88,9 +119,16 @@ describe('stacks.yaml models and endpoint rules', () => {
   });
 
   test('a GPU duty-cycle target without an accelerator is refused', () => {
-    expect(problemsOf(withModel(OK_MODEL.replace('g2-standard-8, accelerator: NVIDIA_L4', 'n1-standard-8').replace('traffic: 100', 'traffic: 100, autoscaling: { acceleratorDutyCycle: 60 }')))).toMatch(
-      /environments\.dev\.models\[0\]\.autoscaling\.acceleratorDutyCycle: needs an accelerator/,
-    );
+    expect(
+      problemsOf(
+        withModel(
+          OK_MODEL.replace('g2-standard-8, accelerator: NVIDIA_L4', 'n1-standard-8').replace(
+            'traffic: 100',
+            'traffic: 100, autoscaling: { acceleratorDutyCycle: 60 }',
+          ),
+        ),
+      ),
+    ).toMatch(/environments\.dev\.models\[0\]\.autoscaling\.acceleratorDutyCycle: needs an accelerator/);
   });
 
   test('replicas min 0 is refused', () => {
@@ -100,12 +138,18 @@ describe('stacks.yaml models and endpoint rules', () => {
   });
 
   test('a fractional traffic share is refused', () => {
-    expect(problemsOf(withModel(OK_MODEL.replace('traffic: 100', 'traffic: 99.5')))).toMatch(/environments\.dev\.models\[0\]\.traffic: expected a whole number, got 99\.5/);
+    expect(problemsOf(withModel(OK_MODEL.replace('traffic: 100', 'traffic: 99.5')))).toMatch(
+      /environments\.dev\.models\[0\]\.traffic: expected a whole number, got 99\.5/,
+    );
   });
 
   test('the same model version twice is refused', () => {
-    const yaml = withModel(OK_MODEL.replace('traffic: 100', 'traffic: 50')) + `      - ${OK_MODEL.replace('traffic: 100', 'traffic: 50')}\n`;
-    expect(problemsOf(yaml)).toMatch(/environments\.dev\.models\[1\]\.version: m@v1 is already declared at models\[0\]/);
+    const yaml =
+      withModel(OK_MODEL.replace('traffic: 100', 'traffic: 50')) +
+      `      - ${OK_MODEL.replace('traffic: 100', 'traffic: 50')}\n`;
+    expect(problemsOf(yaml)).toMatch(
+      /environments\.dev\.models\[1\]\.version: m@v1 is already declared at models\[0\]/,
+    );
   });
 
   test('private-psc without allowedProjects names the key to add', () => {
@@ -137,11 +181,16 @@ environments:
       /stacks\.yaml:7: environments\.dev\.endpoint: allowedProjects only applies to access: private-psc, not public \(got \["acme-apps-prod"\]; to clear a list inherited from defaults, write allowedProjects: \[\]\)/,
     );
     // AND the fix it names works
-    expect(parseStacksConfig(yaml.replace('{ access: public }', '{ access: public, allowedProjects: [] }')).environments.dev.endpoint.access).toBe('public');
+    expect(
+      parseStacksConfig(yaml.replace('{ access: public }', '{ access: public, allowedProjects: [] }')).environments.dev
+        .endpoint.access,
+    ).toBe('public');
   });
 
   test('an AIP_ environment variable is refused', () => {
-    expect(problemsOf(withModel(OK_MODEL.replace('traffic: 100', 'traffic: 100, env: { AIP_HTTP_PORT: "1" }')))).toMatch(
+    expect(
+      problemsOf(withModel(OK_MODEL.replace('traffic: 100', 'traffic: 100, env: { AIP_HTTP_PORT: "1" }'))),
+    ).toMatch(
       /environments\.dev\.models\[0\]\.env\.AIP_HTTP_PORT: "AIP_HTTP_PORT" is not an environment variable name Vertex allows/,
     );
   });

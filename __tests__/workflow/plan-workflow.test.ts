@@ -91,7 +91,9 @@ describe('the plan workflow', () => {
     for (const file of files) {
       expect(existsSync(path.join(REPO_ROOT, file))).toBe(true);
     }
-    const readsWrittenFiles = allSteps.flatMap(({ step }) => (typeof step.with?.path === 'string' ? [step.with.path] : []));
+    const readsWrittenFiles = allSteps.flatMap(({ step }) =>
+      typeof step.with?.path === 'string' ? [step.with.path] : [],
+    );
     for (const file of readsWrittenFiles) {
       expect(written.has(file)).toBe(true);
     }
@@ -115,7 +117,10 @@ describe('the plan workflow', () => {
     const step = workflow.jobs.test.steps.find((s) => s.id === 'environments');
     const output = path.join(mkdtempSync(path.join(tmpdir(), 'gh-output-')), 'GITHUB_OUTPUT');
     // WHEN
-    execFileSync('bash', ['-e', '-c', step?.run ?? 'false'], { cwd: REPO_ROOT, env: { ...process.env, GITHUB_OUTPUT: output } });
+    execFileSync('bash', ['-e', '-c', step?.run ?? 'false'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, GITHUB_OUTPUT: output },
+    });
     // THEN
     const line = readFileSync(output, 'utf8').trim();
     expect(line.startsWith('list=')).toBe(true);
@@ -134,22 +139,28 @@ describe('the plan workflow', () => {
     expect(diff.permissions).toMatchObject({ 'pull-requests': 'write' });
   });
 
-  test('a fork\'s pull request gets a clear note instead of a failing diff job', () => {
+  test("a fork's pull request gets a clear note instead of a failing diff job", () => {
     // GIVEN the note step of the test job
     const note = workflow.jobs.test.steps.find((s) => s.if?.includes('head.repo.full_name'));
     expect(note?.if).toBe(`github.event_name == 'pull_request' && ${SAME_REPOSITORY.replace('==', '!=')}`);
     const summary = path.join(mkdtempSync(path.join(tmpdir(), 'gh-summary-')), 'SUMMARY');
     // WHEN its shell runs as GitHub would
-    const stdout = execFileSync('bash', ['-e', '-c', note?.run ?? 'false'], { cwd: REPO_ROOT, env: { ...process.env, GITHUB_STEP_SUMMARY: summary } }).toString();
+    const stdout = execFileSync('bash', ['-e', '-c', note?.run ?? 'false'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, GITHUB_STEP_SUMMARY: summary },
+    }).toString();
     // THEN the run page shows why there is no plan, and the diff job (credentials, comment) is skipped
     expect(stdout).toMatch(/^::notice title=No plan for a fork::.*fork.*no cdktf diff/m);
     expect(readFileSync(summary, 'utf8')).toMatch(/comes from a fork.*no cloud credentials/);
     expect(workflow.jobs.diff.if).toContain(SAME_REPOSITORY);
   });
 
-  test('plans and the staging deploy wait for each other\'s state lock instead of failing', () => {
+  test("plans and the staging deploy wait for each other's state lock instead of failing", () => {
     // THEN Terraform waits for a held lock in plan (cdktf diff) and apply (cdktf deploy)...
-    expect(workflow.env).toMatchObject({ TF_CLI_ARGS_plan: '-lock-timeout=20m', TF_CLI_ARGS_apply: '-lock-timeout=20m' });
+    expect(workflow.env).toMatchObject({
+      TF_CLI_ARGS_plan: '-lock-timeout=20m',
+      TF_CLI_ARGS_apply: '-lock-timeout=20m',
+    });
     // ...one plan per pull request and environment at a time, never cancelled while holding the lock...
     expect(workflow.jobs.diff.concurrency).toEqual({
       group: 'diff-${{ github.event.pull_request.number }}-${{ matrix.environment }}',

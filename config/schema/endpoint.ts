@@ -13,10 +13,14 @@ export const endpointSchema = z.strictObject({
   allowedProjects: z
     .array(matching(PROJECT_ID, 'a GCP project id'))
     .optional()
-    .describe('Projects allowed to connect to a `private-psc` endpoint (required and non-empty there, refused elsewhere).'),
+    .describe(
+      'Projects allowed to connect to a `private-psc` endpoint (required and non-empty there, refused elsewhere).',
+    ),
   endpointId: matching(ENDPOINT_ID, 'an endpoint id of 1 to 9 digits without a leading zero')
     .optional()
-    .describe("Numeric endpoint id, 1 to 9 digits (Vertex's limit for a numeric id); derived from the project, region and stack when absent."),
+    .describe(
+      "Numeric endpoint id, 1 to 9 digits (Vertex's limit for a numeric id); derived from the project, region and stack when absent.",
+    ),
   requestLogging: z
     .strictObject({
       bigqueryUri: matching(BIGQUERY_URI, 'a BigQuery URI such as bq://project.dataset').describe(
@@ -26,7 +30,9 @@ export const endpointSchema = z.strictObject({
     })
     .optional()
     .describe('Request/response logging to BigQuery.'),
-  kmsKeyName: matching(KMS_KEY_NAME, 'a Cloud KMS key name').optional().describe('Cloud KMS key protecting the endpoint (CMEK).'),
+  kmsKeyName: matching(KMS_KEY_NAME, 'a Cloud KMS key name')
+    .optional()
+    .describe('Cloud KMS key protecting the endpoint (CMEK).'),
   allowPublic: z
     .boolean()
     .default(false)

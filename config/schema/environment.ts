@@ -26,7 +26,9 @@ const environmentObject = z.strictObject({
   models: z.array(modelSchema).default([]).describe('Model versions deployed to the endpoint.'),
   alerts: alertsSchema
     .default(alertsSchema.parse({}))
-    .describe('Alert policies and dashboard of the endpoint: every endpoint gets them, with these defaults when absent.'),
+    .describe(
+      'Alert policies and dashboard of the endpoint: every endpoint gets them, with these defaults when absent.',
+    ),
 });
 
 /** `defaults:` any environment key; every field optional. */
@@ -47,7 +49,9 @@ export const environmentSchema = environmentObject.superRefine((env, ctx) => {
       input: env.endpoint.allowedProjects,
     });
   }
-  for (const p of servedVersionsProblems(env.models.map((m) => ({ key: `${m.name}@${m.version}`, traffic: m.traffic })))) {
+  for (const p of servedVersionsProblems(
+    env.models.map((m) => ({ key: `${m.name}@${m.version}`, traffic: m.traffic })),
+  )) {
     ctx.addIssue({
       code: 'custom',
       path: p.index === undefined ? ['models'] : ['models', p.index, p.field],

@@ -14,9 +14,7 @@ export const imageSchema = z.strictObject({
     .describe('Docker build context, relative to the repository root; its content hash is the image tag.'),
   dockerfile: z.string().min(1).default('Dockerfile').describe('Dockerfile, relative to the build context.'),
   buildArgs: z.record(z.string(), z.string()).default({}).describe('Docker build arguments (part of the tag).'),
-  keepVersions: intBetween(1, 1000)
-    .default(10)
-    .describe('Cleanup policy: the newest versions, always kept.'),
+  keepVersions: intBetween(1, 1000).default(10).describe('Cleanup policy: the newest versions, always kept.'),
   deleteUntaggedAfterDays: intBetween(1, 3650)
     .default(7)
     .describe('Cleanup policy: untagged versions older than this are deleted (unless among the newest).'),

@@ -58,18 +58,23 @@ export const modelSchema = z
     name: matching(MODEL_ID, 'a Vertex model id').describe('Vertex model id; versions are uploaded under it.'),
     version: matching(VERSION_ALIAS, 'a Vertex version alias')
       .refine((v) => !RESERVED_VERSION_ALIASES.includes(v), {
-        error: (iss) => `${JSON.stringify(iss.input)} is reserved by Vertex (it always names one version of every model); pick another alias`,
+        error: (iss) =>
+          `${JSON.stringify(iss.input)} is reserved by Vertex (it always names one version of every model); pick another alias`,
       })
       .describe('Version alias; a new version is uploaded under the same model.'),
     artifactUri: gcsUri.describe('Folder with the model artifacts; reaches the container as `AIP_STORAGE_URI`.'),
     machine: machineSchema.describe('Machine, accelerator and accelerator count of each replica.'),
     replicas: replicasSchema.default({ min: 1 }).describe('Replica bounds.'),
     autoscaling: autoscalingSchema.optional().describe('Autoscaling targets.'),
-    traffic: intBetween(0, 100).default(0).describe("Percent of the endpoint's traffic; all models' shares add up to 100."),
+    traffic: intBetween(0, 100)
+      .default(0)
+      .describe("Percent of the endpoint's traffic; all models' shares add up to 100."),
     spot: z.boolean().default(false).describe('Run replicas on Spot VMs.'),
     containerLogging: z.boolean().default(true).describe('Container stdout/stderr to Cloud Logging.'),
     accessLogging: z.boolean().default(false).describe('One log entry per prediction request.'),
-    sharedMemorySizeMb: intBetween(SHARED_MEMORY_MB.min, SHARED_MEMORY_MB.max).optional().describe('`/dev/shm` size of the container, MB.'),
+    sharedMemorySizeMb: intBetween(SHARED_MEMORY_MB.min, SHARED_MEMORY_MB.max)
+      .optional()
+      .describe('`/dev/shm` size of the container, MB.'),
     env: z
       .record(z.string(), z.string())
       .superRefine((env, ctx) => {

@@ -24,7 +24,11 @@ export class RequiredLabelsAspect implements IAspect {
 
   visit(node: IConstruct): void {
     const wanted = Object.entries(this.labels);
-    if (wanted.length === 0 || !TerraformResource.isTerraformResource(node) || !node.terraformResourceType.startsWith('google_')) {
+    if (
+      wanted.length === 0 ||
+      !TerraformResource.isTerraformResource(node) ||
+      !node.terraformResourceType.startsWith('google_')
+    ) {
       return;
     }
     const resource = node as TerraformResource & Record<string, unknown>;
@@ -35,12 +39,12 @@ export class RequiredLabelsAspect implements IAspect {
       const defaults = providerOf(resource)?.defaultLabels;
       if (isUnresolved(own) || isUnresolved(defaults)) return;
       carried = { ...defaults, ...own };
-      where = 'neither in its `labels` nor in the google provider\'s `default_labels`';
+      where = "neither in its `labels` nor in the google provider's `default_labels`";
     } else if ('userLabelsInput' in resource) {
       const own = resource.userLabelsInput as Labels | undefined;
       if (isUnresolved(own)) return;
       carried = own ?? {};
-      where = 'in its `user_labels` (the provider\'s `default_labels` do not reach this resource type)';
+      where = "in its `user_labels` (the provider's `default_labels` do not reach this resource type)";
     } else {
       return;
     }
@@ -51,7 +55,7 @@ export class RequiredLabelsAspect implements IAspect {
         `${node.terraformResourceType} ${node.node.path} has none of the environment's labels (${formatLabels(this.labels)}) ${where}`,
         resource.terraformResourceType.startsWith('google_monitoring_')
           ? 'pass the environment labels to the construct (e.g. `labels` of EndpointAlarms / NotificationChannels), as ServingStack does'
-          : 'set `labels` in stacks.yaml (they become the provider\'s default_labels) or give the resource `labels` in code',
+          : "set `labels` in stacks.yaml (they become the provider's default_labels) or give the resource `labels` in code",
       );
     }
   }
@@ -62,7 +66,9 @@ function providerOf(resource: TerraformResource): googleProvider.GoogleProvider 
   if (resource.provider instanceof googleProvider.GoogleProvider) return resource.provider;
   return TerraformStack.of(resource)
     .node.findAll()
-    .find((c): c is googleProvider.GoogleProvider => c instanceof googleProvider.GoogleProvider && c.alias === undefined);
+    .find(
+      (c): c is googleProvider.GoogleProvider => c instanceof googleProvider.GoogleProvider && c.alias === undefined,
+    );
 }
 
 function isUnresolved(labels: Labels | undefined): boolean {

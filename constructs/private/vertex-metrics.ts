@@ -36,7 +36,13 @@ export type LatencyPercentile = 50 | 95 | 99;
 
 /** The metric builders for one endpoint, by its numeric id. */
 export function vertexEndpointMetrics(endpointId: string) {
-  const metric = (name: string, label: string, unit: string, aggregation: MonitoringMetric['aggregation'], metricFilters: string[] = []) =>
+  const metric = (
+    name: string,
+    label: string,
+    unit: string,
+    aggregation: MonitoringMetric['aggregation'],
+    metricFilters: string[] = [],
+  ) =>
     new MonitoringMetric({
       metricType: PREFIX + name,
       resourceType: ENDPOINT_RESOURCE,
@@ -46,9 +52,24 @@ export function vertexEndpointMetrics(endpointId: string) {
       label,
       unit,
     });
-  const rate = { alignmentPeriodSeconds: PERIOD, perSeriesAligner: 'ALIGN_RATE', crossSeriesReducer: 'REDUCE_SUM', groupByFields: BY_DEPLOYED_MODEL };
-  const perReplicaMean = { alignmentPeriodSeconds: PERIOD, perSeriesAligner: 'ALIGN_MEAN', crossSeriesReducer: 'REDUCE_MEAN', groupByFields: BY_DEPLOYED_MODEL };
-  const replicaCount = { alignmentPeriodSeconds: PERIOD, perSeriesAligner: 'ALIGN_MEAN', crossSeriesReducer: 'REDUCE_SUM', groupByFields: BY_DEPLOYED_MODEL };
+  const rate = {
+    alignmentPeriodSeconds: PERIOD,
+    perSeriesAligner: 'ALIGN_RATE',
+    crossSeriesReducer: 'REDUCE_SUM',
+    groupByFields: BY_DEPLOYED_MODEL,
+  };
+  const perReplicaMean = {
+    alignmentPeriodSeconds: PERIOD,
+    perSeriesAligner: 'ALIGN_MEAN',
+    crossSeriesReducer: 'REDUCE_MEAN',
+    groupByFields: BY_DEPLOYED_MODEL,
+  };
+  const replicaCount = {
+    alignmentPeriodSeconds: PERIOD,
+    perSeriesAligner: 'ALIGN_MEAN',
+    crossSeriesReducer: 'REDUCE_SUM',
+    groupByFields: BY_DEPLOYED_MODEL,
+  };
 
   return {
     /** End-to-end (`latency_type="total"`) prediction latency at a percentile, ms. */

@@ -65,7 +65,9 @@ export type AutoscalingMetricKey = keyof typeof AUTOSCALING_METRICS;
  * `autoscaling_target_request_count_per_minute`); Vertex documents no upper bound, so 1 000 000 a
  * minute (about 16 700 a second per replica) is a sanity cap, not a Vertex limit.
  */
-export const AUTOSCALING_TARGETS: Readonly<Record<AutoscalingMetricKey, { readonly min: number; readonly max: number; readonly unit: string }>> = {
+export const AUTOSCALING_TARGETS: Readonly<
+  Record<AutoscalingMetricKey, { readonly min: number; readonly max: number; readonly unit: string }>
+> = {
   acceleratorDutyCycle: { min: 1, max: 100, unit: 'percent' },
   cpuUtilization: { min: 1, max: 100, unit: 'percent' },
   requestsPerReplica: { min: 1, max: 1_000_000, unit: 'requests per minute per replica' },
@@ -86,12 +88,17 @@ export const DEFAULT_AUTOSCALING_TARGETS: Readonly<Record<string, number>> = {
  * one Vertex knows, and a GPU duty-cycle target needs an accelerator (a CPU-only machine has no
  * duty cycle to measure).
  */
-export function autoscalingProblems(targets: Readonly<Record<string, number | undefined>>, hasAccelerator: boolean): { key: string; message: string }[] {
+export function autoscalingProblems(
+  targets: Readonly<Record<string, number | undefined>>,
+  hasAccelerator: boolean,
+): { key: string; message: string }[] {
   return Object.entries(targets)
     .filter(([, target]) => target !== undefined)
     .flatMap(([key]) => {
-      if (!(key in AUTOSCALING_METRICS)) return [{ key, message: `unknown metric; allowed: ${Object.keys(AUTOSCALING_METRICS).join(', ')}` }];
-      if (key === 'acceleratorDutyCycle' && !hasAccelerator) return [{ key, message: 'needs an accelerator: a CPU-only machine has no GPU duty cycle' }];
+      if (!(key in AUTOSCALING_METRICS))
+        return [{ key, message: `unknown metric; allowed: ${Object.keys(AUTOSCALING_METRICS).join(', ')}` }];
+      if (key === 'acceleratorDutyCycle' && !hasAccelerator)
+        return [{ key, message: 'needs an accelerator: a CPU-only machine has no GPU duty cycle' }];
       return [];
     });
 }
@@ -134,7 +141,12 @@ const G2_L4_COUNT: Record<string, number> = { '4': 1, '8': 1, '12': 1, '16': 1, 
  * N1 machines take 1, 2, 4 (or 8) GPUs, and each GPU count caps the vCPUs of the machine
  * (https://cloud.google.com/compute/docs/gpus#n1-gpus): GPU count -> most vCPUs allowed.
  */
-const N1_MAX_VCPUS: Readonly<Record<'NVIDIA_TESLA_T4' | 'NVIDIA_TESLA_P4' | 'NVIDIA_TESLA_P100' | 'NVIDIA_TESLA_V100', Readonly<Record<number, number>>>> = {
+const N1_MAX_VCPUS: Readonly<
+  Record<
+    'NVIDIA_TESLA_T4' | 'NVIDIA_TESLA_P4' | 'NVIDIA_TESLA_P100' | 'NVIDIA_TESLA_V100',
+    Readonly<Record<number, number>>
+  >
+> = {
   NVIDIA_TESLA_T4: { 1: 48, 2: 48, 4: 96 },
   NVIDIA_TESLA_P4: { 1: 24, 2: 48, 4: 96 },
   NVIDIA_TESLA_P100: { 1: 16, 2: 32, 4: 64 },
@@ -177,9 +189,19 @@ const MACHINE_RULES: readonly MachineRule[] = [
     cpuOnly: false,
     accelerators: { NVIDIA_L4: (t) => [G2_L4_COUNT[t.split('-')[2]]] },
   },
-  { pattern: /^a2-highgpu-(1|2|4|8)g$/, family: 'A2', cpuOnly: false, accelerators: { NVIDIA_TESLA_A100: countInName } },
+  {
+    pattern: /^a2-highgpu-(1|2|4|8)g$/,
+    family: 'A2',
+    cpuOnly: false,
+    accelerators: { NVIDIA_TESLA_A100: countInName },
+  },
   { pattern: /^a2-megagpu-16g$/, family: 'A2', cpuOnly: false, accelerators: { NVIDIA_TESLA_A100: countInName } },
-  { pattern: /^a2-ultragpu-(1|2|4|8)g$/, family: 'A2', cpuOnly: false, accelerators: { NVIDIA_A100_80GB: countInName } },
+  {
+    pattern: /^a2-ultragpu-(1|2|4|8)g$/,
+    family: 'A2',
+    cpuOnly: false,
+    accelerators: { NVIDIA_A100_80GB: countInName },
+  },
   { pattern: /^a3-highgpu-(1|2|4|8)g$/, family: 'A3', cpuOnly: false, accelerators: { NVIDIA_H100_80GB: countInName } },
   { pattern: /^a3-megagpu-8g$/, family: 'A3', cpuOnly: false, accelerators: { NVIDIA_H100_MEGA_80GB: countInName } },
   { pattern: /^a3-ultragpu-8g$/, family: 'A3', cpuOnly: false, accelerators: { NVIDIA_H200_141GB: countInName } },
@@ -227,10 +249,14 @@ export function machineProblems(m: MachineChoice): string[] {
   const ok = counts(m.type);
   const count = m.count ?? rule.defaultCount ?? ok[0];
   if (ok.length === 0) {
-    return [`${m.type} has more vCPUs than any ${m.accelerator} count allows on ${rule.family} (https://cloud.google.com/compute/docs/gpus#n1-gpus); pick a smaller machine type`];
+    return [
+      `${m.type} has more vCPUs than any ${m.accelerator} count allows on ${rule.family} (https://cloud.google.com/compute/docs/gpus#n1-gpus); pick a smaller machine type`,
+    ];
   }
   if (!ok.includes(count)) {
-    return [`${m.type} with ${m.accelerator} takes ${ok.join(', ')} accelerator(s) per replica, got ${count}${m.count === undefined ? ' (the default)' : ''}`];
+    return [
+      `${m.type} with ${m.accelerator} takes ${ok.join(', ')} accelerator(s) per replica, got ${count}${m.count === undefined ? ' (the default)' : ''}`,
+    ];
   }
   return [];
 }
@@ -242,7 +268,6 @@ export function acceleratorCount(m: MachineChoice): number {
   const rule = MACHINE_RULES.find((r) => r.pattern.test(m.type));
   return rule?.defaultCount ?? rule?.accelerators[m.accelerator as AcceleratorType]?.(m.type)[0] ?? 1;
 }
-
 
 /** A problem found by a cross-field rule: which field (relative to the rule's input) and what is wrong. */
 export interface RuleProblem {
@@ -261,7 +286,13 @@ export interface RuleProblem {
 export function endpointAccessProblems(access: string, allowedProjects: readonly string[] | undefined): RuleProblem[] {
   const allowed = allowedProjects ?? [];
   if (access === 'private-psc' && allowed.length === 0) {
-    return [{ field: 'allowedProjects', message: 'a private-psc endpoint needs at least one project allowed to connect (allowedProjects: [consumer-project])' }];
+    return [
+      {
+        field: 'allowedProjects',
+        message:
+          'a private-psc endpoint needs at least one project allowed to connect (allowedProjects: [consumer-project])',
+      },
+    ];
   }
   if (access !== 'private-psc' && allowed.length > 0) {
     return [
@@ -287,13 +318,20 @@ export interface ServedVersion {
  * any), and each model version is declared once (a second one would get the same DeployedModel id
  * or a clashing version alias).
  */
-export function servedVersionsProblems(versions: readonly ServedVersion[], label: (index: number) => string = (i) => `models[${i}]`): RuleProblem[] {
+export function servedVersionsProblems(
+  versions: readonly ServedVersion[],
+  label: (index: number) => string = (i) => `models[${i}]`,
+): RuleProblem[] {
   const problems: RuleProblem[] = [];
   const seen = new Map<string, number>();
   versions.forEach((v, i) => {
     const first = seen.get(v.key);
     if (first !== undefined) {
-      problems.push({ field: 'version', index: i, message: `${v.key} is already declared at ${label(first)}; each model version once per endpoint` });
+      problems.push({
+        field: 'version',
+        index: i,
+        message: `${v.key} is already declared at ${label(first)}; each model version once per endpoint`,
+      });
     } else {
       seen.set(v.key, i);
     }

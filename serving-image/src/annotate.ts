@@ -9,13 +9,30 @@ export interface Drawable {
 }
 
 // Ultralytics' default palette (first 10 colours), cycled by class id.
-const PALETTE = ['#FF3838', '#FF9D97', '#FF701F', '#FFB21D', '#CFD231', '#48F90A', '#92CC17', '#3DDB86', '#1A9334', '#00D4BB'];
+const PALETTE = [
+  '#FF3838',
+  '#FF9D97',
+  '#FF701F',
+  '#FFB21D',
+  '#CFD231',
+  '#48F90A',
+  '#92CC17',
+  '#3DDB86',
+  '#1A9334',
+  '#00D4BB',
+];
 
 /**
  * Draws boxes and labels over the (EXIF-oriented) image with an SVG overlay and encodes a JPEG.
  * @returns base64 JPEG
  */
-export async function annotateImage(bytes: Buffer, width: number, height: number, detections: readonly Drawable[], maxPixels: number): Promise<string> {
+export async function annotateImage(
+  bytes: Buffer,
+  width: number,
+  height: number,
+  detections: readonly Drawable[],
+  maxPixels: number,
+): Promise<string> {
   const stroke = Math.max(2, Math.round(Math.min(width, height) / 300));
   const font = Math.max(12, stroke * 6);
   const shapes = detections.map((d) => {

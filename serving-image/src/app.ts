@@ -1,5 +1,12 @@
 import { performance } from 'node:perf_hooks';
-import Fastify, { FastifyBaseLogger, FastifyError, LogController, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import Fastify, {
+  FastifyBaseLogger,
+  FastifyError,
+  LogController,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+} from 'fastify';
 import type { Logger } from 'pino';
 import { annotateImage } from './annotate';
 import { className } from './class-names';
@@ -113,7 +120,11 @@ export function buildApp(options: AppOptions): ServingApp {
    */
   let uploading = 0;
 
-  const app = Fastify({ loggerInstance: options.logger as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: config.maxRequestBytes });
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.maxRequestBytes,
+  });
 
   // Only JSON and images: anything else (fastify also parses text/plain by default) is a 415.
   app.removeContentTypeParser('text/plain');
@@ -124,22 +135,38 @@ export function buildApp(options: AppOptions): ServingApp {
 
   app.addHook('onResponse', async (request, reply) => {
     const url = request.routeOptions.url;
-    const route = url === predictRoute ? 'predict' : url === healthRoute ? 'health' : url ?? 'unmatched';
+    const route = url === predictRoute ? 'predict' : url === healthRoute ? 'health' : (url ?? 'unmatched');
     metrics.requests.inc({ route, status: reply.statusCode });
     if (route === 'predict') metrics.latency.observe(reply.elapsedTime / 1000);
-    request.log.info({ method: request.method, route, status: reply.statusCode, latencyMs: Math.round(reply.elapsedTime * 10) / 10, instances: request.instanceCount ?? 0 }, 'request');
+    request.log.info(
+      {
+        method: request.method,
+        route,
+        status: reply.statusCode,
+        latencyMs: Math.round(reply.elapsedTime * 10) / 10,
+        instances: request.instanceCount ?? 0,
+      },
+      'request',
+    );
   });
 
   app.setErrorHandler((err: FastifyError | HttpError, request, reply) => {
     const httpError = toHttpError(err);
     if (httpError.status >= 500 && httpError.code === 'INTERNAL') request.log.error({ err }, 'predict failed');
     // The message never holds image bytes: they are only ever in buffers, never in error text.
-    else request.log.warn({ code: httpError.code, status: httpError.status, instance: httpError.instance, reason: httpError.message }, 'request refused');
-    if (httpError.retryAfterSeconds !== undefined) void reply.header('retry-after', String(httpError.retryAfterSeconds));
+    else
+      request.log.warn(
+        { code: httpError.code, status: httpError.status, instance: httpError.instance, reason: httpError.message },
+        'request refused',
+      );
+    if (httpError.retryAfterSeconds !== undefined)
+      void reply.header('retry-after', String(httpError.retryAfterSeconds));
     return reply.status(httpError.status).send(httpError.toJSON());
   });
   app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send(new HttpError(404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`).toJSON()),
+    reply
+      .status(404)
+      .send(new HttpError(404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`).toJSON()),
   );
 
   app.get(healthRoute, async (_req, reply) => {
@@ -154,47 +181,58 @@ export function buildApp(options: AppOptions): ServingApp {
   function admit(images: number): Engine {
     if (shuttingDown) throw new HttpError(503, 'SHUTTING_DOWN', 'the server is shutting down');
     if (!engine) throw new HttpError(503, 'NOT_READY', 'the model is still loading', undefined, 5);
-    if (!engine.healthy) throw new HttpError(503, 'WORKER_FAILED', 'no inference worker is ready (one is being replaced); retry', undefined, 1);
+    if (!engine.healthy)
+      throw new HttpError(
+        503,
+        'WORKER_FAILED',
+        'no inference worker is ready (one is being replaced); retry',
+        undefined,
+        1,
+      );
     if (!engine.hasRoom(uploading + decoding + images)) {
       throw new HttpError(429, 'QUEUE_FULL', 'the inference queue is full (MAX_QUEUE_SIZE); retry later', undefined, 1);
     }
     return engine;
   }
 
-  app.post(predictRoute, {
-    // Under overload, refuse before the body is read and parsed: a flood of refused multi-megabyte
-    // bodies would otherwise take the CPU the inferences need.
-    onRequest: async (request, reply) => {
-      admit(1);
-      uploading++;
-      metrics.uploads.inc();
-      let held = true;
-      request.releaseUpload = () => {
-        if (held) {
-          uploading--;
-          metrics.uploads.dec();
-        }
-        held = false;
-      };
-      // Also when the body never gets parsed (too large, invalid JSON: onResponse) or the client
-      // goes away mid-upload (no response: the socket's close).
-      reply.raw.once('close', request.releaseUpload);
+  app.post(
+    predictRoute,
+    {
+      // Under overload, refuse before the body is read and parsed: a flood of refused multi-megabyte
+      // bodies would otherwise take the CPU the inferences need.
+      onRequest: async (request, reply) => {
+        admit(1);
+        uploading++;
+        metrics.uploads.inc();
+        let held = true;
+        request.releaseUpload = () => {
+          if (held) {
+            uploading--;
+            metrics.uploads.dec();
+          }
+          held = false;
+        };
+        // Also when the body never gets parsed (too large, invalid JSON: onResponse) or the client
+        // goes away mid-upload (no response: the socket's close).
+        reply.raw.once('close', request.releaseUpload);
+      },
+      onResponse: async (request) => request.releaseUpload?.(),
     },
-    onResponse: async (request) => request.releaseUpload?.(),
-  }, async (request: FastifyRequest, reply: FastifyReply) => {
-    request.releaseUpload?.();
-    const parsed = parseRequest(request, admit(1));
-    request.instanceCount = parsed.images.length;
-    // Refuse at once, before decoding anything, when the queue cannot take every image.
-    const e = admit(parsed.images.length);
-    active++;
-    try {
-      return reply.send({ predictions: await predict(e, parsed) });
-    } finally {
-      active--;
-      if (active === 0) idle?.();
-    }
-  });
+    async (request: FastifyRequest, reply: FastifyReply) => {
+      request.releaseUpload?.();
+      const parsed = parseRequest(request, admit(1));
+      request.instanceCount = parsed.images.length;
+      // Refuse at once, before decoding anything, when the queue cannot take every image.
+      const e = admit(parsed.images.length);
+      active++;
+      try {
+        return reply.send({ predictions: await predict(e, parsed) });
+      } finally {
+        active--;
+        if (active === 0) idle?.();
+      }
+    },
+  );
 
   if (options.serveMetrics ?? true) registerMetricsRoute(app, metrics);
 
@@ -221,7 +259,12 @@ export function buildApp(options: AppOptions): ServingApp {
     }
     const images = prepared.map((p) => (p as PromiseFulfilledResult<PreparedImage>).value);
     const { parameters: p } = req;
-    const decode: DecodeOptions = { confidence: p.confidence, iou: p.iou, maxDetections: p.maxDetections, classes: p.classes };
+    const decode: DecodeOptions = {
+      confidence: p.confidence,
+      iou: p.iou,
+      maxDetections: p.maxDetections,
+      classes: p.classes,
+    };
     // The first image that fails (429, 503 timeout, worker failure) answers the request: drop the
     // request's other images still queued rather than infer them for nobody.
     const abandon = new AbortController();
@@ -247,8 +290,16 @@ export function buildApp(options: AppOptions): ServingApp {
         });
         const prediction: Prediction = { detections, detection_count: detections.length };
         if (!p.returnAnnotatedImage) return prediction;
-        const drawn = detections.map((d) => ({ label: d.class, classId: d.class_id, confidence: d.confidence, bbox: d.bbox }));
-        return { ...prediction, annotated_image: await annotateImage(req.images[i], img.width, img.height, drawn, config.maxImagePixels) };
+        const drawn = detections.map((d) => ({
+          label: d.class,
+          classId: d.class_id,
+          confidence: d.confidence,
+          bbox: d.bbox,
+        }));
+        return {
+          ...prediction,
+          annotated_image: await annotateImage(req.images[i], img.width, img.height, drawn, config.maxImagePixels),
+        };
       }),
     );
   }
@@ -268,21 +319,33 @@ export function buildApp(options: AppOptions): ServingApp {
 
 /** Adds `GET /metrics` (Prometheus text format) to an app. */
 export function registerMetricsRoute(app: FastifyInstance, metrics: ServerMetrics): void {
-  app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  app.get('/metrics', async (_req, reply) =>
+    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
 }
 
 function toHttpError(err: FastifyError | HttpError): HttpError {
   if (err instanceof HttpError) return err;
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new HttpError(413, 'BODY_TOO_LARGE', `the body is larger than ${err.message.match(/\d+/)?.[0] ?? 'the limit'} bytes (MAX_REQUEST_BYTES)`);
+      return new HttpError(
+        413,
+        'BODY_TOO_LARGE',
+        `the body is larger than ${err.message.match(/\d+/)?.[0] ?? 'the limit'} bytes (MAX_REQUEST_BYTES)`,
+      );
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `send application/json, or an image (${[...SUPPORTED_FORMATS].join(', ')}) as image/* or application/octet-stream`);
+      return new HttpError(
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+        `send application/json, or an image (${[...SUPPORTED_FORMATS].join(', ')}) as image/* or application/octet-stream`,
+      );
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new HttpError(400, 'INVALID_JSON', 'the body is empty');
   }
-  if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON/i.test(err.message))) return new HttpError(400, 'INVALID_JSON', `the body is not valid JSON: ${err.message}`);
-  if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return new HttpError(err.statusCode, 'INVALID_REQUEST', err.message);
+  if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON/i.test(err.message)))
+    return new HttpError(400, 'INVALID_JSON', `the body is not valid JSON: ${err.message}`);
+  if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500)
+    return new HttpError(err.statusCode, 'INVALID_REQUEST', err.message);
   return new HttpError(500, 'INTERNAL', 'internal error');
 }
 

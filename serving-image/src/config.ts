@@ -66,7 +66,10 @@ export class ConfigError extends Error {
  * unset, multi-GPU machine types need GPU_COUNT (and WORKERS) set to their GPU count.
  */
 function visibleGpus(cudaVisibleDevices: string | undefined): number {
-  const ids = (cudaVisibleDevices ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '' && s !== '-1');
+  const ids = (cudaVisibleDevices ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '' && s !== '-1');
   return Math.max(1, ids.length);
 }
 
@@ -91,13 +94,15 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
   };
   const route = (name: string, fallback: string): string => {
     const raw = env[name] || fallback;
-    if (!raw.startsWith('/') || /\s/.test(raw)) problems.push(`${name}=${JSON.stringify(raw)}: must be a URL path starting with "/"`);
+    if (!raw.startsWith('/') || /\s/.test(raw))
+      problems.push(`${name}=${JSON.stringify(raw)}: must be a URL path starting with "/"`);
     return raw;
   };
 
   const healthRoute = route('AIP_HEALTH_ROUTE', '/health');
   const predictRoute = route('AIP_PREDICT_ROUTE', '/predict');
-  if (healthRoute === predictRoute) problems.push(`AIP_HEALTH_ROUTE and AIP_PREDICT_ROUTE are both ${JSON.stringify(healthRoute)}: they must differ`);
+  if (healthRoute === predictRoute)
+    problems.push(`AIP_HEALTH_ROUTE and AIP_PREDICT_ROUTE are both ${JSON.stringify(healthRoute)}: they must differ`);
 
   let model: ServerConfig['model'] = { kind: 'file', uri: '' };
   if (env.MODEL_PATH) {
@@ -107,21 +112,27 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     }
   } else if (env.AIP_STORAGE_URI) {
     model = { kind: 'folder', uri: env.AIP_STORAGE_URI };
-    if (!/^gs:\/\/[^/]+/.test(env.AIP_STORAGE_URI)) problems.push(`AIP_STORAGE_URI=${JSON.stringify(env.AIP_STORAGE_URI)}: must be a gs:// URI`);
+    if (!/^gs:\/\/[^/]+/.test(env.AIP_STORAGE_URI))
+      problems.push(`AIP_STORAGE_URI=${JSON.stringify(env.AIP_STORAGE_URI)}: must be a gs:// URI`);
   } else {
-    problems.push('no model: set MODEL_PATH (a local .onnx file or a gs:// URI) or AIP_STORAGE_URI (a gs:// folder holding one .onnx file)');
+    problems.push(
+      'no model: set MODEL_PATH (a local .onnx file or a gs:// URI) or AIP_STORAGE_URI (a gs:// folder holding one .onnx file)',
+    );
   }
 
   const eps = (env.EXECUTION_PROVIDERS || 'tensorrt,cuda,cpu').split(',').map((s) => s.trim().toLowerCase());
   const unknown = eps.filter((ep) => !(KNOWN_EXECUTION_PROVIDERS as readonly string[]).includes(ep));
   if (unknown.length > 0 || eps.length === 0) {
-    problems.push(`EXECUTION_PROVIDERS=${JSON.stringify(env.EXECUTION_PROVIDERS)}: ${unknown.map((u) => JSON.stringify(u)).join(', ')} unknown; use a comma-separated list of ${KNOWN_EXECUTION_PROVIDERS.join(', ')}`);
+    problems.push(
+      `EXECUTION_PROVIDERS=${JSON.stringify(env.EXECUTION_PROVIDERS)}: ${unknown.map((u) => JSON.stringify(u)).join(', ')} unknown; use a comma-separated list of ${KNOWN_EXECUTION_PROVIDERS.join(', ')}`,
+    );
   }
 
   const cores = availableParallelism();
   const workers = int('WORKERS', 1, 1, 64);
   const logLevel = env.LOG_LEVEL || 'info';
-  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)}: must be one of ${LOG_LEVELS.join(', ')}`);
+  if (!LOG_LEVELS.includes(logLevel))
+    problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)}: must be one of ${LOG_LEVELS.join(', ')}`);
 
   const config: ServerConfig = {
     host: env.HOST || '0.0.0.0',
@@ -154,10 +165,14 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
   // A request's images are admitted all at once, so one with more images than the queue holds
   // would get 429 on an idle server, forever.
   if (config.maxInstances > config.maxQueueSize) {
-    problems.push(`MAX_INSTANCES=${config.maxInstances} is larger than MAX_QUEUE_SIZE=${config.maxQueueSize}: a request that large could never be queued; lower MAX_INSTANCES or raise MAX_QUEUE_SIZE`);
+    problems.push(
+      `MAX_INSTANCES=${config.maxInstances} is larger than MAX_QUEUE_SIZE=${config.maxQueueSize}: a request that large could never be queued; lower MAX_INSTANCES or raise MAX_QUEUE_SIZE`,
+    );
   }
   if (config.metricsPort !== undefined && config.metricsPort === config.port) {
-    problems.push(`METRICS_PORT=${config.metricsPort}: equals AIP_HTTP_PORT; leave it unset to serve /metrics on the serving port`);
+    problems.push(
+      `METRICS_PORT=${config.metricsPort}: equals AIP_HTTP_PORT; leave it unset to serve /metrics on the serving port`,
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -45,6 +45,12 @@ export class HttpError extends Error {
 
   /** The JSON body. */
   toJSON(): { error: { code: ErrorCode; message: string; instance?: number } } {
-    return { error: { code: this.code, message: this.message, ...(this.instance === undefined ? {} : { instance: this.instance }) } };
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.instance === undefined ? {} : { instance: this.instance }),
+      },
+    };
   }
 }

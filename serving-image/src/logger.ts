@@ -2,7 +2,14 @@ import pino, { type Logger } from 'pino';
 
 // Cloud Logging reads `severity` and `message` from JSON lines
 // (https://cloud.google.com/logging/docs/structured-logging#special-payload-fields).
-const SEVERITY: Record<string, string> = { trace: 'DEBUG', debug: 'DEBUG', info: 'INFO', warn: 'WARNING', error: 'ERROR', fatal: 'CRITICAL' };
+const SEVERITY: Record<string, string> = {
+  trace: 'DEBUG',
+  debug: 'DEBUG',
+  info: 'INFO',
+  warn: 'WARNING',
+  error: 'ERROR',
+  fatal: 'CRITICAL',
+};
 
 /**
  * A pino logger writing one JSON object a line with Cloud Logging's `severity` and `message`.

@@ -40,7 +40,10 @@ async function main(): Promise<void> {
     const cfg = config;
     logger.info({ signal }, 'shutting down: health is 503, new predictions are refused, accepted ones are finishing');
     const timer = setTimeout(() => {
-      logger.error({ timeoutMs: cfg.shutdownTimeoutMs }, 'accepted predictions did not finish within SHUTDOWN_TIMEOUT_MS; exiting anyway');
+      logger.error(
+        { timeoutMs: cfg.shutdownTimeoutMs },
+        'accepted predictions did not finish within SHUTDOWN_TIMEOUT_MS; exiting anyway',
+      );
       process.exit(1);
     }, cfg.shutdownTimeoutMs);
     await serving.drain();
@@ -58,21 +61,47 @@ async function main(): Promise<void> {
     if (metricsApp) await metricsApp.listen({ host: config.host, port: config.metricsPort });
   } catch (err) {
     // EADDRINUSE, a HOST that is not an address of this machine...: a setup problem, like bad config.
-    logger.fatal({ host: config.host, port: config.port, metricsPort: config.metricsPort, code: (err as NodeJS.ErrnoException).code }, `cannot listen: ${(err as Error).message}`);
+    logger.fatal(
+      {
+        host: config.host,
+        port: config.port,
+        metricsPort: config.metricsPort,
+        code: (err as NodeJS.ErrnoException).code,
+      },
+      `cannot listen: ${(err as Error).message}`,
+    );
     process.exit(2);
   }
-  logger.info({ healthRoute: config.healthRoute, predictRoute: config.predictRoute, port: config.port }, 'listening; loading the model');
+  logger.info(
+    { healthRoute: config.healthRoute, predictRoute: config.predictRoute, port: config.port },
+    'listening; loading the model',
+  );
 
   try {
     const files = await fetchModelFiles(config, new StorageClient(process.env.STORAGE_EMULATOR_HOST));
     // Workers that keep failing (e.g. a CUDA error that poisons the process's GPU context): exit so
     // that Vertex AI restarts the container; health has been 503 since the last worker went down.
     const onFatal = () => process.exit(1);
-    const engine = await loadEngine(config, files, logger, metrics, path.join(__dirname, 'engine', 'worker.js'), onFatal);
+    const engine = await loadEngine(
+      config,
+      files,
+      logger,
+      metrics,
+      path.join(__dirname, 'engine', 'worker.js'),
+      onFatal,
+    );
     pool = engine.pool;
     if (stopping) return;
     serving.setReady(pool, engine.classNames);
-    logger.info({ model: files.modelUri, labels: files.labelsUri, classNames: engine.classNameSource, layout: pool.model.layout.kind }, 'ready');
+    logger.info(
+      {
+        model: files.modelUri,
+        labels: files.labelsUri,
+        classNames: engine.classNameSource,
+        layout: pool.model.layout.kind,
+      },
+      'ready',
+    );
   } catch (err) {
     // The health route never turns 200: Vertex AI reports the deployment as failed with this log line.
     logger.fatal(`cannot load the model: ${(err as Error).message}`);

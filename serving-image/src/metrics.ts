@@ -10,14 +10,30 @@ const STAGE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 
  */
 export class ServerMetrics {
   readonly registry = new Registry();
-  readonly requests = new Counter({ name: 'serving_http_requests_total', help: 'HTTP requests answered, by route and status.', labelNames: ['route', 'status'], registers: [this.registry] });
+  readonly requests = new Counter({
+    name: 'serving_http_requests_total',
+    help: 'HTTP requests answered, by route and status.',
+    labelNames: ['route', 'status'],
+    registers: [this.registry],
+  });
   readonly latency = this.seconds('serving_request_duration_seconds', 'End-to-end latency of predict requests.');
-  readonly queueWait = this.seconds('serving_queue_wait_seconds', 'Time an image waited in the queue, whether it then ran, timed out or was dropped.');
+  readonly queueWait = this.seconds(
+    'serving_queue_wait_seconds',
+    'Time an image waited in the queue, whether it then ran, timed out or was dropped.',
+  );
   readonly preprocess = this.seconds('serving_preprocess_seconds', 'Decoding, orienting and resizing one image.');
-  readonly input = this.seconds('serving_input_seconds', "Padding one batch's resized images into the model's float input tensor, in the inference worker.");
+  readonly input = this.seconds(
+    'serving_input_seconds',
+    "Padding one batch's resized images into the model's float input tensor, in the inference worker.",
+  );
   readonly inference = this.seconds('serving_inference_seconds', 'session.run of one batch.');
   readonly postprocess = this.seconds('serving_postprocess_seconds', 'Decoding and NMS of one batch.');
-  readonly batchSize = new Histogram({ name: 'serving_batch_size', help: 'Images per session.run.', buckets: [1, 2, 4, 8, 16, 32, 64], registers: [this.registry] });
+  readonly batchSize = new Histogram({
+    name: 'serving_batch_size',
+    help: 'Images per session.run.',
+    buckets: [1, 2, 4, 8, 16, 32, 64],
+    registers: [this.registry],
+  });
   readonly images = new Counter({ name: 'serving_images_total', help: 'Images inferred.', registers: [this.registry] });
   readonly uploads = new Gauge({
     name: 'serving_uploads_in_progress',
@@ -26,7 +42,14 @@ export class ServerMetrics {
   });
 
   constructor(queueDepth: () => number) {
-    new Gauge({ name: 'serving_queue_depth', help: 'Images waiting for a worker.', registers: [this.registry], collect() { this.set(queueDepth()); } });
+    new Gauge({
+      name: 'serving_queue_depth',
+      help: 'Images waiting for a worker.',
+      registers: [this.registry],
+      collect() {
+        this.set(queueDepth());
+      },
+    });
     collectDefaultMetrics({ register: this.registry });
   }
 

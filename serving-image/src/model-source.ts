@@ -39,7 +39,10 @@ export class StorageClient {
   /** Downloads `gs://bucket/object`. */
   async read(uri: string): Promise<Buffer> {
     const { bucket, name } = parseGsUri(uri);
-    const res = await this.get(`/storage/v1/b/${encodeURIComponent(bucket)}/o/${encodeURIComponent(name)}?alt=media`, uri);
+    const res = await this.get(
+      `/storage/v1/b/${encodeURIComponent(bucket)}/o/${encodeURIComponent(name)}?alt=media`,
+      uri,
+    );
     return Buffer.from(await res.arrayBuffer());
   }
 
@@ -66,7 +69,9 @@ export class StorageClient {
     const res = await fetch(url, { headers });
     if (!res.ok) {
       const detail = (await res.text()).slice(0, 300);
-      throw new Error(`cannot read ${uri}: Cloud Storage answered ${res.status} ${res.statusText}${detail ? `: ${detail}` : ''}`);
+      throw new Error(
+        `cannot read ${uri}: Cloud Storage answered ${res.status} ${res.statusText}${detail ? `: ${detail}` : ''}`,
+      );
     }
     return res;
   }
@@ -97,7 +102,9 @@ export async function fetchModelFiles(config: ServerConfig, storage: StorageClie
     const objects = await storage.list(config.model.uri);
     const models = objects.filter((o) => o.toLowerCase().endsWith('.onnx'));
     if (models.length !== 1) {
-      throw new Error(`AIP_STORAGE_URI ${config.model.uri} must hold exactly one .onnx file; found ${models.length === 0 ? 'none' : models.join(', ')}`);
+      throw new Error(
+        `AIP_STORAGE_URI ${config.model.uri} must hold exactly one .onnx file; found ${models.length === 0 ? 'none' : models.join(', ')}`,
+      );
     }
     modelUri = models[0];
     labelsUri ??= objects.find((o) => /\/labels\.txt$/i.test(o) || o.toLowerCase().endsWith('.names'));

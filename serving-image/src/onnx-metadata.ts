@@ -15,7 +15,9 @@ export function readOnnxMetadata(model: Uint8Array): Map<string, string> {
     let value = '';
     for (const sub of fields(model, field.bytes[0], field.bytes[1])) {
       if (sub.bytes === undefined) continue;
-      const text = Buffer.from(model.buffer, model.byteOffset + sub.bytes[0], sub.bytes[1] - sub.bytes[0]).toString('utf8');
+      const text = Buffer.from(model.buffer, model.byteOffset + sub.bytes[0], sub.bytes[1] - sub.bytes[0]).toString(
+        'utf8',
+      );
       if (sub.number === 1) key = text;
       if (sub.number === 2) value = text;
     }

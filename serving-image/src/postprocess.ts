@@ -30,7 +30,9 @@ export interface DecodeOptions {
  * - `yolov8`: `[batch, 4 + classes, anchors]`, rows cx, cy, w, h then one score per class; needs NMS.
  * - `end2end`: `[batch, detections, 6]`, rows x1, y1, x2, y2, score, class (YOLO26 and other NMS-free exports).
  */
-export type OutputLayout = { readonly kind: 'yolov8'; readonly classes: number; readonly anchors: number } | { readonly kind: 'end2end'; readonly rows: number };
+export type OutputLayout =
+  | { readonly kind: 'yolov8'; readonly classes: number; readonly anchors: number }
+  | { readonly kind: 'end2end'; readonly rows: number };
 
 /**
  * Tells the layout from an output shape (`[batch, a, b]`).
@@ -40,7 +42,8 @@ export function detectLayout(dims: readonly number[]): OutputLayout {
   if (dims.length === 3 && dims[2] === 6 && dims[1] >= 1) return { kind: 'end2end', rows: dims[1] };
   // Anchors outnumber rows in every YOLOv8/YOLO11 export (84 x 8400 at 640 px); the reverse is
   // another layout, e.g. YOLOX's raw [batch, anchors, 5 + classes], which must not be misread.
-  if (dims.length === 3 && dims[1] > 4 && dims[2] > dims[1]) return { kind: 'yolov8', classes: dims[1] - 4, anchors: dims[2] };
+  if (dims.length === 3 && dims[1] > 4 && dims[2] > dims[1])
+    return { kind: 'yolov8', classes: dims[1] - 4, anchors: dims[2] };
   throw new Error(
     `unsupported model output shape [${dims.join(', ')}]: expected [batch, 4+classes, anchors] with more anchors than rows (YOLOv8/YOLO11) or [batch, detections, 6] (end-to-end, e.g. YOLO26)`,
   );
@@ -55,7 +58,12 @@ export function layoutClassCount(layout: OutputLayout): number | undefined {
  * Decodes image `index` of a batched output into detections in model-input pixels.
  * @param data the whole output tensor's data
  */
-export function decodeOutput(data: Float32Array, layout: OutputLayout, index: number, options: DecodeOptions): RawDetection[] {
+export function decodeOutput(
+  data: Float32Array,
+  layout: OutputLayout,
+  index: number,
+  options: DecodeOptions,
+): RawDetection[] {
   const allowed = options.classes ? new Set(options.classes) : undefined;
   if (layout.kind === 'end2end') {
     const out: RawDetection[] = [];
@@ -65,7 +73,11 @@ export function decodeOutput(data: Float32Array, layout: OutputLayout, index: nu
       const confidence = data[o + 4];
       const classId = Math.round(data[o + 5]);
       if (!(confidence >= options.confidence) || (allowed && !allowed.has(classId))) continue;
-      out.push({ classId, confidence, box: { xmin: data[o], ymin: data[o + 1], xmax: data[o + 2], ymax: data[o + 3] } });
+      out.push({
+        classId,
+        confidence,
+        box: { xmin: data[o], ymin: data[o + 1], xmax: data[o + 2], ymax: data[o + 3] },
+      });
     }
     // Exports already sort by score; sort anyway so maxDetections keeps the best ones.
     return out.sort((a, b) => b.confidence - a.confidence);
@@ -96,7 +108,11 @@ export function decodeOutput(data: Float32Array, layout: OutputLayout, index: nu
     const cy = data[base + anchors + a];
     const hw = data[base + 2 * anchors + a] / 2;
     const hh = data[base + 3 * anchors + a] / 2;
-    candidates.push({ classId: bestClass[a], confidence: best[a], box: { xmin: cx - hw, ymin: cy - hh, xmax: cx + hw, ymax: cy + hh } });
+    candidates.push({
+      classId: bestClass[a],
+      confidence: best[a],
+      box: { xmin: cx - hw, ymin: cy - hh, xmax: cx + hw, ymax: cy + hh },
+    });
   }
   return nms(candidates, options.iou, options.maxDetections);
 }

@@ -21,7 +21,12 @@ export interface PreparedImage extends ModelImage {
  * @throws HttpError NOT_AN_IMAGE, UNSUPPORTED_IMAGE_FORMAT or IMAGE_TOO_LARGE (checked from the
  *   header, before any pixel is decoded)
  */
-export async function prepareImage(bytes: Buffer, inputWidth: number, inputHeight: number, maxPixels: number): Promise<PreparedImage> {
+export async function prepareImage(
+  bytes: Buffer,
+  inputWidth: number,
+  inputHeight: number,
+  maxPixels: number,
+): Promise<PreparedImage> {
   let meta: Metadata;
   try {
     // Header only: no pixel is decoded here. (No limitInputPixels: it would turn a too-large image into this generic error.)
@@ -30,11 +35,19 @@ export async function prepareImage(bytes: Buffer, inputWidth: number, inputHeigh
     throw new HttpError(400, 'NOT_AN_IMAGE', 'the bytes are not an image');
   }
   if (!meta.format || !SUPPORTED_FORMATS.has(meta.format)) {
-    throw new HttpError(400, 'UNSUPPORTED_IMAGE_FORMAT', `image format ${meta.format ?? 'unknown'} is not supported; send ${[...SUPPORTED_FORMATS].join(', ')}`);
+    throw new HttpError(
+      400,
+      'UNSUPPORTED_IMAGE_FORMAT',
+      `image format ${meta.format ?? 'unknown'} is not supported; send ${[...SUPPORTED_FORMATS].join(', ')}`,
+    );
   }
   const pixels = (meta.width ?? 0) * (meta.height ?? 0);
   if (pixels > maxPixels) {
-    throw new HttpError(413, 'IMAGE_TOO_LARGE', `image is ${meta.width}x${meta.height} = ${pixels} pixels; the limit is ${maxPixels} (MAX_IMAGE_PIXELS)`);
+    throw new HttpError(
+      413,
+      'IMAGE_TOO_LARGE',
+      `image is ${meta.width}x${meta.height} = ${pixels} pixels; the limit is ${maxPixels} (MAX_IMAGE_PIXELS)`,
+    );
   }
   const width = meta.autoOrient.width;
   const height = meta.autoOrient.height;
@@ -55,7 +68,9 @@ export async function prepareImage(bytes: Buffer, inputWidth: number, inputHeigh
       //   (below), and so does an enlargement. The decoded copy is at most twice the model input
       //   per side.
       const decoded = await image.raw().toBuffer({ resolveWithObject: true });
-      image = sharp(decoded.data, { raw: { width: decoded.info.width, height: decoded.info.height, channels: decoded.info.channels } });
+      image = sharp(decoded.data, {
+        raw: { width: decoded.info.width, height: decoded.info.height, channels: decoded.info.channels },
+      });
     }
     const { data, info } = await image
       // Ultralytics resizes with cv2.INTER_LINEAR; sharp's linear kernel is the closest. Pixel values

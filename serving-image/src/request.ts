@@ -21,7 +21,12 @@ export interface PredictRequest {
 }
 
 /** Parameter defaults, as documented in the README. */
-export const DEFAULT_PARAMETERS: PredictParameters = { confidence: 0.25, iou: 0.45, maxDetections: 300, returnAnnotatedImage: false };
+export const DEFAULT_PARAMETERS: PredictParameters = {
+  confidence: 0.25,
+  iou: 0.45,
+  maxDetections: 300,
+  returnAnnotatedImage: false,
+};
 
 /** Upper bound of `maxDetections` (Ultralytics' `max_det` default is 300; end-to-end exports emit at most that many). */
 export const MAX_DETECTIONS_LIMIT = 1000;
@@ -34,13 +39,18 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
  * @throws HttpError naming what is wrong, with the instance index when one instance is at fault
  */
 export function parsePredictBody(body: unknown, maxInstances: number, classCount: number | undefined): PredictRequest {
-  if (!isObject(body)) throw new HttpError(400, 'INVALID_REQUEST', 'the body must be a JSON object with an "instances" array');
+  if (!isObject(body))
+    throw new HttpError(400, 'INVALID_REQUEST', 'the body must be a JSON object with an "instances" array');
   const instances = body.instances;
   if (!Array.isArray(instances) || instances.length === 0) {
     throw new HttpError(400, 'INVALID_REQUEST', '"instances" must be a non-empty array of {"image": "<base64>"}');
   }
   if (instances.length > maxInstances) {
-    throw new HttpError(413, 'TOO_MANY_INSTANCES', `${instances.length} instances; at most ${maxInstances} per request (MAX_INSTANCES)`);
+    throw new HttpError(
+      413,
+      'TOO_MANY_INSTANCES',
+      `${instances.length} instances; at most ${maxInstances} per request (MAX_INSTANCES)`,
+    );
   }
   const images = instances.map((inst, i) => decodeInstance(inst, i));
   return { images, parameters: parseParameters(body.parameters, classCount) };
@@ -48,13 +58,24 @@ export function parsePredictBody(body: unknown, maxInstances: number, classCount
 
 function decodeInstance(inst: unknown, index: number): Buffer {
   const image = isObject(inst) ? inst.image : undefined;
-  const b64 = typeof image === 'string' ? image : isObject(image) && typeof image.b64 === 'string' ? image.b64 : undefined;
+  const b64 =
+    typeof image === 'string' ? image : isObject(image) && typeof image.b64 === 'string' ? image.b64 : undefined;
   if (b64 === undefined) {
-    throw new HttpError(400, 'INVALID_REQUEST', 'each instance must be {"image": "<base64>"} or {"image": {"b64": "<base64>"}}', index);
+    throw new HttpError(
+      400,
+      'INVALID_REQUEST',
+      'each instance must be {"image": "<base64>"} or {"image": {"b64": "<base64>"}}',
+      index,
+    );
   }
   // Buffer.from(…, 'base64') silently skips invalid characters; check first so garbage is refused, not half-decoded.
   if (b64.length === 0 || b64.length % 4 === 1 || !BASE64.test(b64)) {
-    throw new HttpError(400, 'INVALID_BASE64', 'the image is not valid base64 (standard alphabet, optional "=" padding)', index);
+    throw new HttpError(
+      400,
+      'INVALID_BASE64',
+      'the image is not valid base64 (standard alphabet, optional "=" padding)',
+      index,
+    );
   }
   return Buffer.from(b64, 'base64');
 }
@@ -68,31 +89,52 @@ export function parseParameters(raw: unknown, classCount: number | undefined): P
   if (!isObject(raw)) throw new HttpError(400, 'INVALID_PARAMETER', '"parameters" must be an object');
   const problems: string[] = [];
   const known = ['confidence', 'iou', 'maxDetections', 'classes', 'return_annotated_image'];
-  for (const key of Object.keys(raw)) if (!known.includes(key)) problems.push(`unknown parameter "${key}" (known: ${known.join(', ')})`);
+  for (const key of Object.keys(raw))
+    if (!known.includes(key)) problems.push(`unknown parameter "${key}" (known: ${known.join(', ')})`);
   const fraction = (name: string, fallback: number): number => {
     const v = raw[name];
     if (v === undefined) return fallback;
-    if (typeof v !== 'number' || !(v >= 0 && v <= 1)) problems.push(`${name}=${JSON.stringify(v)}: must be a number from 0 to 1`);
+    if (typeof v !== 'number' || !(v >= 0 && v <= 1))
+      problems.push(`${name}=${JSON.stringify(v)}: must be a number from 0 to 1`);
     return v as number;
   };
   const confidence = fraction('confidence', DEFAULT_PARAMETERS.confidence);
   const iou = fraction('iou', DEFAULT_PARAMETERS.iou);
   const maxDetections = raw.maxDetections ?? DEFAULT_PARAMETERS.maxDetections;
-  if (typeof maxDetections !== 'number' || !Number.isInteger(maxDetections) || maxDetections < 1 || maxDetections > MAX_DETECTIONS_LIMIT) {
-    problems.push(`maxDetections=${JSON.stringify(maxDetections)}: must be an integer from 1 to ${MAX_DETECTIONS_LIMIT}`);
+  if (
+    typeof maxDetections !== 'number' ||
+    !Number.isInteger(maxDetections) ||
+    maxDetections < 1 ||
+    maxDetections > MAX_DETECTIONS_LIMIT
+  ) {
+    problems.push(
+      `maxDetections=${JSON.stringify(maxDetections)}: must be an integer from 1 to ${MAX_DETECTIONS_LIMIT}`,
+    );
   }
   const classes = raw.classes;
   const maxClass = classCount === undefined ? undefined : classCount - 1;
   if (
     classes !== undefined &&
-    (!Array.isArray(classes) || classes.some((c) => typeof c !== 'number' || !Number.isInteger(c) || c < 0 || (maxClass !== undefined && c > maxClass)))
+    (!Array.isArray(classes) ||
+      classes.some(
+        (c) => typeof c !== 'number' || !Number.isInteger(c) || c < 0 || (maxClass !== undefined && c > maxClass),
+      ))
   ) {
-    problems.push(`classes=${JSON.stringify(classes)}: must be an array of class ids from 0 to ${maxClass ?? 'the last class'}`);
+    problems.push(
+      `classes=${JSON.stringify(classes)}: must be an array of class ids from 0 to ${maxClass ?? 'the last class'}`,
+    );
   }
   const annotated = raw.return_annotated_image ?? false;
-  if (typeof annotated !== 'boolean') problems.push(`return_annotated_image=${JSON.stringify(annotated)}: must be true or false`);
+  if (typeof annotated !== 'boolean')
+    problems.push(`return_annotated_image=${JSON.stringify(annotated)}: must be true or false`);
   if (problems.length > 0) throw new HttpError(400, 'INVALID_PARAMETER', problems.join('; '));
-  return { confidence, iou, maxDetections: maxDetections as number, classes: classes as number[] | undefined, returnAnnotatedImage: annotated as boolean };
+  return {
+    confidence,
+    iou,
+    maxDetections: maxDetections as number,
+    classes: classes as number[] | undefined,
+    returnAnnotatedImage: annotated as boolean,
+  };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -15,7 +15,11 @@ export const mainScript = path.join(servingDir, 'dist', 'main.js');
  * sources with dist's build info first, so an up-to-date build costs well under a second.
  */
 export function ensureServingImageBuilt(): void {
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-b', path.join(servingDir, 'tsconfig.json')], { stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [require.resolve('typescript/bin/tsc'), '-b', path.join(servingDir, 'tsconfig.json')],
+    { stdio: 'inherit' },
+  );
 }
 
 /** A file of `../shared`, or undefined (with a message naming the missing path) when absent. */

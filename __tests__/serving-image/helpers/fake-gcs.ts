@@ -28,8 +28,17 @@ export async function startFakeGcs(objects: Record<string, Uint8Array | string>)
         .sort();
       const page = Number(url.searchParams.get('pageToken') ?? 0);
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ items: names.slice(page, page + 1).map((name) => ({ name })), ...(page + 1 < names.length ? { nextPageToken: String(page + 1) } : {}) }));
-    } else if (get && url.searchParams.get('alt') === 'media' && objects[`${get[1]}/${decodeURIComponent(get[2])}`] !== undefined) {
+      res.end(
+        JSON.stringify({
+          items: names.slice(page, page + 1).map((name) => ({ name })),
+          ...(page + 1 < names.length ? { nextPageToken: String(page + 1) } : {}),
+        }),
+      );
+    } else if (
+      get &&
+      url.searchParams.get('alt') === 'media' &&
+      objects[`${get[1]}/${decodeURIComponent(get[2])}`] !== undefined
+    ) {
       res.end(objects[`${get[1]}/${decodeURIComponent(get[2])}`]);
     } else {
       res.statusCode = 404;

@@ -2,7 +2,12 @@ import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 
 /** A solid-colour image. */
-export function solidImage(rgb: [number, number, number], width: number, height: number, format: 'png' | 'jpeg' | 'webp' | 'gif' | 'tiff' = 'png'): Promise<Buffer> {
+export function solidImage(
+  rgb: [number, number, number],
+  width: number,
+  height: number,
+  format: 'png' | 'jpeg' | 'webp' | 'gif' | 'tiff' = 'png',
+): Promise<Buffer> {
   return sharp({ create: { width, height, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } })
     .toFormat(format)
     .toBuffer();
@@ -27,10 +32,18 @@ export function bombPng(width: number, height: number): Buffer {
   ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
   // The first rows of zeros only: a real bomb compresses 1.2 GB of zeros to about a megabyte.
   const idat = deflateSync(Buffer.alloc(width * 3 + 1));
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', idat),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 /** A `{"instances": [...]}` body of base64 images. */
 export function jsonBody(images: Buffer[], parameters?: Record<string, unknown>): string {
-  return JSON.stringify({ instances: images.map((i) => ({ image: i.toString('base64') })), ...(parameters ? { parameters } : {}) });
+  return JSON.stringify({
+    instances: images.map((i) => ({ image: i.toString('base64') })),
+    ...(parameters ? { parameters } : {}),
+  });
 }

@@ -18,7 +18,14 @@ export interface ServerProcess {
 export function spawnServer(env: Record<string, string>): ServerProcess {
   const child = spawn(process.execPath, [mainScript], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', AIP_HTTP_PORT: '0', EXECUTION_PROVIDERS: 'cpu', INTRA_OP_THREADS: '1', ...env },
+    env: {
+      PATH: process.env.PATH,
+      HOST: '127.0.0.1',
+      AIP_HTTP_PORT: '0',
+      EXECUTION_PROVIDERS: 'cpu',
+      INTRA_OP_THREADS: '1',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];
@@ -46,7 +53,10 @@ export async function waitForOk(url: string, timeoutMs = 10_000): Promise<number
   const statuses: number[] = [];
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
-    const status = await fetch(url).then((r) => r.status, () => 0);
+    const status = await fetch(url).then(
+      (r) => r.status,
+      () => 0,
+    );
     statuses.push(status);
     if (status === 200) return statuses;
     await new Promise((r) => setTimeout(r, 20));

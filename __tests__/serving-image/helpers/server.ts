@@ -34,8 +34,17 @@ export function logSink(): { stream: Writable; logs: Record<string, unknown>[] }
  * Builds the app (not listening: tests use `inject`) and a worker pool on `model`, as main.ts
  * does. `env` is the environment the configuration is read from (MODEL_PATH is not read here).
  */
-export async function startTestServer(model: Uint8Array, env: Record<string, string> = {}, labels?: string[]): Promise<TestServer> {
-  const config = loadConfig({ MODEL_PATH: 'in-memory.onnx', EXECUTION_PROVIDERS: 'cpu', INTRA_OP_THREADS: '1', ...env });
+export async function startTestServer(
+  model: Uint8Array,
+  env: Record<string, string> = {},
+  labels?: string[],
+): Promise<TestServer> {
+  const config = loadConfig({
+    MODEL_PATH: 'in-memory.onnx',
+    EXECUTION_PROVIDERS: 'cpu',
+    INTRA_OP_THREADS: '1',
+    ...env,
+  });
   const { stream, logs } = logSink();
   const logger = createLogger('info', stream);
   let pool: InferencePool | undefined;

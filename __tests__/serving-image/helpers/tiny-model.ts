@@ -65,7 +65,10 @@ export function buildTinyModel(options: TinyModelOptions): Uint8Array {
   let summed = 'flat';
   if (options.heavyChannels) {
     const f = options.heavyChannels;
-    initializers.push(tensorF32('HeavyW', [f, 3, 5, 5], new Float32Array(f * 75).fill(0.01)), tensorF32('HeavyZero', [f, K], new Float32Array(f * K)));
+    initializers.push(
+      tensorF32('HeavyW', [f, 3, 5, 5], new Float32Array(f * 75).fill(0.01)),
+      tensorF32('HeavyZero', [f, K], new Float32Array(f * K)),
+    );
     nodes.push(
       node('Conv', ['images', 'HeavyW'], ['heavy'], [attrInts('pads', [2, 2, 2, 2])]),
       node('ReduceMean', ['heavy'], ['heavyMean'], [attrInts('axes', [2, 3]), attrInt('keepdims', 0)]),
@@ -82,8 +85,16 @@ export function buildTinyModel(options: TinyModelOptions): Uint8Array {
     bytes(11, valueInfo('images', [batchDim, dimValue(3), dimValue(size), dimValue(size)])),
     bytes(12, valueInfo('output0', [batchDim, dimValue(4 + C), dimValue(A)])),
   );
-  const metadata = options.names ? [bytes(14, msg(str(1, 'names'), str(2, `{${TINY_CLASSES.map((n, i) => `${i}: '${n}'`).join(', ')}}`)))] : [];
-  return msg(int(1, 8), str(2, 'vertex-gpu-serving-tests'), bytes(7, graph), bytes(8, msg(str(1, ''), int(2, 13))), ...metadata);
+  const metadata = options.names
+    ? [bytes(14, msg(str(1, 'names'), str(2, `{${TINY_CLASSES.map((n, i) => `${i}: '${n}'`).join(', ')}}`)))]
+    : [];
+  return msg(
+    int(1, 8),
+    str(2, 'vertex-gpu-serving-tests'),
+    bytes(7, graph),
+    bytes(8, msg(str(1, ''), int(2, 13))),
+    ...metadata,
+  );
 }
 
 function varint(n: number): number[] {
@@ -96,7 +107,8 @@ function varint(n: number): number[] {
   return out;
 }
 const msg = (...parts: Uint8Array[]): Uint8Array => Buffer.concat(parts);
-const bytes = (field: number, data: Uint8Array): Uint8Array => msg(Buffer.from([...varint(field * 8 + 2), ...varint(data.length)]), data);
+const bytes = (field: number, data: Uint8Array): Uint8Array =>
+  msg(Buffer.from([...varint(field * 8 + 2), ...varint(data.length)]), data);
 const str = (field: number, s: string): Uint8Array => bytes(field, Buffer.from(s, 'utf8'));
 const int = (field: number, n: number): Uint8Array => Buffer.from([...varint(field * 8), ...varint(n)]);
 
@@ -108,10 +120,16 @@ function valueInfo(name: string, dims: Uint8Array[]): Uint8Array {
   return msg(str(1, name), bytes(2, bytes(1, tensorType)));
 }
 function node(op: string, inputs: string[], outputs: string[], attrs: Uint8Array[] = []): Uint8Array {
-  return msg(...inputs.map((i) => str(1, i)), ...outputs.map((o) => str(2, o)), str(4, op), ...attrs.map((a) => bytes(5, a)));
+  return msg(
+    ...inputs.map((i) => str(1, i)),
+    ...outputs.map((o) => str(2, o)),
+    str(4, op),
+    ...attrs.map((a) => bytes(5, a)),
+  );
 }
 const attrInt = (name: string, v: number): Uint8Array => msg(str(1, name), int(3, v), int(20, 2 /* INT */));
-const attrInts = (name: string, vs: number[]): Uint8Array => msg(str(1, name), ...vs.map((v) => int(8, v)), int(20, 7 /* INTS */));
+const attrInts = (name: string, vs: number[]): Uint8Array =>
+  msg(str(1, name), ...vs.map((v) => int(8, v)), int(20, 7 /* INTS */));
 function tensorF32(name: string, dims: number[], data: Float32Array): Uint8Array {
   const raw = Buffer.alloc(data.length * 4);
   data.forEach((v, i) => raw.writeFloatLE(v, i * 4));

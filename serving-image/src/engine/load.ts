@@ -44,6 +44,10 @@ export async function loadEngine(
     onQueueWait: (ms) => metrics.queueWait.observe(ms / 1000),
     onFatal,
   });
-  const { names, source } = resolveClassNames(readOnnxMetadata(files.model), files.labels, layoutClassCount(pool.model.layout));
+  const { names, source } = resolveClassNames(
+    readOnnxMetadata(files.model),
+    files.labels,
+    layoutClassCount(pool.model.layout),
+  );
   return { pool, classNames: names, classNameSource: source };
 }

@@ -169,13 +169,29 @@ export class InferencePool {
     if (this.closing) return Promise.reject(new HttpError(503, 'SHUTTING_DOWN', 'the server is shutting down'));
     if (signal?.aborted) return Promise.reject(signal.reason as Error);
     if (!this.hasRoom(1)) {
-      return Promise.reject(new HttpError(429, 'QUEUE_FULL', `the queue holds ${this.options.maxQueueSize} images (MAX_QUEUE_SIZE); retry later`, undefined, 1));
+      return Promise.reject(
+        new HttpError(
+          429,
+          'QUEUE_FULL',
+          `the queue holds ${this.options.maxQueueSize} images (MAX_QUEUE_SIZE); retry later`,
+          undefined,
+          1,
+        ),
+      );
     }
     return new Promise((resolve, reject) => {
       const item: QueuedImage = { image, options, enqueuedAt: performance.now(), resolve, reject };
       item.timer = setTimeout(() => {
         if (!this.dequeue(item)) return;
-        reject(new HttpError(503, 'QUEUE_TIMEOUT', `the image waited ${this.options.requestTimeoutMs} ms (REQUEST_TIMEOUT_MS) without a free worker`, undefined, 1));
+        reject(
+          new HttpError(
+            503,
+            'QUEUE_TIMEOUT',
+            `the image waited ${this.options.requestTimeoutMs} ms (REQUEST_TIMEOUT_MS) without a free worker`,
+            undefined,
+            1,
+          ),
+        );
       }, this.options.requestTimeoutMs);
       if (signal) {
         const onAbort = () => {
@@ -213,17 +229,30 @@ export class InferencePool {
     this.closing = true;
     clearTimeout(this.batchTimer);
     for (const t of this.restartTimers) clearTimeout(t);
-    for (const item of this.queue.splice(0)) this.fail(item, new HttpError(503, 'SHUTTING_DOWN', 'the server is shutting down'));
+    for (const item of this.queue.splice(0))
+      this.fail(item, new HttpError(503, 'SHUTTING_DOWN', 'the server is shutting down'));
     const slots = this.slots.splice(0);
-    for (const s of slots) for (const item of s.batch?.items ?? []) this.fail(item, new HttpError(503, 'SHUTTING_DOWN', 'the server is shutting down'));
+    for (const s of slots)
+      for (const item of s.batch?.items ?? [])
+        this.fail(item, new HttpError(503, 'SHUTTING_DOWN', 'the server is shutting down'));
     await Promise.all(slots.map((s) => s.worker.terminate()));
   }
 
   private setModel(ready: Extract<WorkerMessage, { type: 'ready' }>): void {
     const shape = ready.shape;
-    const maxBatch = shape.batch === null ? this.options.maxBatchSize : Math.min(shape.batch, this.options.maxBatchSize);
+    const maxBatch =
+      shape.batch === null ? this.options.maxBatchSize : Math.min(shape.batch, this.options.maxBatchSize);
     this.loaded = { provider: ready.provider, shape, layout: detectLayout(shape.outputDims), maxBatch };
-    this.options.logger.info({ provider: ready.provider, input: shape, maxBatch, workers: this.slots.length, warmupMs: Math.round(ready.warmupMs) }, 'model loaded');
+    this.options.logger.info(
+      {
+        provider: ready.provider,
+        input: shape,
+        maxBatch,
+        workers: this.slots.length,
+        warmupMs: Math.round(ready.warmupMs),
+      },
+      'model loaded',
+    );
   }
 
   /**
@@ -247,7 +276,11 @@ export class InferencePool {
       worker.on('message', (msg: WorkerMessage) => {
         switch (msg.type) {
           case 'ready':
-            for (const f of msg.failures) log.warn({ provider: f.provider, reason: f.reason }, `execution provider ${f.provider} failed to load; trying the next one`);
+            for (const f of msg.failures)
+              log.warn(
+                { provider: f.provider, reason: f.reason },
+                `execution provider ${f.provider} failed to load; trying the next one`,
+              );
             slot.ready = true;
             wasReady = true;
             resolve(msg);
@@ -268,7 +301,17 @@ export class InferencePool {
             log.error({ reason: msg.message }, 'inference failed; retiring the worker');
             slot.ready = false;
             if (slot.batch?.id === msg.id) {
-              for (const item of slot.batch.items) this.fail(item, new HttpError(503, 'WORKER_FAILED', `inference failed (${msg.message}); the worker is being replaced, retry`, undefined, 1));
+              for (const item of slot.batch.items)
+                this.fail(
+                  item,
+                  new HttpError(
+                    503,
+                    'WORKER_FAILED',
+                    `inference failed (${msg.message}); the worker is being replaced, retry`,
+                    undefined,
+                    1,
+                  ),
+                );
               slot.batch = undefined;
             }
             void worker.terminate();
@@ -285,7 +328,11 @@ export class InferencePool {
         const i = this.slots.indexOf(slot);
         if (i < 0) return; // terminated on purpose
         this.slots.splice(i, 1);
-        for (const item of slot.batch?.items ?? []) this.fail(item, new HttpError(503, 'WORKER_FAILED', 'the inference worker running this image stopped; retry', undefined, 1));
+        for (const item of slot.batch?.items ?? [])
+          this.fail(
+            item,
+            new HttpError(503, 'WORKER_FAILED', 'the inference worker running this image stopped; retry', undefined, 1),
+          );
         // A first worker that fails to start fails start() instead.
         if (this.closing || (!replacement && !wasReady)) return;
         log.error({ code }, 'inference worker exited');
@@ -302,7 +349,9 @@ export class InferencePool {
   private replace(index: number): void {
     this.failuresInARow++;
     if (this.failuresInARow > this.options.maxRestarts) {
-      const err = new Error(`inference workers failed ${this.failuresInARow} times in a row (WORKER_MAX_RESTARTS=${this.options.maxRestarts})`);
+      const err = new Error(
+        `inference workers failed ${this.failuresInARow} times in a row (WORKER_MAX_RESTARTS=${this.options.maxRestarts})`,
+      );
       this.options.logger.fatal({ failures: this.failuresInARow }, err.message);
       this.closing = true;
       for (const item of this.queue.splice(0)) {
@@ -312,11 +361,16 @@ export class InferencePool {
       this.options.onFatal?.(err);
       return;
     }
-    const delayMs = Math.min((this.options.restartBackoffMs ?? 250) * 2 ** (this.failuresInARow - 1), MAX_RESTART_BACKOFF_MS);
+    const delayMs = Math.min(
+      (this.options.restartBackoffMs ?? 250) * 2 ** (this.failuresInARow - 1),
+      MAX_RESTART_BACKOFF_MS,
+    );
     this.options.logger.warn({ failures: this.failuresInARow, delayMs }, 'starting a replacement inference worker');
     const timer = setTimeout(() => {
       this.restartTimers.delete(timer);
-      this.spawn(index, true).catch((err: Error) => this.options.logger.error({ err }, 'replacement inference worker failed to start'));
+      this.spawn(index, true).catch((err: Error) =>
+        this.options.logger.error({ err }, 'replacement inference worker failed to start'),
+      );
     }, delayMs);
     this.restartTimers.add(timer);
   }
@@ -366,14 +420,21 @@ export class InferencePool {
       for (const item of items) this.left(item, now);
       const id = this.nextId++;
       slot.batch = { id, items };
-      const msg: RunMessage = { type: 'run', id, images: items.map((i) => i.image), options: items.map((i) => i.options) };
+      const msg: RunMessage = {
+        type: 'run',
+        id,
+        images: items.map((i) => i.image),
+        options: items.map((i) => i.options),
+      };
       // Transfer, not copy, each image's pixels when it owns its whole buffer. (Never an empty,
       // possibly detached, buffer: Node drops a message whose transfer list holds one, silently.)
       const transfer = [
         ...new Set(
           items
             .map((i) => i.image.pixels)
-            .filter((px) => px.buffer instanceof ArrayBuffer && px.byteLength > 0 && px.byteLength === px.buffer.byteLength)
+            .filter(
+              (px) => px.buffer instanceof ArrayBuffer && px.byteLength > 0 && px.byteLength === px.buffer.byteLength,
+            )
             .map((px) => px.buffer as ArrayBuffer),
         ),
       ];
@@ -383,7 +444,8 @@ export class InferencePool {
         // The message could not be cloned (pixels whose buffer was transferred elsewhere): fail
         // these images rather than leave the worker marked busy forever.
         slot.batch = undefined;
-        for (const item of items) this.fail(item, new Error(`could not hand the batch to a worker: ${(err as Error).message}`));
+        for (const item of items)
+          this.fail(item, new Error(`could not hand the batch to a worker: ${(err as Error).message}`));
       }
     }
   }

@@ -63,7 +63,12 @@ export type WorkerMessage =
       readonly warmupMs: number;
     }
   | { readonly type: 'fatal'; readonly message: string }
-  | { readonly type: 'result'; readonly id: number; readonly detections: readonly RawDetection[][]; readonly timings: BatchTimings }
+  | {
+      readonly type: 'result';
+      readonly id: number;
+      readonly detections: readonly RawDetection[][];
+      readonly timings: BatchTimings;
+    }
   /** The batch could not be run because of its input; the worker goes on. */
   | { readonly type: 'error'; readonly id: number; readonly message: string }
   /** `session.run` failed for a reason that is not the input's: the worker is retired and replaced. */

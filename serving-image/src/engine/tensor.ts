@@ -14,8 +14,17 @@ export function modelShape(session: InferenceSession): Omit<ModelShape, 'outputD
   const meta = session.inputMetadata[0];
   const shape = meta.isTensor ? meta.shape : [];
   const [batch, channels, height, width] = shape;
-  if (shape.length !== 4 || channels !== 3 || typeof height !== 'number' || typeof width !== 'number' || height <= 0 || width <= 0) {
-    throw new Error(`unsupported model input ${meta.name} [${shape.join(', ')}]: expected [batch, 3, height, width] with a fixed height and width`);
+  if (
+    shape.length !== 4 ||
+    channels !== 3 ||
+    typeof height !== 'number' ||
+    typeof width !== 'number' ||
+    height <= 0 ||
+    width <= 0
+  ) {
+    throw new Error(
+      `unsupported model input ${meta.name} [${shape.join(', ')}]: expected [batch, 3, height, width] with a fixed height and width`,
+    );
   }
   return { inputName: meta.name, batch: typeof batch === 'number' && batch > 0 ? batch : null, height, width };
 }
@@ -34,11 +43,18 @@ export function modelShape(session: InferenceSession): Omit<ModelShape, 'outputD
  * @throws Error when there are more images than `batch`, or an image does not fit the input or its
  *   byte count disagrees with its size
  */
-export function toTensor(images: readonly ModelImage[], batch: number, height: number, width: number, into?: Float32Array): Tensor {
+export function toTensor(
+  images: readonly ModelImage[],
+  batch: number,
+  height: number,
+  width: number,
+  into?: Float32Array,
+): Tensor {
   const plane = height * width;
   const size = batch * 3 * plane;
   if (images.length > batch) throw new Error(`${images.length} images do not fit a batch of ${batch}`);
-  if (into && into.length < size) throw new Error(`the tensor storage holds ${into.length} floats; batch ${batch} needs ${size}`);
+  if (into && into.length < size)
+    throw new Error(`the tensor storage holds ${into.length} floats; batch ${batch} needs ${size}`);
   const data = into ? into.subarray(0, size) : new Float32Array(size);
   images.forEach(({ pixels, letterbox: lb }, i) => {
     if (lb.left + lb.width > width || lb.top + lb.height > height || pixels.length !== 3 * lb.width * lb.height) {

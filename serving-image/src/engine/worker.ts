@@ -30,18 +30,27 @@ function providerConfigs(providers: readonly string[]): ort.InferenceSession.Exe
  * itself: asking for an unavailable provider throws. Each attempt lists the remaining providers,
  * so nodes TensorRT cannot run still go to CUDA before the CPU.
  */
-async function createSession(): Promise<{ session: ort.InferenceSession; provider: string; failures: { provider: string; reason: string }[] }> {
+async function createSession(): Promise<{
+  session: ort.InferenceSession;
+  provider: string;
+  failures: { provider: string; reason: string }[];
+}> {
   const failures: { provider: string; reason: string }[] = [];
   for (let i = 0; i < init.executionProviders.length; i++) {
     const providers = init.executionProviders.slice(i);
     try {
-      const session = await ort.InferenceSession.create(init.model, { ...sessionOptions(init.intraOpThreads), executionProviders: providerConfigs(providers) });
+      const session = await ort.InferenceSession.create(init.model, {
+        ...sessionOptions(init.intraOpThreads),
+        executionProviders: providerConfigs(providers),
+      });
       return { session, provider: providers[0], failures };
     } catch (err) {
       failures.push({ provider: providers[0], reason: (err as Error).message });
     }
   }
-  throw new Error(`no execution provider could run the model: ${failures.map((f) => `${f.provider}: ${f.reason}`).join('; ')}`);
+  throw new Error(
+    `no execution provider could run the model: ${failures.map((f) => `${f.provider}: ${f.reason}`).join('; ')}`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -91,7 +100,12 @@ async function main(): Promise<void> {
       // The anchor or batch dimension may differ from the warm-up run in models with dynamic axes.
       const layout = detectLayout(out[outputName].dims.map(Number));
       const detections = msg.options.map((o, i) => decodeOutput(data, layout, i, o));
-      post({ type: 'result', id: msg.id, detections, timings: { inputMs: t0 - received, inferenceMs: t1 - t0, postprocessMs: performance.now() - t1 } });
+      post({
+        type: 'result',
+        id: msg.id,
+        detections,
+        timings: { inputMs: t0 - received, inferenceMs: t1 - t0, postprocessMs: performance.now() - t1 },
+      });
     } catch (err) {
       post({ type: 'error', id: msg.id, message: (err as Error).message });
     }
