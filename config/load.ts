@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { closest, distance } from 'fastest-levenshtein';
-import { Document, LineCounter, isMap, isNode, isScalar, isSeq, parseDocument } from 'yaml';
-import type { z } from 'zod';
+import { type Document, LineCounter, isMap, isNode, isScalar, isSeq, parseDocument } from 'yaml';
+import { type z } from 'zod';
 import {
   ENVIRONMENT_NAME,
   type EnvironmentConfig,

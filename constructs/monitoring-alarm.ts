@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import { ALERT_SETTINGS, MAX_WINDOW_MINUTES } from './private/alert-limits';
-import type { MonitoringMetric } from './monitoring-metric';
-import type { NotificationChannels } from './monitoring-notification-channels';
+import { type MonitoringMetric } from './monitoring-metric';
+import { type NotificationChannels } from './monitoring-notification-channels';
 import { monitoringAlertPolicy } from './private/cdk';
 import { PropsValidator } from './private/validation';
 

@@ -48,15 +48,15 @@ export class NotificationChannels extends Construct {
       PROJECT_ID,
       'a GCP project id',
     );
-    emails.forEach((e, i) => v.check(isEmail(e), `emails[${i}]`, e, 'an email address'));
-    existing.forEach((c, i) =>
+    for (const [i, e] of emails.entries()) v.check(isEmail(e), `emails[${i}]`, e, 'an email address');
+    for (const [i, c] of existing.entries()) {
       v.matches(
         `existingChannels[${i}]`,
         c,
         NOTIFICATION_CHANNEL,
         'a channel id or projects/<project>/notificationChannels/<id>',
-      ),
-    );
+      );
+    }
     for (const { index, first } of duplicateEmailIndexes(emails)) {
       v.fail(
         `emails[${index}]`,

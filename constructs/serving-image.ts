@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { Construct } from 'constructs';
-import { ArtifactRegistryRepository } from './artifact-registry-repository';
+import { type ArtifactRegistryRepository } from './artifact-registry-repository';
 import { DataResource, dataDockerRegistryImage } from './private/cdk';
 import { hashBuildContext } from './private/context-hash';
 import { IMAGE_NAME } from './private/gcp-names';

@@ -1,5 +1,5 @@
-import { Construct } from 'constructs';
-import type { EnvironmentConfig } from '../config/schema/environment';
+import { type Construct } from 'constructs';
+import { type EnvironmentConfig } from '../config/schema/environment';
 import { durationSeconds } from '../config/schema/model';
 import { ArtifactRegistryRepository } from './artifact-registry-repository';
 import { EndpointAlarms } from './endpoint-alarms';

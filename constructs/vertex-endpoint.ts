@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import type { MonitoringMetric } from './monitoring-metric';
+import { type MonitoringMetric } from './monitoring-metric';
 import { vertexAiEndpoint } from './private/cdk';
 import { PROJECT_ID, REGION } from './private/gcp-names';
 import { stableDecimalId } from './private/stable-id';

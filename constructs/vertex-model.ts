@@ -10,7 +10,7 @@ import {
   SHARED_MEMORY_MB,
   VERSION_ALIAS,
 } from './private/vertex-rules';
-import type { ServingImage } from './serving-image';
+import { type ServingImage } from './serving-image';
 
 /**
  * A container probe (REST `Probe`,

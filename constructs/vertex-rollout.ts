@@ -5,8 +5,8 @@ import { DataResource, TerraformLocal, TerraformStack, dataHttp, httpProvider } 
 import { pathFromStackDir } from './private/stack-path';
 import { PropsValidator } from './private/validation';
 import { servedVersionsProblems } from './private/vertex-rules';
-import type { VertexDeployment } from './vertex-deployment';
-import type { VertexEndpoint } from './vertex-endpoint';
+import { type VertexDeployment } from './vertex-deployment';
+import { type VertexEndpoint } from './vertex-endpoint';
 
 /** Props of {@link VertexRollout}. */
 export interface VertexRolloutProps {

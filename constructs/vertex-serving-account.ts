@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import type { ArtifactRegistryRepository } from './artifact-registry-repository';
+import { type ArtifactRegistryRepository } from './artifact-registry-repository';
 import { type TerraformResource, projectIamMember, serviceAccount, storageBucketIamMember } from './private/cdk';
 import { GCS_URI, PROJECT_ID } from './private/gcp-names';
 import { PropsValidator } from './private/validation';

@@ -93,7 +93,7 @@ describe('ArtifactRegistryRepository', () => {
           }),
       ),
     ).toThrow(
-      /repositoryId: "Serving_Images" is not allowed[^]*location: "US" is not allowed[^]*keepVersions: 0 is not allowed; expected an integer from 1 to 1000[^]*deleteAfterDays: 1.5/,
+      /repositoryId: "Serving_Images" is not allowed[\s\S]*location: "US" is not allowed[\s\S]*keepVersions: 0 is not allowed; expected an integer from 1 to 1000[\s\S]*deleteAfterDays: 1.5/,
     );
   });
 });

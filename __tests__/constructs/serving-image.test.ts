@@ -110,7 +110,7 @@ describe('ServingImage', () => {
 
   test('rejects an absolute context, a bad image name and a malformed hash, all at once', () => {
     expect(() => newImage({ context: '/abs/serving-image', imageName: 'Server!', contextHash: 'xyz' })).toThrow(
-      /imageName: "Server!" is not allowed[^]*context: "\/abs\/serving-image" is not allowed[^]*contextHash: "xyz" is not allowed/,
+      /imageName: "Server!" is not allowed[\s\S]*context: "\/abs\/serving-image" is not allowed[\s\S]*contextHash: "xyz" is not allowed/,
     );
   });
 

@@ -1,5 +1,5 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo } from 'node:net';
 
 /**
  * A local fake of the Vertex AI REST subset the deployer uses, on 127.0.0.1, with the real

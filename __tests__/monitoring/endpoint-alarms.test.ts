@@ -1,6 +1,6 @@
 import { AnnotationMetadataEntryType, TerraformStack, Testing } from 'cdktf';
 import { MonitoringAlertPolicy } from '@cdktf/provider-google/lib/monitoring-alert-policy';
-import type { Construct } from 'constructs';
+import { type Construct } from 'constructs';
 import { EndpointAlarms, type EndpointAlarmsProps, NotificationChannels, VertexEndpoint } from '../../constructs';
 import { promQlMetricName } from '../../constructs/private/vertex-metrics';
 import { ENDPOINT_ID, deploymentOn, endpointIn, resourcesOf } from './fixtures';
@@ -266,7 +266,7 @@ describe('EndpointAlarms alarms', () => {
 
   test('reports every bad option of one call at once', () => {
     expect(() => synthAlarms((a) => a.alarmOnGpuDutyCycle({ thresholdPercent: 0, windowMinutes: 0 }))).toThrow(
-      /thresholdPercent: 0 is not allowed[^]*windowMinutes: 0 is not allowed/,
+      /thresholdPercent: 0 is not allowed[\s\S]*windowMinutes: 0 is not allowed/,
     );
   });
 

@@ -79,10 +79,11 @@ describe('EndpointDashboard', () => {
     // GIVEN every [path, value] of the dashboard JSON
     const leaves: [string, unknown][] = [];
     const walk = (v: unknown, at: string): void => {
-      if (Array.isArray(v) && v.length > 0) v.forEach((x, i) => walk(x, `${at}[${i}]`));
-      else if (v !== null && typeof v === 'object' && Object.keys(v).length > 0)
-        Object.entries(v).forEach(([k, x]) => walk(x, `${at}.${k}`));
-      else leaves.push([at, v]);
+      if (Array.isArray(v) && v.length > 0) {
+        for (const [i, x] of v.entries()) walk(x, `${at}[${i}]`);
+      } else if (v !== null && typeof v === 'object' && Object.keys(v).length > 0) {
+        for (const [k, x] of Object.entries(v)) walk(x, `${at}.${k}`);
+      } else leaves.push([at, v]);
     };
     walk(dashboard, '');
     // THEN: no zero, empty string, empty list or empty object, and no defaulted option

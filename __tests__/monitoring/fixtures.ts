@@ -1,4 +1,4 @@
-import type { Construct } from 'constructs';
+import { type Construct } from 'constructs';
 import { type VertexDeployment, VertexEndpoint, type VertexEndpointProps } from '../../constructs';
 import { servingParts } from '../helpers/serving-parts';
 

@@ -1,4 +1,4 @@
-import type { TerraformStack } from 'cdktf';
+import { type TerraformStack } from 'cdktf';
 import { GoogleProvider } from '@cdktf/provider-google/lib/provider';
 import { ArtifactRegistryRepository, EndpointAlarms, ProjectServices, RequiredLabelsAspect } from '../../constructs';
 import { endpointIn } from '../monitoring/fixtures';

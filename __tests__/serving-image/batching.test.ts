@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
-import type { Worker } from 'node:worker_threads';
+import { type Worker } from 'node:worker_threads';
 import { jsonBody, solidImage } from './helpers/images';
-import { startTestServer, TestServer } from './helpers/server';
+import { startTestServer, type TestServer } from './helpers/server';
 import { buildTinyModel } from './helpers/tiny-model';
 
 const JSON_TYPE = { 'content-type': 'application/json' };

@@ -27,6 +27,7 @@ describe('Dockerfile', () => {
       'package.json',
       'package.json',
       'src',
+      'tsconfig.base.json',
       'tsconfig.json',
     ]);
     for (const src of new Set(sources)) {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { loadConfig } from '../../serving-image/src/config';
 import { fetchModelFiles, StorageClient } from '../../serving-image/src/model-source';
-import { FakeGcs, startFakeGcs } from './helpers/fake-gcs';
+import { type FakeGcs, startFakeGcs } from './helpers/fake-gcs';
 
 const MODEL = Buffer.from('onnx bytes');
 let gcs: FakeGcs;

@@ -4,7 +4,7 @@ import {
   iou,
   letterbox,
   nms,
-  RawDetection,
+  type RawDetection,
   roundHalfEven,
   unletterboxBox,
 } from '../../serving-image/src/postprocess';

@@ -5,7 +5,7 @@ import { loadConfig } from '../../serving-image/src/config';
 import { createLogger } from '../../serving-image/src/logger';
 import { ServerMetrics } from '../../serving-image/src/metrics';
 import { bombPng, jsonBody, solidImage } from './helpers/images';
-import { logSink, startTestServer, TestServer } from './helpers/server';
+import { logSink, startTestServer, type TestServer } from './helpers/server';
 import { buildTinyModel } from './helpers/tiny-model';
 
 // The tiny model (32x32 input) on a solid red 64x64 PNG: anchor 0 at (8,8)-(24,24) in model

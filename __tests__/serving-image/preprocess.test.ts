@@ -98,7 +98,7 @@ describe('toTensor', () => {
     const data = toTensor([image], 1, 3, 4).data as Float32Array;
     // THEN each plane is grey except the 2x2 block at column 1, row 1
     const red = [grey, grey, grey, grey, grey, 5 / 255, 65 / 255, grey, grey, 125 / 255, 185 / 255, grey];
-    Array.from(data.subarray(0, 12)).forEach((v, i) => expect(v).toBeCloseTo(red[i], 6));
+    for (const [i, v] of Array.from(data.subarray(0, 12)).entries()) expect(v).toBeCloseTo(red[i], 6);
     // AND green and blue come from bytes 1 and 2 of each pixel
     expect(data[12 + 5]).toBeCloseTo(25 / 255, 6);
     expect(data[24 + 10]).toBeCloseTo(225 / 255, 6);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { sharedFile } from './helpers/build';
-import { startTestServer, TestServer } from './helpers/server';
+import { startTestServer, type TestServer } from './helpers/server';
 
 // Real Ultralytics exports from ../shared (never copied into the repository). Each suite is
 // skipped, with a message naming the missing file, when ../shared is absent.

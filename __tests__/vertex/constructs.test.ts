@@ -2,7 +2,7 @@ import { Testing, TerraformStack } from 'cdktf';
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
 import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
 import { VertexAiEndpoint } from '@cdktf/provider-google/lib/vertex-ai-endpoint';
-import type { Construct } from 'constructs';
+import { type Construct } from 'constructs';
 import {
   VertexEndpoint,
   type VertexEndpointProps,

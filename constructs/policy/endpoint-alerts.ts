@@ -1,4 +1,4 @@
-import type { IConstruct } from 'constructs';
+import { type IConstruct } from 'constructs';
 import { type IAspect, TerraformStack, monitoringAlertPolicy, vertexAiEndpoint } from '../private/cdk';
 import { reportViolation } from './violation';
 

@@ -1,4 +1,4 @@
-import type { IConstruct } from 'constructs';
+import { type IConstruct } from 'constructs';
 import { type IAspect, TerraformStack, resolveTokens } from '../private/cdk';
 import { VertexModel } from '../vertex-model';
 import { reportViolation } from './violation';

@@ -1,4 +1,4 @@
-import type { IConstruct } from 'constructs';
+import { type IConstruct } from 'constructs';
 import { Aspects } from '../private/cdk';
 import { EndpointAlertsAspect } from './endpoint-alerts';
 import { ImageDigestAspect } from './image-digest';

@@ -1,4 +1,4 @@
-import type { IConstruct } from 'constructs';
+import { type IConstruct } from 'constructs';
 import { type IAspect, TerraformResource, TerraformStack, Token, googleProvider } from '../private/cdk';
 import { reportViolation } from './violation';
 

@@ -1,4 +1,4 @@
-import type { IConstruct } from 'constructs';
+import { type IConstruct } from 'constructs';
 import { type IAspect, TerraformStack, resolveTokens } from '../private/cdk';
 import { VertexDeployment } from '../vertex-deployment';
 import { reportViolation } from './violation';

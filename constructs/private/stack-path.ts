@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import type { Construct } from 'constructs';
+import { type Construct } from 'constructs';
 import { App, TerraformStack } from './cdk';
 
 /**

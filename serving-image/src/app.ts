@@ -1,23 +1,23 @@
 import { performance } from 'node:perf_hooks';
 import Fastify, {
-  FastifyBaseLogger,
-  FastifyError,
+  type FastifyBaseLogger,
+  type FastifyError,
   LogController,
-  FastifyInstance,
-  FastifyReply,
-  FastifyRequest,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
 } from 'fastify';
-import type { Logger } from 'pino';
+import { type Logger } from 'pino';
 import { annotateImage } from './annotate';
 import { className } from './class-names';
-import type { ServerConfig } from './config';
-import type { InferenceResult, LoadedModel } from './engine/pool';
-import type { ModelImage } from './engine/protocol';
+import { type ServerConfig } from './config';
+import { type InferenceResult, type LoadedModel } from './engine/pool';
+import { type ModelImage } from './engine/protocol';
 import { HttpError } from './errors';
-import type { ServerMetrics } from './metrics';
+import { type ServerMetrics } from './metrics';
 import { layoutClassCount, unletterboxBox, type DecodeOptions } from './postprocess';
-import { PreparedImage, SUPPORTED_FORMATS, prepareImage } from './preprocess';
-import { DEFAULT_PARAMETERS, PredictRequest, parsePredictBody } from './request';
+import { type PreparedImage, SUPPORTED_FORMATS, prepareImage } from './preprocess';
+import { DEFAULT_PARAMETERS, type PredictRequest, parsePredictBody } from './request';
 
 /** What the predict route needs from the inference engine ({@link InferencePool} implements it). */
 export interface Engine {

@@ -8,13 +8,13 @@ import sharp from 'sharp';
 import { buildApp, registerMetricsRoute } from './app';
 import { ConfigError, loadConfig } from './config';
 import { loadEngine } from './engine/load';
-import type { InferencePool } from './engine/pool';
+import { type InferencePool } from './engine/pool';
 import { createLogger } from './logger';
 import { ServerMetrics } from './metrics';
 import { StorageClient, fetchModelFiles } from './model-source';
 
 async function main(): Promise<void> {
-  let config;
+  let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(process.env);
   } catch (err) {

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { BatchTimings } from './engine/protocol';
+import { type BatchTimings } from './engine/protocol';
 
 // Up to 60 s: a request can wait REQUEST_TIMEOUT_MS (30 s by default) in the queue, then run.
 const STAGE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { GoogleAuth } from 'google-auth-library';
-import type { ServerConfig } from './config';
+import { type ServerConfig } from './config';
 
 /** The model's bytes and its optional labels, wherever they came from. */
 export interface ModelFiles {

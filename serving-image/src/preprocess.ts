@@ -1,6 +1,6 @@
 import sharp, { type Metadata } from 'sharp';
 import { HttpError } from './errors';
-import type { ModelImage } from './engine/protocol';
+import { type ModelImage } from './engine/protocol';
 import { letterbox } from './postprocess';
 
 /** Image formats the server accepts, by sharp's format name. */

@@ -1,5 +1,5 @@
-import { createServer, Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import { type AddressInfo } from 'node:net';
 
 /** A loopback fake of the two Cloud Storage JSON API calls the server makes: list (one item a page) and download. */
 export interface FakeGcs {

@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
-import { buildApp, ServingApp } from '../../../serving-image/src/app';
-import { loadConfig, ServerConfig } from '../../../serving-image/src/config';
+import { buildApp, type ServingApp } from '../../../serving-image/src/app';
+import { loadConfig, type ServerConfig } from '../../../serving-image/src/config';
 import { loadEngine } from '../../../serving-image/src/engine/load';
-import type { InferencePool } from '../../../serving-image/src/engine/pool';
+import { type InferencePool } from '../../../serving-image/src/engine/pool';
 import { createLogger } from '../../../serving-image/src/logger';
 import { ServerMetrics } from '../../../serving-image/src/metrics';
 import { workerScript } from './build';

@@ -54,7 +54,7 @@ export function buildTinyModel(options: TinyModelOptions): Uint8Array {
   const w = new Float32Array(C * K);
   const bias = new Float32Array(K);
   tinyAnchors(size).forEach((anchor, a) => {
-    [anchor.cx, anchor.cy, anchor.w, anchor.h].forEach((v, row) => (bias[row * A + a] = v));
+    for (const [row, v] of [anchor.cx, anchor.cy, anchor.w, anchor.h].entries()) bias[row * A + a] = v;
     for (let c = 0; c < C; c++) w[c * K + (4 + c) * A + a] = anchor.weight;
   });
   const nodes = [
@@ -132,12 +132,12 @@ const attrInts = (name: string, vs: number[]): Uint8Array =>
   msg(str(1, name), ...vs.map((v) => int(8, v)), int(20, 7 /* INTS */));
 function tensorF32(name: string, dims: number[], data: Float32Array): Uint8Array {
   const raw = Buffer.alloc(data.length * 4);
-  data.forEach((v, i) => raw.writeFloatLE(v, i * 4));
+  for (const [i, v] of data.entries()) raw.writeFloatLE(v, i * 4);
   return msg(...dims.map((d) => int(1, d)), int(2, 1 /* FLOAT */), str(8, name), bytes(9, raw));
 }
 function tensorI64(name: string, dims: number[], data: number[]): Uint8Array {
   // raw_data, not int64_data: negative int64 varints would need ten-byte two's complement.
   const raw = Buffer.alloc(data.length * 8);
-  data.forEach((v, i) => raw.writeBigInt64LE(BigInt(v), i * 8));
+  for (const [i, v] of data.entries()) raw.writeBigInt64LE(BigInt(v), i * 8);
   return msg(...dims.map((d) => int(1, d)), int(2, 7 /* INT64 */), str(8, name), bytes(9, raw));
 }

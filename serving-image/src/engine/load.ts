@@ -1,8 +1,8 @@
-import type { Logger } from 'pino';
-import { ClassNameSource, resolveClassNames } from '../class-names';
-import type { ServerConfig } from '../config';
-import type { ServerMetrics } from '../metrics';
-import type { ModelFiles } from '../model-source';
+import { type Logger } from 'pino';
+import { type ClassNameSource, resolveClassNames } from '../class-names';
+import { type ServerConfig } from '../config';
+import { type ServerMetrics } from '../metrics';
+import { type ModelFiles } from '../model-source';
 import { readOnnxMetadata } from '../onnx-metadata';
 import { layoutClassCount } from '../postprocess';
 import { InferencePool } from './pool';

@@ -1,9 +1,16 @@
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import type { Logger } from 'pino';
+import { type Logger } from 'pino';
 import { HttpError } from '../errors';
-import { DecodeOptions, OutputLayout, RawDetection, detectLayout } from '../postprocess';
-import type { BatchTimings, ModelImage, ModelShape, RunMessage, WorkerInit, WorkerMessage } from './protocol';
+import { type DecodeOptions, type OutputLayout, type RawDetection, detectLayout } from '../postprocess';
+import {
+  type BatchTimings,
+  type ModelImage,
+  type ModelShape,
+  type RunMessage,
+  type WorkerInit,
+  type WorkerMessage,
+} from './protocol';
 
 /** Options of {@link InferencePool.start}. */
 export interface InferencePoolOptions {
@@ -384,12 +391,9 @@ export class InferencePool {
     } else {
       this.failuresInARow = 0;
       this.options.onBatch?.(batch.items.length, msg.timings);
-      batch.items.forEach((item, i) =>
-        item.resolve({
-          detections: msg.detections[i],
-          batchSize: batch.items.length,
-        }),
-      );
+      for (const [i, item] of batch.items.entries()) {
+        item.resolve({ detections: msg.detections[i], batchSize: batch.items.length });
+      }
     }
     this.pump();
   }

@@ -1,4 +1,4 @@
-import type { DecodeOptions, Letterbox, RawDetection } from '../postprocess';
+import { type DecodeOptions, type Letterbox, type RawDetection } from '../postprocess';
 
 /** `workerData` of an inference worker. */
 export interface WorkerInit {

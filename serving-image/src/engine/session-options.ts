@@ -2,7 +2,7 @@
  * onnxruntime session options shared by the inference worker and the benchmark's bare
  * `session.run` limit (scripts/bench.ts), so that the limit is measured with the server's engine.
  */
-import type { InferenceSession } from 'onnxruntime-node';
+import { type InferenceSession } from 'onnxruntime-node';
 
 /**
  * Session options apart from the execution providers.

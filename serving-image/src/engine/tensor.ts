@@ -4,7 +4,7 @@
  * No side effects on import.
  */
 import { Tensor, type InferenceSession } from 'onnxruntime-node';
-import type { ModelImage, ModelShape } from './protocol';
+import { type ModelImage, type ModelShape } from './protocol';
 
 /**
  * Reads the model's image input: `[batch, 3, height, width]` with a fixed height and width.

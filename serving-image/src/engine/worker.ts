@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { decodeOutput, detectLayout } from '../postprocess';
-import type { RunMessage, WorkerInit, WorkerMessage } from './protocol';
+import { type RunMessage, type WorkerInit, type WorkerMessage } from './protocol';
 import { sessionOptions } from './session-options';
 import { modelShape, toTensor } from './tensor';
 
