@@ -1,6 +1,6 @@
-import { App } from './constructs/private/cdk';
+import { App } from './constructs/cdk';
 import { type StacksConfig, StacksConfigError, loadStacksConfig } from './config/load';
-import { ServingStack } from './constructs/serving-stack';
+import { ServingStack } from './app/serving-stack';
 
 /** Options of {@link buildApp}. */
 export interface BuildAppOptions {

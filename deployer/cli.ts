@@ -1,6 +1,6 @@
 import { GoogleAuth } from 'google-auth-library';
 import { z } from 'zod';
-import { type Manifest, manifestSchema } from './manifest';
+import { type Manifest, manifestSchema } from '../contract/manifest';
 import { RolloutError, applyManifest, destroyEndpointDeployments } from './rollout';
 import { OperationError, VertexApiError, VertexClient } from './vertex-client';
 

@@ -1,4 +1,4 @@
-import { DEFAULT_AUTOSCALING_TARGETS } from '../constructs/private/vertex-rules';
+import { DEFAULT_AUTOSCALING_TARGETS } from '../rules/vertex';
 import {
   DRIFT_LABEL,
   type DeploymentSpec,
@@ -7,8 +7,8 @@ import {
   type ModelVersionSpec,
   STATE_LABEL,
   servedFingerprint,
-} from './manifest';
-import { type LiveDeployedModel, type LiveEndpoint, liveFingerprint, nonZeroTraffic } from './live-state';
+} from '../contract/manifest';
+import { type LiveDeployedModel, type LiveEndpoint, liveFingerprint, nonZeroTraffic } from '../contract/live-state';
 import { type Operation, type VertexClient, VertexApiError, formatDuration } from './vertex-client';
 
 /** A rollout that stopped; the message says what happened, what was left as it was and why. */

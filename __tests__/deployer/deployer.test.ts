@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { runDeployer } from '../../deployer/cli';
-import { DRIFT_LABEL, type ManifestInput, STATE_LABEL } from '../../deployer/manifest';
-import { liveFingerprint } from '../../deployer/live-state';
+import { DRIFT_LABEL, type ManifestInput, STATE_LABEL } from '../../contract/manifest';
+import { liveFingerprint } from '../../contract/live-state';
 import { FakeVertex } from './fake-vertex';
 
 const PROJECT = 'acme-ml-prod';

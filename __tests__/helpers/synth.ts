@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { type App, Testing } from 'cdktf';
 import { type StacksConfig, loadStacksConfig, parseStacksConfig } from '../../config/load';
-import { type ServingStack } from '../../constructs/serving-stack';
+import { type ServingStack } from '../../app/serving-stack';
 import { buildApp } from '../../main';
 import { REPO_ROOT } from './paths';
 

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { loadStacksConfig, parseStacksConfig } from '../../config/load';
-import { ALERT_SETTINGS } from '../../constructs/private/alert-limits';
+import { ALERT_SETTINGS } from '../../rules/alert-limits';
 import { REPO_ROOT } from '../helpers/paths';
 import { problemsOf } from '../helpers/config';
 

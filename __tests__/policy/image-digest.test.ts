@@ -1,5 +1,5 @@
 import { ImageDigestAspect, type ServingImage, isDigestReference } from '../../constructs';
-import { VertexModel } from '../../constructs/vertex-model';
+import { VertexModel } from '../../constructs/vertex/model';
 import { deploymentOn, endpointIn } from '../monitoring/fixtures';
 import { policyErrors, stackWithAspect } from './helpers';
 

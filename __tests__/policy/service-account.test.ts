@@ -1,6 +1,6 @@
 import { ServiceAccountAspect, isDefaultComputeAccount } from '../../constructs';
-import { VertexDeployment } from '../../constructs/vertex-deployment';
-import { type VertexServingAccount } from '../../constructs/vertex-serving-account';
+import { VertexDeployment } from '../../constructs/vertex/deployment';
+import { type VertexServingAccount } from '../../constructs/vertex/serving-account';
 import { deploymentOn, endpointIn } from '../monitoring/fixtures';
 import { policyErrors, stackWithAspect } from './helpers';
 

@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import { Testing, TerraformStack } from 'cdktf';
-import { DRIFT_LABEL, STATE_LABEL } from '../../deployer/manifest';
-import { type LiveEndpoint, liveFingerprint } from '../../deployer/live-state';
+import { DRIFT_LABEL, STATE_LABEL } from '../../contract/manifest';
+import { type LiveEndpoint, liveFingerprint } from '../../contract/live-state';
 import { VertexEndpoint, VertexRollout } from '../../constructs';
 
 /**
  * The drift feature rests on two implementations agreeing: the HCL that Terraform evaluates at plan
- * time (constructs/vertex-rollout.ts) and `liveFingerprint`, which the deployer records after each
- * rollout (deployer/live-state.ts). No Terraform runs here, so this file evaluates the synthesized
+ * time (constructs/vertex/rollout.ts) and `liveFingerprint`, which the deployer records after each
+ * rollout (contract/live-state.ts). No Terraform runs here, so this file evaluates the synthesized
  * HCL itself. The evaluator understands only the shapes the construct writes
  * (`format("%v:…", try(dm.a.b, default), …)` inside sort/join/sha256/substr, and the drift
  * conditional); any other change to the HCL fails the parse below, and any change to either side

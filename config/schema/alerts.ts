@@ -4,7 +4,7 @@ import {
   type AlertSettingName,
   NOTIFICATION_CHANNEL,
   duplicateEmailIndexes,
-} from '../../constructs/private/alert-limits';
+} from '../../rules/alert-limits';
 import { matching } from './common';
 
 /** A numeric alert setting with its default and range from the table the constructs use too. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { GCS_URI, LABEL_KEY, LABEL_VALUE } from '../../constructs/private/gcp-names';
+import { GCS_URI, LABEL_KEY, LABEL_VALUE } from '../../rules/gcp-names';
 
-export { BUCKET_NAME, IMAGE_NAME, PROJECT_ID, REGION, REPOSITORY_ID } from '../../constructs/private/gcp-names';
+export { BUCKET_NAME, IMAGE_NAME, PROJECT_ID, REGION, REPOSITORY_ID } from '../../rules/gcp-names';
 
 /**
  * A regex-checked string whose error names the bad value and the expected form.

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BIGQUERY_URI, ENDPOINT_ACCESS, ENDPOINT_ID, KMS_KEY_NAME } from '../../constructs/private/vertex-rules';
+import { BIGQUERY_URI, ENDPOINT_ACCESS, ENDPOINT_ID, KMS_KEY_NAME } from '../../rules/vertex';
 import { PROJECT_ID, matching } from './common';
 
 /** `endpoint:` the Vertex AI endpoint the models are deployed to. */

@@ -4,7 +4,7 @@ import { BUCKET_NAME, PROJECT_ID, REGION, labelsSchema, matching } from './commo
 import { endpointSchema } from './endpoint';
 import { imageSchema } from './image';
 import { modelSchema } from './model';
-import { endpointAccessProblems, servedVersionsProblems } from '../../constructs/private/vertex-rules';
+import { endpointAccessProblems, servedVersionsProblems } from '../../rules/vertex';
 
 /** `state:` where Terraform keeps this environment's state. */
 const stateSchema = z.strictObject({
@@ -36,7 +36,7 @@ export const defaultsSchema = environmentObject.partial();
 
 /** One environment after `defaults:` are merged in. */
 export const environmentSchema = environmentObject.superRefine((env, ctx) => {
-  // The same rules the constructs check (constructs/private/vertex-rules.ts).
+  // The same rules the constructs check (rules/vertex.ts).
   for (const p of endpointAccessProblems(env.endpoint.access, env.endpoint.allowedProjects)) {
     // A list on a non-PSC endpoint is reported at this environment's `endpoint:` when it has one,
     // even if the list comes from `defaults:` (an environment that switches an inherited private-psc

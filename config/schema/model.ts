@@ -11,7 +11,7 @@ import {
   SHARED_MEMORY_MB,
   VERSION_ALIAS,
   machineProblems,
-} from '../../constructs/private/vertex-rules';
+} from '../../rules/vertex';
 import { gcsUri, intBetween, matching } from './common';
 
 /** `models[].machine:` the machine each replica runs on. */
@@ -26,7 +26,7 @@ const machineSchema = z
     count: intBetween(1, 16).optional().describe("Accelerators per replica; defaults to the machine type's own count."),
   })
   .superRefine((m, ctx) => {
-    // The same table the VertexDeployment construct checks (constructs/private/vertex-rules.ts).
+    // The same table the VertexDeployment construct checks (rules/vertex.ts).
     for (const message of machineProblems(m)) ctx.addIssue({ code: 'custom', message, input: m });
   });
 
@@ -102,7 +102,7 @@ export const modelSchema = z
       .describe('How long a new replica may take to become healthy: `90s`, `30m`, `2h`; from 1s to 2 h.'),
   })
   .superRefine((m, ctx) => {
-    // The same rule the VertexDeployment construct checks (constructs/private/vertex-rules.ts).
+    // The same rule the VertexDeployment construct checks (rules/vertex.ts).
     for (const { key, message } of autoscalingProblems(m.autoscaling ?? {}, m.machine.accelerator !== undefined)) {
       ctx.addIssue({ code: 'custom', path: ['autoscaling', key], message, input: m.autoscaling });
     }

@@ -1,5 +1,5 @@
 import { type IConstruct } from 'constructs';
-import { type IAspect, TerraformStack, monitoringAlertPolicy, vertexAiEndpoint } from '../private/cdk';
+import { type IAspect, TerraformStack, monitoringAlertPolicy, vertexAiEndpoint } from '../cdk';
 import { reportViolation } from './violation';
 
 /**

@@ -1,6 +1,6 @@
 import { type IConstruct } from 'constructs';
-import { type IAspect, TerraformStack, resolveTokens } from '../private/cdk';
-import { VertexModel } from '../vertex-model';
+import { type IAspect, TerraformStack, resolveTokens } from '../cdk';
+import { VertexModel } from '../vertex/model';
 import { reportViolation } from './violation';
 
 /**

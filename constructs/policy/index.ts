@@ -1,5 +1,5 @@
 import { type IConstruct } from 'constructs';
-import { Aspects } from '../private/cdk';
+import { Aspects } from '../cdk';
 import { EndpointAlertsAspect } from './endpoint-alerts';
 import { ImageDigestAspect } from './image-digest';
 import { PublicEndpointAspect } from './public-endpoint';

@@ -1,5 +1,5 @@
 import { type IConstruct } from 'constructs';
-import { type IAspect, vertexAiEndpoint } from '../private/cdk';
+import { type IAspect, vertexAiEndpoint } from '../cdk';
 import { reportViolation } from './violation';
 
 /** Options of {@link PublicEndpointAspect}. */

@@ -1,5 +1,5 @@
 import { type IConstruct } from 'constructs';
-import { type IAspect, TerraformResource, TerraformStack, Token, googleProvider } from '../private/cdk';
+import { type IAspect, TerraformResource, TerraformStack, Token, googleProvider } from '../cdk';
 import { reportViolation } from './violation';
 
 type Labels = Readonly<Record<string, string>>;

@@ -1,6 +1,6 @@
 import { type IConstruct } from 'constructs';
-import { type IAspect, TerraformStack, resolveTokens } from '../private/cdk';
-import { VertexDeployment } from '../vertex-deployment';
+import { type IAspect, TerraformStack, resolveTokens } from '../cdk';
+import { VertexDeployment } from '../vertex/deployment';
 import { reportViolation } from './violation';
 
 /** The Compute Engine default service account: `<project number>-compute@developer.gserviceaccount.com`. */

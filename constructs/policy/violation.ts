@@ -1,5 +1,5 @@
 import { type IConstruct } from 'constructs';
-import { Annotations } from '../private/cdk';
+import { Annotations } from '../cdk';
 
 /**
  * Records a policy violation as an error annotation on `node`: `cdktf synth` prints it with the

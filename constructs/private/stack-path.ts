@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { type Construct } from 'constructs';
-import { App, TerraformStack } from './cdk';
+import { App, TerraformStack } from '../cdk';
 
 /**
  * `target` (relative to the project root) as seen from the directory Terraform runs the stack in

@@ -1,4 +1,4 @@
-import { Token } from './cdk';
+import { Token } from '../cdk';
 
 /**
  * Collects every problem in a construct's props so they are reported together, each naming

@@ -1,4 +1,4 @@
-import { MonitoringMetric } from '../monitoring-metric';
+import { MonitoringMetric } from '../monitoring/metric';
 
 /**
  * The Vertex AI online-prediction metrics of one endpoint, shared by the alarms and the dashboard.

@@ -1,9 +1,9 @@
 import { Construct } from 'constructs';
-import { ALERT_SETTINGS, MAX_WINDOW_MINUTES } from './private/alert-limits';
-import { type MonitoringMetric } from './monitoring-metric';
-import { type NotificationChannels } from './monitoring-notification-channels';
-import { monitoringAlertPolicy } from './private/cdk';
-import { PropsValidator } from './private/validation';
+import { ALERT_SETTINGS, MAX_WINDOW_MINUTES } from '../../rules/alert-limits';
+import { type MonitoringMetric } from './metric';
+import { type NotificationChannels } from './notification-channels';
+import { monitoringAlertPolicy } from '../cdk';
+import { PropsValidator } from '../private/validation';
 
 /** How the metric is compared with the threshold. */
 export type AlarmComparison = 'GT' | 'LT';

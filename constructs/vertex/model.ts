@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
-import { type ModelVersionSpec, servedFingerprint } from '../deployer/manifest';
-import { GCS_URI, PROJECT_ID, REGION } from './private/gcp-names';
-import { PropsValidator } from './private/validation';
+import { type ModelVersionSpec, servedFingerprint } from '../../contract/manifest';
+import { GCS_URI, PROJECT_ID, REGION } from '../../rules/gcp-names';
+import { PropsValidator } from '../private/validation';
 import {
   ENV_VAR_NAME,
   MAX_DEPLOYMENT_TIMEOUT_SECONDS,
@@ -9,8 +9,8 @@ import {
   RESERVED_VERSION_ALIASES,
   SHARED_MEMORY_MB,
   VERSION_ALIAS,
-} from './private/vertex-rules';
-import { type ServingImage } from './serving-image';
+} from '../../rules/vertex';
+import { type ServingImage } from '../registry/serving-image';
 
 /**
  * A container probe (REST `Probe`,

@@ -1,9 +1,9 @@
 import { Construct } from 'constructs';
-import { NOTIFICATION_CHANNEL, duplicateEmailIndexes, isEmail } from './private/alert-limits';
-import { monitoringNotificationChannel } from './private/cdk';
-import { PROJECT_ID } from './private/gcp-names';
-import { stableDecimalId } from './private/stable-id';
-import { PropsValidator } from './private/validation';
+import { NOTIFICATION_CHANNEL, duplicateEmailIndexes, isEmail } from '../../rules/alert-limits';
+import { monitoringNotificationChannel } from '../cdk';
+import { PROJECT_ID } from '../../rules/gcp-names';
+import { stableDecimalId } from '../private/stable-id';
+import { PropsValidator } from '../private/validation';
 
 /** Props of {@link NotificationChannels}. */
 export interface NotificationChannelsProps {

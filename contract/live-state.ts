@@ -31,7 +31,7 @@ export interface FingerprintField {
 /**
  * The fields of each deployed model the live fingerprint covers, in order; its traffic share
  * follows them. This list is the single source of both `liveFingerprint` below and the plan-time
- * HCL expression `VertexRollout` builds (constructs/vertex-rollout.ts), so the two cannot drift
+ * HCL expression `VertexRollout` builds (constructs/vertex/rollout.ts), so the two cannot drift
  * apart field by field; __tests__/vertex/drift-expression.test.ts evaluates the synthesized HCL
  * against this function.
  */

@@ -1,12 +1,12 @@
 import { Construct } from 'constructs';
-import { DRIFT_LABEL, type ManifestInput, STATE_LABEL } from '../deployer/manifest';
-import { FINGERPRINT_FIELDS, liveFingerprint } from '../deployer/live-state';
-import { DataResource, TerraformLocal, TerraformStack, dataHttp, httpProvider } from './private/cdk';
-import { pathFromStackDir } from './private/stack-path';
-import { PropsValidator } from './private/validation';
-import { servedVersionsProblems } from './private/vertex-rules';
-import { type VertexDeployment } from './vertex-deployment';
-import { type VertexEndpoint } from './vertex-endpoint';
+import { DRIFT_LABEL, type ManifestInput, STATE_LABEL } from '../../contract/manifest';
+import { FINGERPRINT_FIELDS, liveFingerprint } from '../../contract/live-state';
+import { DataResource, TerraformLocal, TerraformStack, dataHttp, httpProvider } from '../cdk';
+import { pathFromStackDir } from '../private/stack-path';
+import { PropsValidator } from '../private/validation';
+import { servedVersionsProblems } from '../../rules/vertex';
+import { type VertexDeployment } from './deployment';
+import { type VertexEndpoint } from './endpoint';
 
 /** Props of {@link VertexRollout}. */
 export interface VertexRolloutProps {
@@ -132,7 +132,7 @@ export class VertexRollout extends Construct {
    * last recorded (or does not exist yet: HTTP 404, or the API is not enabled yet); otherwise the fingerprint of what it serves
    * now. After the deployer puts a hand-made change back, it records that fingerprint in a label,
    * which `drift` then returns, so the next plan is empty again. The fingerprint is built from
-   * FINGERPRINT_FIELDS, the same list `liveFingerprint` (deployer/live-state.ts) uses.
+   * FINGERPRINT_FIELDS, the same list `liveFingerprint` (contract/live-state.ts) uses.
    */
   private readLive(endpoint: VertexEndpoint, accessToken: string): { body: TerraformLocal; drift: string } {
     const stack = TerraformStack.of(this);
@@ -185,7 +185,7 @@ function nothingThere(read: string): string {
 }
 
 function validateRollout(endpoint: VertexEndpoint, deployments: readonly VertexDeployment[]): string[] {
-  // Traffic adds up to 100 and each model version once: the same rule as stacks.yaml (vertex-rules.ts).
+  // Traffic adds up to 100 and each model version once: the same rule as stacks.yaml (rules/vertex.ts).
   const problems = servedVersionsProblems(
     deployments.map((d) => ({ key: d.model.key, traffic: d.trafficPercent })),
     (i) => deployments[i].node.path,

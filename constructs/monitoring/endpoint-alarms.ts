@@ -1,17 +1,17 @@
 import { Construct } from 'constructs';
-import { type AlarmSeverity, MonitoringAlarm, type MonitoringAlarmProps } from './monitoring-alarm';
-import { type NotificationChannels } from './monitoring-notification-channels';
+import { type AlarmSeverity, MonitoringAlarm, type MonitoringAlarmProps } from './alarm';
+import { type NotificationChannels } from './notification-channels';
 import {
   ALERT_SETTINGS,
   type AlertSettingName,
   describeAlertSetting,
   isAllowedAlertValue,
-} from './private/alert-limits';
-import { Annotations } from './private/cdk';
-import { PropsValidator } from './private/validation';
-import { type LatencyPercentile, noResponsesWhileRunningQuery } from './private/vertex-metrics';
-import { type VertexDeployment } from './vertex-deployment';
-import { type VertexEndpoint } from './vertex-endpoint';
+} from '../../rules/alert-limits';
+import { Annotations } from '../cdk';
+import { PropsValidator } from '../private/validation';
+import { type LatencyPercentile, noResponsesWhileRunningQuery } from '../private/vertex-metrics';
+import { type VertexDeployment } from '../vertex/deployment';
+import { type VertexEndpoint } from '../vertex/endpoint';
 
 /**
  * How far back the no-traffic alarm looks for a response: longer than the up to 6 minutes an

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { DEPLOYED_MODEL_ID, ENDPOINT_ID } from '../constructs/private/vertex-rules';
+import { DEPLOYED_MODEL_ID, ENDPOINT_ID } from '../rules/vertex';
 
 /**
  * What the deployer is asked to make true: the model versions to upload, the deployed models an

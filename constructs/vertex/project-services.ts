@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { projectService } from './private/cdk';
+import { projectService } from '../cdk';
 
 /** Props of {@link ProjectServices}. */
 export interface ProjectServicesProps {

@@ -1,17 +1,11 @@
 import { Construct } from 'constructs';
-import { type MonitoringMetric } from './monitoring-metric';
-import { vertexAiEndpoint } from './private/cdk';
-import { PROJECT_ID, REGION } from './private/gcp-names';
-import { stableDecimalId } from './private/stable-id';
-import { PropsValidator } from './private/validation';
-import { type LatencyPercentile, type VertexEndpointMetrics, vertexEndpointMetrics } from './private/vertex-metrics';
-import {
-  BIGQUERY_URI,
-  ENDPOINT_ACCESS,
-  ENDPOINT_ID,
-  KMS_KEY_NAME,
-  endpointAccessProblems,
-} from './private/vertex-rules';
+import { type MonitoringMetric } from '../monitoring/metric';
+import { vertexAiEndpoint } from '../cdk';
+import { PROJECT_ID, REGION } from '../../rules/gcp-names';
+import { stableDecimalId } from '../private/stable-id';
+import { PropsValidator } from '../private/validation';
+import { type LatencyPercentile, type VertexEndpointMetrics, vertexEndpointMetrics } from '../private/vertex-metrics';
+import { BIGQUERY_URI, ENDPOINT_ACCESS, ENDPOINT_ID, KMS_KEY_NAME, endpointAccessProblems } from '../../rules/vertex';
 
 /**
  * How clients reach a {@link VertexEndpoint}:

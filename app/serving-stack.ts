@@ -1,11 +1,11 @@
 import { type Construct } from 'constructs';
 import { type EnvironmentConfig } from '../config/schema/environment';
 import { durationSeconds } from '../config/schema/model';
-import { ArtifactRegistryRepository } from './artifact-registry-repository';
-import { EndpointAlarms } from './endpoint-alarms';
-import { EndpointDashboard } from './endpoint-dashboard';
-import { NotificationChannels } from './monitoring-notification-channels';
-import { addServingPolicies } from './policy';
+import { ArtifactRegistryRepository } from '../constructs/registry/artifact-registry-repository';
+import { EndpointAlarms } from '../constructs/monitoring/endpoint-alarms';
+import { EndpointDashboard } from '../constructs/monitoring/endpoint-dashboard';
+import { NotificationChannels } from '../constructs/monitoring/notification-channels';
+import { addServingPolicies } from '../constructs/policy';
 import {
   GcsBackend,
   LocalBackend,
@@ -14,15 +14,15 @@ import {
   dockerProvider,
   googleClientConfig,
   googleProvider,
-} from './private/cdk';
-import { ProjectServices } from './project-services';
-import { acceleratorCount } from './private/vertex-rules';
-import { ServingImage } from './serving-image';
-import { VertexDeployment } from './vertex-deployment';
-import { VertexEndpoint } from './vertex-endpoint';
-import { VertexModel } from './vertex-model';
-import { VertexRollout } from './vertex-rollout';
-import { VertexServingAccount } from './vertex-serving-account';
+} from '../constructs/cdk';
+import { ProjectServices } from '../constructs/vertex/project-services';
+import { acceleratorCount } from '../rules/vertex';
+import { ServingImage } from '../constructs/registry/serving-image';
+import { VertexDeployment } from '../constructs/vertex/deployment';
+import { VertexEndpoint } from '../constructs/vertex/endpoint';
+import { VertexModel } from '../constructs/vertex/model';
+import { VertexRollout } from '../constructs/vertex/rollout';
+import { VertexServingAccount } from '../constructs/vertex/serving-account';
 
 /** Props of {@link ServingStack}. */
 export interface ServingStackProps {

@@ -1,9 +1,9 @@
 import { Construct } from 'constructs';
-import { type DeploymentSpec } from '../deployer/manifest';
-import { type MonitoringMetric } from './monitoring-metric';
-import { stableDecimalId } from './private/stable-id';
-import { PropsValidator } from './private/validation';
-import { type LatencyPercentile } from './private/vertex-metrics';
+import { type DeploymentSpec } from '../../contract/manifest';
+import { type MonitoringMetric } from '../monitoring/metric';
+import { stableDecimalId } from '../private/stable-id';
+import { PropsValidator } from '../private/validation';
+import { type LatencyPercentile } from '../private/vertex-metrics';
 import {
   AUTOSCALING_METRICS,
   AUTOSCALING_TARGETS,
@@ -13,10 +13,10 @@ import {
   acceleratorCount,
   autoscalingProblems,
   machineProblems,
-} from './private/vertex-rules';
-import { type VertexEndpoint } from './vertex-endpoint';
-import { type VertexModel } from './vertex-model';
-import { type VertexServingAccount } from './vertex-serving-account';
+} from '../../rules/vertex';
+import { type VertexEndpoint } from './endpoint';
+import { type VertexModel } from './model';
+import { type VertexServingAccount } from './serving-account';
 
 /**
  * Autoscaling targets, at most one per metric: `acceleratorDutyCycle` and `cpuUtilization` in percent

@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
-import { type MonitoringMetric } from './monitoring-metric';
-import { monitoringDashboard } from './private/cdk';
-import { type VertexEndpoint } from './vertex-endpoint';
+import { type MonitoringMetric } from './metric';
+import { monitoringDashboard } from '../cdk';
+import { type VertexEndpoint } from '../vertex/endpoint';
 
 /** Props of {@link EndpointDashboard}. */
 export interface EndpointDashboardProps {

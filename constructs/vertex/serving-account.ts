@@ -1,8 +1,8 @@
 import { Construct } from 'constructs';
-import { type ArtifactRegistryRepository } from './artifact-registry-repository';
-import { type TerraformResource, projectIamMember, serviceAccount, storageBucketIamMember } from './private/cdk';
-import { GCS_URI, PROJECT_ID } from './private/gcp-names';
-import { PropsValidator } from './private/validation';
+import { type ArtifactRegistryRepository } from '../registry/artifact-registry-repository';
+import { type TerraformResource, projectIamMember, serviceAccount, storageBucketIamMember } from '../cdk';
+import { GCS_URI, PROJECT_ID } from '../../rules/gcp-names';
+import { PropsValidator } from '../private/validation';
 
 /** Props of {@link VertexServingAccount}. */
 export interface VertexServingAccountProps {

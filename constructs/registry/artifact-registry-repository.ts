@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
-import { artifactRegistryRepository, artifactRegistryRepositoryIamMember } from './private/cdk';
-import { REGION, REPOSITORY_ID } from './private/gcp-names';
-import { PropsValidator } from './private/validation';
+import { artifactRegistryRepository, artifactRegistryRepositoryIamMember } from '../cdk';
+import { REGION, REPOSITORY_ID } from '../../rules/gcp-names';
+import { PropsValidator } from '../private/validation';
 
 /** Something that can be granted IAM roles: a member string such as `serviceAccount:sa@p.iam.gserviceaccount.com`, or an object exposing one. */
 export type Grantee = string | { readonly member: string };

@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { Construct } from 'constructs';
 import { type ArtifactRegistryRepository } from './artifact-registry-repository';
-import { DataResource, dataDockerRegistryImage } from './private/cdk';
-import { hashBuildContext } from './private/context-hash';
-import { IMAGE_NAME } from './private/gcp-names';
-import { pathFromStackDir } from './private/stack-path';
-import { PropsValidator } from './private/validation';
+import { DataResource, dataDockerRegistryImage } from '../cdk';
+import { hashBuildContext } from '../private/context-hash';
+import { IMAGE_NAME } from '../../rules/gcp-names';
+import { pathFromStackDir } from '../private/stack-path';
+import { PropsValidator } from '../private/validation';
 
 /** Props of {@link ServingImage}. */
 export interface ServingImageProps {
