@@ -1,6 +1,5 @@
 import { type Construct } from 'constructs';
 import { type EnvironmentConfig } from '../config/schema/environment';
-import { durationSeconds } from '../config/schema/model';
 import { ArtifactRegistryRepository } from '../constructs/registry/artifact-registry-repository';
 import { EndpointAlarms } from '../constructs/monitoring/endpoint-alarms';
 import { EndpointDashboard } from '../constructs/monitoring/endpoint-dashboard';
@@ -162,8 +161,7 @@ export class ServingStack extends TerraformStack {
         container: {
           env: gpus > 1 || m.env ? { ...gpuEnv, ...m.env } : undefined,
           sharedMemorySizeMb: m.sharedMemorySizeMb,
-          deploymentTimeoutSeconds:
-            m.deploymentTimeout === undefined ? undefined : durationSeconds(m.deploymentTimeout),
+          deploymentTimeoutSeconds: m.deploymentTimeout,
         },
       });
       return new VertexDeployment(this, `deployment-${key}`, {

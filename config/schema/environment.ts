@@ -23,7 +23,8 @@ const environmentObject = z.strictObject({
   state: stateSchema.optional().describe('Remote state in GCS; a local state file at the repository root when absent.'),
   image: imageSchema.default(imageSchema.parse({})).describe('Artifact Registry repository and serving image build.'),
   endpoint: endpointSchema.default(endpointSchema.parse({})).describe('The Vertex AI endpoint.'),
-  models: z.array(modelSchema).default([]).describe('Model versions deployed to the endpoint.'),
+  // prefault: the default is an input, so the reference shows it although models transform their values.
+  models: z.array(modelSchema).prefault([]).describe('Model versions deployed to the endpoint.'),
   alerts: alertsSchema
     .default(alertsSchema.parse({}))
     .describe(

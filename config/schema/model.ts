@@ -92,14 +92,16 @@ export const modelSchema = z
       .optional()
       .describe('Extra environment variables of the container (not `AIP_*`).'),
     deploymentTimeout: matching(/^\d+[smh]$/, 'a duration such as 30m')
-      .optional()
-      .refine((d) => d === undefined || durationSeconds(d) >= 1, {
+      .refine((d) => durationSeconds(d) >= 1, {
         error: (iss) => `${JSON.stringify(iss.input)} is not a timeout: give at least 1s`,
       })
-      .refine((d) => d === undefined || durationSeconds(d) <= MAX_DEPLOYMENT_TIMEOUT_SECONDS, {
+      .refine((d) => durationSeconds(d) <= MAX_DEPLOYMENT_TIMEOUT_SECONDS, {
         error: (iss) => `${JSON.stringify(iss.input)} is longer than Vertex's limit of 2h`,
       })
-      .describe('How long a new replica may take to become healthy: `90s`, `30m`, `2h`; from 1s to 2 h.'),
+      .describe('How long a new replica may take to become healthy: `90s`, `30m`, `2h`; from 1s to 2 h.')
+      // The stack gets seconds, the unit the constructs take: nothing downstream parses durations.
+      .transform(durationSeconds)
+      .optional(),
   })
   .superRefine((m, ctx) => {
     // The same rule the VertexDeployment construct checks (rules/vertex.ts).
@@ -109,7 +111,7 @@ export const modelSchema = z
   });
 
 /** `90s` / `30m` / `2h` in seconds. */
-export function durationSeconds(d: string): number {
+function durationSeconds(d: string): number {
   const n = Number(d.slice(0, -1));
   return d.endsWith('h') ? n * 3600 : d.endsWith('m') ? n * 60 : n;
 }
