@@ -17,7 +17,7 @@ import {
 import { ProjectServices } from '../constructs/vertex/project-services';
 import { acceleratorCount } from '../rules/vertex';
 import { ServingImage } from '../constructs/registry/serving-image';
-import { VertexDeployment } from '../constructs/vertex/deployment';
+import { type VertexDeployment } from '../constructs/vertex/deployment';
 import { VertexEndpoint } from '../constructs/vertex/endpoint';
 import { VertexModel } from '../constructs/vertex/model';
 import { VertexRollout } from '../constructs/vertex/rollout';
@@ -67,8 +67,8 @@ export class ServingStack extends TerraformStack {
   readonly endpoint: VertexEndpoint;
   /** The identity deployed models run as. */
   readonly servingAccount: VertexServingAccount;
-  /** One deployment per entry of `models:`, in file order. */
-  readonly deployments: VertexDeployment[];
+  /** One deployment per entry of `models:`, in file order (the endpoint's {@link VertexEndpoint.deployments}). */
+  readonly deployments: readonly VertexDeployment[];
   /** Uploads, deploys and splits traffic through the deployer. */
   readonly rollout: VertexRollout;
   /** Alert policies on the endpoint, from `alerts:`. */
@@ -164,9 +164,7 @@ export class ServingStack extends TerraformStack {
           deploymentTimeoutSeconds: m.deploymentTimeout,
         },
       });
-      return new VertexDeployment(this, `deployment-${key}`, {
-        endpoint: this.endpoint,
-        model,
+      return this.endpoint.addDeployment(model, {
         serviceAccount: this.servingAccount,
         machineType: m.machine.type,
         acceleratorType: m.machine.accelerator,
@@ -183,7 +181,6 @@ export class ServingStack extends TerraformStack {
     // The stack's one google_client_config also reads the endpoint back at plan time (drift).
     this.rollout = new VertexRollout(this, 'rollout', {
       endpoint: this.endpoint,
-      deployments: this.deployments,
       root: props.root,
       accessToken: clientConfig.accessToken,
     });
@@ -208,10 +205,7 @@ export class ServingStack extends TerraformStack {
     });
     // Also shows when the alarms above watch metric names the endpoint does not report under.
     this.alarms.alarmOnNoTraffic({ windowMinutes: alerts.noTrafficWindowMinutes });
-    // A fixed-size deployment (min = max) is always "at its maximum": no saturation alarm for it.
-    for (const d of this.deployments.filter(EndpointAlarms.canSaturate)) {
-      this.alarms.alarmOnSaturation(d, { windowMinutes: alerts.saturationWindowMinutes });
-    }
+    this.alarms.alarmOnSaturation({ windowMinutes: alerts.saturationWindowMinutes });
     if (this.deployments.some((d) => d.spec.machineSpec.acceleratorType)) {
       this.alarms.alarmOnGpuDutyCycle({
         thresholdPercent: alerts.gpuDutyCyclePercent,

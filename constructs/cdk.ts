@@ -10,6 +10,7 @@ export {
   Annotations,
   Aspects,
   GcsBackend,
+  Lazy,
   LocalBackend,
   TerraformOutput,
   TerraformStack,

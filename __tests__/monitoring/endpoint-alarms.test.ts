@@ -1,7 +1,7 @@
 import { AnnotationMetadataEntryType, TerraformStack, Testing } from 'cdktf';
 import { MonitoringAlertPolicy } from '@cdktf/provider-google/lib/monitoring-alert-policy';
 import { type Construct } from 'constructs';
-import { EndpointAlarms, type EndpointAlarmsProps, NotificationChannels, VertexEndpoint } from '../../constructs';
+import { EndpointAlarms, type EndpointAlarmsProps, NotificationChannels } from '../../constructs';
 import { promQlMetricName } from '../../constructs/private/vertex-metrics';
 import { ENDPOINT_ID, deploymentOn, endpointIn, resourcesOf } from './fixtures';
 
@@ -127,14 +127,14 @@ describe('EndpointAlarms alarms', () => {
     }
   });
 
-  test('alarmOnSaturation: the deployment at its maximum replicas for the window', () => {
+  test("alarmOnSaturation: the endpoint's deployment at its maximum replicas for the window", () => {
     // WHEN
     let deployedModelId = '';
     const policy = onlyPolicy(
       synthAlarms((a) => {
         const deployment = deploymentOn(a.node.scope as Construct, a.endpoint, { maxReplicas: 8 });
         deployedModelId = deployment.deployedModelId;
-        a.alarmOnSaturation(deployment);
+        a.alarmOnSaturation();
       }),
     );
     // THEN
@@ -270,31 +270,30 @@ describe('EndpointAlarms alarms', () => {
     );
   });
 
-  test('refuses a saturation alarm for a deployment on another endpoint', () => {
-    // WHEN / THEN
-    expect(() =>
-      synthAlarms((a) => {
-        const scope = a.node.scope as Construct;
-        const other = new VertexEndpoint(scope, 'other', {
-          project: 'acme-ml-dev',
-          region: 'us-central1',
-          endpointId: '99',
-        });
-        a.alarmOnSaturation(deploymentOn(scope, other));
-      }),
-    ).toThrow(/alarmOnSaturation: deployment stack\/yolo is deployed to stack\/other, not to stack\/endpoint/);
+  test('alarmOnSaturation: one alarm per deployment of the endpoint that can scale, none for a fixed-size one', () => {
+    // GIVEN a deployment with room to scale and one of fixed size (always at its maximum)
+    const synthesized = synthAlarms((a) => {
+      const scope = a.node.scope as Construct;
+      deploymentOn(scope, a.endpoint, { id: 'scales', maxReplicas: 3 });
+      deploymentOn(scope, a.endpoint, { id: 'fixed', maxReplicas: 1 });
+      // WHEN
+      a.alarmOnSaturation();
+    });
+    // THEN only the one that can scale is watched
+    const names = Object.values(resourcesOf(synthesized, 'google_monitoring_alert_policy')).map((p) => p.display_name);
+    expect(names).toEqual(['stack/endpoint: yolo26n@v3 at its maximum of 3 replicas']);
   });
 
-  test('refuses a saturation alarm for a fixed-size deployment, which is always at its maximum', () => {
-    // WHEN / THEN: min 1 = max 1 would keep the alarm open forever
-    expect(() =>
-      synthAlarms((a) => {
-        const deployment = deploymentOn(a.node.scope as Construct, a.endpoint, { maxReplicas: 1 });
-        expect(EndpointAlarms.canSaturate(deployment)).toBe(false);
-        a.alarmOnSaturation(deployment);
-      }),
-    ).toThrow(
-      /alarmOnSaturation: deployment stack\/yolo has a fixed size \(minReplicas 1 = maxReplicas 1\).*would never close/,
+  test('a deployment that can scale, added after alarmOnSaturation(), fails synthesis naming it', () => {
+    // GIVEN alarms created before the deployment
+    const stack = new TerraformStack(Testing.app(), 'stack');
+    const alarms = new EndpointAlarms(stack, 'alarms', { endpoint: endpointIn(stack) });
+    alarms.alarmOnSaturation();
+    // WHEN
+    deploymentOn(stack, alarms.endpoint, { id: 'late', maxReplicas: 2 });
+    // THEN
+    expect(() => Testing.fullSynth(stack)).toThrow(
+      /deployment stack\/late was added to stack\/endpoint after alarmOnSaturation\(\) was called/,
     );
   });
 

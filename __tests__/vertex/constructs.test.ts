@@ -349,13 +349,9 @@ describe('VertexRollout', () => {
     const app = Testing.app();
     const stack = new TerraformStack(app, 'test');
     const p = parts(stack);
-    new VertexRollout(stack, 'rollout', {
-      endpoint: p.endpoint,
-      deployments: [
-        p.deployment('a', p.model('v3'), { trafficPercent: 80 }),
-        p.deployment('b', p.model('v4'), { trafficPercent: 10 }),
-      ],
-    });
+    p.deployment('a', p.model('v3'), { trafficPercent: 80 });
+    p.deployment('b', p.model('v4'), { trafficPercent: 10 });
+    new VertexRollout(stack, 'rollout', { endpoint: p.endpoint });
     expect(() => Testing.fullSynth(stack)).toThrow(
       /traffic must add up to 100 across the endpoint's models, got 90 \(yolo26n@v3: 80, yolo26n@v4: 10\) \(endpoint test\/endpoint\)/,
     );
@@ -366,10 +362,9 @@ describe('VertexRollout', () => {
     const stack = new TerraformStack(app, 'test');
     const p = parts(stack);
     const m = p.model('v3');
-    new VertexRollout(stack, 'rollout', {
-      endpoint: p.endpoint,
-      deployments: [p.deployment('a', m, { trafficPercent: 50 }), p.deployment('b', m, { trafficPercent: 50 })],
-    });
+    p.deployment('a', m, { trafficPercent: 50 });
+    p.deployment('b', m, { trafficPercent: 50 });
+    new VertexRollout(stack, 'rollout', { endpoint: p.endpoint });
     expect(() => Testing.fullSynth(stack)).toThrow(/test\/b and test\/a have the same DeployedModel id \d{10}/);
   });
 });
@@ -384,16 +379,40 @@ describe('more validations', () => {
     ).toThrow(/model: is in acme-ml-prod\/us-central1, the endpoint in acme-ml-prod\/europe-west4/);
   });
 
-  test('a deployment to another endpoint fails the rollout', () => {
-    const app = Testing.app();
-    const stack = new TerraformStack(app, 'test');
+  test('addDeployment deploys the model to the endpoint, as one of its deployments', () => {
+    // GIVEN
+    const stack = new TerraformStack(Testing.app(), 'test');
     const p = parts(stack);
-    const other = new VertexEndpoint(stack, 'other', { project: PROJECT, region: REGION });
-    new VertexRollout(stack, 'rollout', {
-      endpoint: other,
-      deployments: [p.deployment('a', p.model('v3'), { trafficPercent: 100 })],
+    const model = p.model('v3');
+    // WHEN
+    const deployment = p.endpoint.addDeployment(model, {
+      serviceAccount: p.account,
+      machineType: 'g2-standard-8',
+      acceleratorType: 'NVIDIA_L4',
+      trafficPercent: 100,
     });
-    expect(() => Testing.fullSynth(stack)).toThrow(/test\/a is deployed to test\/endpoint, not test\/other/);
+    // THEN
+    expect(deployment.endpoint).toBe(p.endpoint);
+    expect(deployment.model).toBe(model);
+    expect(p.endpoint.deployments).toEqual([deployment]);
+  });
+
+  test('a rollout carries the deployments added to its endpoint after it was created', () => {
+    // GIVEN a rollout created before any deployment
+    const stack = new TerraformStack(Testing.app(), 'test');
+    const p = parts(stack);
+    const rollout = new VertexRollout(stack, 'rollout', { endpoint: p.endpoint });
+    // WHEN a deployment is added afterwards
+    const deployment = p.deployment('late', p.model('v3'), {
+      trafficPercent: 100,
+    });
+    // THEN the synthesized manifest holds it, and its grants come before the rollout
+    const apply = Object.values(
+      JSON.parse(Testing.synth(stack)).resource.terraform_data as Record<string, Record<string, any>>,
+    ).find((r) => r.triggers_replace?.manifest);
+    expect(Object.keys(apply?.triggers_replace.manifest.deployments)).toEqual([deployment.deployedModelId]);
+    expect(apply?.depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/^google_project_iam_member\./)]));
+    expect(rollout.manifest.deployments).toHaveProperty(deployment.deployedModelId);
   });
 
   test('one version alias with two different specs fails the rollout', () => {
@@ -415,10 +434,9 @@ describe('more validations', () => {
       image: p.image,
       container: { sharedMemorySizeMb: 64 },
     });
-    new VertexRollout(stack, 'rollout', {
-      endpoint: p.endpoint,
-      deployments: [p.deployment('da', a, { trafficPercent: 50 }), p.deployment('db', b, { trafficPercent: 50 })],
-    });
+    p.deployment('da', a, { trafficPercent: 50 });
+    p.deployment('db', b, { trafficPercent: 50 });
+    new VertexRollout(stack, 'rollout', { endpoint: p.endpoint });
     expect(() => Testing.fullSynth(stack)).toThrow(
       /test\/db: yolo26n@v3 is already declared at test\/da; each model version once per endpoint/,
     );
@@ -426,9 +444,7 @@ describe('more validations', () => {
 
   test('an operation timeout under a minute is refused', () => {
     expect(() =>
-      inStack(
-        (s) => new VertexRollout(s, 'rollout', { endpoint: endpoint(s), deployments: [], operationTimeoutSeconds: 5 }),
-      ),
+      inStack((s) => new VertexRollout(s, 'rollout', { endpoint: endpoint(s), operationTimeoutSeconds: 5 })),
     ).toThrow(/operationTimeoutSeconds: 5 is not allowed; expected an integer from 60 to 86400/);
   });
 

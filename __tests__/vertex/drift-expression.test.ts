@@ -23,7 +23,7 @@ function synthesizedDrift(): { fingerprint: string; drift: string } {
     region: 'europe-west4',
     endpointId: '123456789',
   });
-  new VertexRollout(stack, 'rollout', { endpoint, deployments: [], accessToken: 'token' });
+  new VertexRollout(stack, 'rollout', { endpoint, accessToken: 'token' });
   const json = JSON.parse(Testing.synth(stack));
   const locals = json.locals as Record<string, string>;
   const fingerprint = Object.entries(locals).find(([name]) => name.startsWith('rollout_live_fingerprint'))![1];

@@ -188,29 +188,34 @@ export class EndpointAlarms extends Construct {
   }
 
   /**
-   * Alerts when a deployment runs at its maximum replica count for the whole window: the
-   * autoscaler cannot add capacity, so more traffic means queueing, latency and errors.
+   * Alerts when a deployment of the endpoint runs at its maximum replica count for the whole
+   * window: the autoscaler cannot add capacity, so more traffic means queueing, latency and
+   * errors. One alarm per deployment that can scale ({@link canSaturate}); a fixed-size
+   * deployment always runs at its maximum, so its alarm would open after every deploy and never
+   * close: its overload shows in the latency, error-rate and GPU alarms instead.
    *
-   * Only for deployments that can scale (`minReplicas < maxReplicas`, see
-   * {@link canSaturate}): a fixed-size deployment always runs at its maximum, so the alarm
-   * would open after every deploy and never close. Its overload shows in the latency, error-rate
-   * and GPU alarms instead.
+   * Call it after the endpoint's deployments are added: synthesis fails, naming the deployment,
+   * when one that can scale is added later.
    */
-  alarmOnSaturation(deployment: VertexDeployment, options: AlarmOptions = {}): MonitoringAlarm {
+  alarmOnSaturation(options: AlarmOptions = {}): MonitoringAlarm[] {
     const { windowMinutes: window } = this.settings({
       windowMinutes: ['saturationWindowMinutes', options.windowMinutes],
     });
-    if (deployment.endpoint !== this.endpoint) {
-      throw new Error(
-        `EndpointAlarms ${this.node.path}: alarmOnSaturation: deployment ${deployment.node.path} is deployed to ${deployment.endpoint.node.path}, not to ${this.endpoint.node.path}`,
-      );
-    }
-    const { minReplicaCount: minReplicas, maxReplicaCount: maxReplicas, displayName } = deployment.spec;
-    if (!EndpointAlarms.canSaturate(deployment)) {
-      throw new Error(
-        `EndpointAlarms ${this.node.path}: alarmOnSaturation: deployment ${deployment.node.path} has a fixed size (minReplicas ${minReplicas} = maxReplicas ${maxReplicas}): it always runs at its maximum, so the alarm would never close. Alarm on latency or GPU duty cycle instead, or give it room to scale (maxReplicas > minReplicas).`,
-      );
-    }
+    const watched = this.endpoint.deployments.filter(EndpointAlarms.canSaturate);
+    this.node.addValidation({
+      validate: () =>
+        this.endpoint.deployments
+          .filter((d) => EndpointAlarms.canSaturate(d) && !watched.includes(d))
+          .map(
+            (d) =>
+              `deployment ${d.node.path} was added to ${this.endpoint.node.path} after alarmOnSaturation() was called, so nothing watches its saturation: call alarmOnSaturation() after adding the deployments`,
+          ),
+    });
+    return watched.map((d) => this.saturationAlarm(d, window, options.severity));
+  }
+
+  private saturationAlarm(deployment: VertexDeployment, window: number, severity?: AlarmSeverity): MonitoringAlarm {
+    const { maxReplicaCount: maxReplicas, displayName } = deployment.spec;
     const deployedModelId = deployment.deployedModelId;
     const replicas = deployment.metricReplicas().with({
       // The smallest count in each minute: a replica briefly starting does not count as saturated.
@@ -224,7 +229,7 @@ export class EndpointAlarms extends Construct {
       threshold: maxReplicas - 0.5,
       conditionName: `replicas at the maximum (${maxReplicas}) for ${window} min`,
       windowMinutes: window,
-      severity: options.severity ?? 'WARNING',
+      severity: severity ?? 'WARNING',
       documentation: {
         subject: `[${this.namePrefix}] ${displayName} saturated at ${maxReplicas} replicas`,
         meaning: `Deployment ${displayName} (deployed model ${deployedModelId}) on endpoint ${this.describeEndpoint()} has run at its maximum of ${maxReplicas} replicas for ${window} minutes. The autoscaler cannot add capacity: more traffic will raise latency and errors.`,
@@ -238,7 +243,7 @@ export class EndpointAlarms extends Construct {
   }
 
   /**
-   * Whether {@link alarmOnSaturation} applies to `deployment`: only a deployment that can scale
+   * Whether {@link alarmOnSaturation} watches `deployment`: only a deployment that can scale
    * (`minReplicas < maxReplicas`) has a maximum it can be stuck at.
    */
   static canSaturate(deployment: VertexDeployment): boolean {

@@ -24,12 +24,8 @@ import { type VertexServingAccount } from './serving-account';
  */
 export type AutoscalingTargets = Partial<Record<AutoscalingMetricKey, number>>;
 
-/** Props of {@link VertexDeployment}. */
-export interface VertexDeploymentProps {
-  /** Endpoint it is deployed to. */
-  readonly endpoint: VertexEndpoint;
-  /** Model version it serves. */
-  readonly model: VertexModel;
+/** How a model version is deployed: what {@link VertexEndpoint.addDeployment} takes besides the model. */
+export interface VertexDeploymentOptions {
   /** Identity the container runs as. */
   readonly serviceAccount: VertexServingAccount;
   /** Machine type of each replica, e.g. `g2-standard-8`. */
@@ -56,6 +52,14 @@ export interface VertexDeploymentProps {
   readonly displayName?: string;
   /** The DeployedModel id. @default - derived, see {@link deployedModelId} */
   readonly deployedModelId?: string;
+}
+
+/** Props of {@link VertexDeployment}. */
+export interface VertexDeploymentProps extends VertexDeploymentOptions {
+  /** Endpoint it is deployed to; the deployment adds itself to the endpoint's {@link VertexEndpoint.deployments}. */
+  readonly endpoint: VertexEndpoint;
+  /** Model version it serves. */
+  readonly model: VertexModel;
 }
 
 /**
@@ -112,6 +116,7 @@ export class VertexDeployment extends Construct {
     v.throwIfInvalid(this.node.path);
 
     this.endpoint = props.endpoint;
+    props.endpoint._addDeployment(this);
     this.model = props.model;
     this.serviceAccount = props.serviceAccount;
     this.trafficPercent = trafficPercent;

@@ -4,6 +4,8 @@ import { vertexAiEndpoint } from '../cdk';
 import { PROJECT_ID, REGION } from '../../rules/gcp-names';
 import { stableDecimalId } from '../private/stable-id';
 import { PropsValidator } from '../private/validation';
+import { VertexDeployment, type VertexDeploymentOptions } from './deployment';
+import { type VertexModel } from './model';
 import { type LatencyPercentile, type VertexEndpointMetrics, vertexEndpointMetrics } from '../private/vertex-metrics';
 import { BIGQUERY_URI, ENDPOINT_ACCESS, ENDPOINT_ID, KMS_KEY_NAME, endpointAccessProblems } from '../../rules/vertex';
 
@@ -106,6 +108,7 @@ export class VertexEndpoint extends Construct {
   readonly endpointIdLiteral: string;
   /** `https://<id>.<region>-<project number>.prediction.vertexai.goog` for `dedicated` endpoints, as a token. */
   readonly dedicatedEndpointDns: string;
+  private readonly added: VertexDeployment[] = [];
 
   constructor(scope: Construct, id: string, props: VertexEndpointProps) {
     super(scope, id);
@@ -184,6 +187,31 @@ export class VertexEndpoint extends Construct {
     this.endpointId = this.resource.name;
     this.endpointName = this.resource.id;
     this.dedicatedEndpointDns = this.resource.dedicatedEndpointDns;
+  }
+
+  /**
+   * Deploys a model version to this endpoint. The rollout, alarms and dashboard of the endpoint
+   * find it through {@link deployments}, whenever they were created.
+   *
+   * ```ts
+   * const v3 = endpoint.addDeployment(model, { serviceAccount, machineType: 'g2-standard-8', acceleratorType: 'NVIDIA_L4', trafficPercent: 100 });
+   * ```
+   */
+  addDeployment(model: VertexModel, options: VertexDeploymentOptions): VertexDeployment {
+    return new VertexDeployment(this, model.node.id, { ...options, model, endpoint: this });
+  }
+
+  /** The deployments of this endpoint, in the order they were added. */
+  get deployments(): readonly VertexDeployment[] {
+    return this.added;
+  }
+
+  /**
+   * Records a deployment of this endpoint; called by the VertexDeployment constructor.
+   * @internal
+   */
+  _addDeployment(deployment: VertexDeployment): void {
+    this.added.push(deployment);
   }
 
   /** End-to-end prediction latency at a percentile (default p99), ms, per deployed model. */

@@ -1,19 +1,29 @@
 import { Construct } from 'constructs';
 import { DRIFT_LABEL, type ManifestInput, STATE_LABEL } from '../../contract/manifest';
 import { FINGERPRINT_FIELDS, liveFingerprint } from '../../contract/live-state';
-import { DataResource, TerraformLocal, TerraformStack, dataHttp, httpProvider } from '../cdk';
+import {
+  DataResource,
+  Lazy,
+  type TerraformResource,
+  TerraformLocal,
+  TerraformStack,
+  Token,
+  dataHttp,
+  httpProvider,
+} from '../cdk';
 import { pathFromStackDir } from '../private/stack-path';
 import { PropsValidator } from '../private/validation';
 import { servedVersionsProblems } from '../../rules/vertex';
-import { type VertexDeployment } from './deployment';
 import { type VertexEndpoint } from './endpoint';
 
 /** Props of {@link VertexRollout}. */
 export interface VertexRolloutProps {
-  /** The endpoint whose deployed models and traffic split the rollout owns. */
+  /**
+   * The endpoint whose deployed models and traffic split the rollout owns: it carries exactly the
+   * endpoint's {@link VertexEndpoint.deployments} (read at synthesis, so they may be added after
+   * the rollout); anything else on it is undeployed.
+   */
   readonly endpoint: VertexEndpoint;
-  /** Every deployment the endpoint must carry; anything else on it is undeployed. */
-  readonly deployments: readonly VertexDeployment[];
   /**
    * Upper bound of each long-running operation (upload, deploy, resize, undeploy), seconds.
    * @default - 3600, or the longest model `deploymentTimeoutSeconds` plus 900 when that is more
@@ -55,39 +65,35 @@ export class VertexRollout extends Construct {
   readonly apply: DataResource;
   /** The resource whose destruction runs `deployer destroy`. */
   readonly teardown: DataResource;
-  /** The manifest handed to the deployer. */
-  readonly manifest: ManifestInput;
   /**
    * The Private Service Connect service attachment consumers point their forwarding rule at, read
    * from the endpoint at plan time (empty until a model is deployed; undefined without `accessToken`).
    */
   readonly serviceAttachment?: string;
 
+  private readonly endpoint: VertexEndpoint;
+  private readonly operationTimeoutSeconds?: number;
+
   constructor(scope: Construct, id: string, props: VertexRolloutProps) {
     super(scope, id);
-    // Deploying also provisions the GPUs, so allow a model's own deploymentTimeout plus 15 minutes.
-    const longestDeployment = Math.max(0, ...props.deployments.map((d) => d.model.deploymentTimeoutSeconds ?? 0));
-    const timeout = props.operationTimeoutSeconds ?? Math.max(3600, longestDeployment + 900);
     new PropsValidator('VertexRollout')
-      .integer('operationTimeoutSeconds', timeout, 60, 24 * 3600)
+      .integer('operationTimeoutSeconds', props.operationTimeoutSeconds, 60, 24 * 3600)
       .throwIfInvalid(this.node.path);
     const endpoint = props.endpoint;
-    this.node.addValidation({ validate: () => validateRollout(endpoint, props.deployments) });
+    this.endpoint = endpoint;
+    this.operationTimeoutSeconds = props.operationTimeoutSeconds;
+    this.node.addValidation({ validate: () => validateRollout(endpoint) });
 
     const endpointRef = { project: endpoint.project, region: endpoint.region, endpointId: endpoint.endpointId };
-    this.manifest = {
-      endpoint: endpointRef,
-      models: Object.fromEntries(props.deployments.map((d) => [d.model.key, d.model.spec])),
-      deployments: Object.fromEntries(props.deployments.map((d) => [d.deployedModelId, d.spec])),
-      operationTimeoutSeconds: timeout,
-    };
     const cli = pathFromStackDir(this, props.root ?? process.cwd(), 'deployer/cli.ts');
     // ts-node with swc transpiles the CLI when it runs: nothing to build first, nothing to forget.
     const command = (verb: string) => `node -r ts-node/register ${cli} ${verb}`;
     const tsNode = { TS_NODE_SWC: 'true', TS_NODE_TRANSPILE_ONLY: 'true' };
+    // What depends on the deployments is rendered at synthesis, so deployments added to the
+    // endpoint after this rollout are carried too.
+    const timeout = Lazy.numberValue({ produce: () => this.timeoutSeconds() });
+    const grants = () => [...new Set(endpoint.deployments.flatMap((d) => d.serviceAccount.grants))];
 
-    // Grants outlive the deployments: at destroy, models are undeployed before their identity goes.
-    const grants = [...new Set(props.deployments.flatMap((d) => d.serviceAccount.grants))];
     // Keyed on the endpoint's computed id, which is unknown whenever the endpoint is replaced: then
     // Teardown is replaced first, undeploying from the old endpoint so it can be deleted, and Apply
     // runs again for the new one. Anything else changes Teardown in place, which never undeploys.
@@ -95,7 +101,6 @@ export class VertexRollout extends Construct {
     this.teardown = new DataResource(this, 'Teardown', {
       triggersReplace: endpointInstance,
       input: { endpoint: endpointRef, operationTimeoutSeconds: timeout },
-      dependsOn: grants,
       provisioners: [
         {
           type: 'local-exec',
@@ -105,6 +110,8 @@ export class VertexRollout extends Construct {
         },
       ],
     });
+    // Grants outlive the deployments: at destroy, models are undeployed before their identity goes.
+    this.teardown.dependsOn = lazyDependsOn(grants);
     const live = props.accessToken === undefined ? undefined : this.readLive(endpoint, props.accessToken);
     const drift = live?.drift;
     if (live) {
@@ -113,7 +120,7 @@ export class VertexRollout extends Construct {
     this.apply = new DataResource(this, 'Apply', {
       triggersReplace: {
         ...endpointInstance,
-        manifest: this.manifest,
+        manifest: Lazy.anyValue({ produce: () => this.manifest }),
         ...(drift === undefined ? {} : { drift }),
       },
       provisioners: [
@@ -123,8 +130,25 @@ export class VertexRollout extends Construct {
           environment: { ...tsNode, DEPLOYER_MANIFEST: '${jsonencode(self.triggers_replace.manifest)}' },
         },
       ],
-      dependsOn: [this.teardown, ...grants],
     });
+    this.apply.dependsOn = lazyDependsOn(() => [this.teardown, ...grants()]);
+  }
+
+  /** The manifest handed to the deployer: the endpoint's deployments as they are now. */
+  get manifest(): ManifestInput {
+    const deployments = this.endpoint.deployments;
+    return {
+      endpoint: { project: this.endpoint.project, region: this.endpoint.region, endpointId: this.endpoint.endpointId },
+      models: Object.fromEntries(deployments.map((d) => [d.model.key, d.model.spec])),
+      deployments: Object.fromEntries(deployments.map((d) => [d.deployedModelId, d.spec])),
+      operationTimeoutSeconds: this.timeoutSeconds(),
+    };
+  }
+
+  /** Deploying also provisions the GPUs, so allow the longest model deploymentTimeout plus 15 minutes. */
+  private timeoutSeconds(): number {
+    const longest = Math.max(0, ...this.endpoint.deployments.map((d) => d.model.deploymentTimeoutSeconds ?? 0));
+    return this.operationTimeoutSeconds ?? Math.max(3600, longest + 900);
   }
 
   /**
@@ -184,7 +208,18 @@ function nothingThere(read: string): string {
   return `(${read}.status_code == 404 || (${read}.status_code == 403 && strcontains(${read}.response_body, "SERVICE_DISABLED")))`;
 }
 
-function validateRollout(endpoint: VertexEndpoint, deployments: readonly VertexDeployment[]): string[] {
+/**
+ * `depends_on` rendered at synthesis: Terraform addresses (`type.name`), as cdktf writes them for
+ * a `dependsOn` given at construction.
+ */
+function lazyDependsOn(resources: () => readonly TerraformResource[]): string[] {
+  return Token.asList(
+    Lazy.listValue({ produce: () => resources().map((r) => `${r.terraformResourceType}.${r.friendlyUniqueId}`) }),
+  );
+}
+
+function validateRollout(endpoint: VertexEndpoint): string[] {
+  const deployments = endpoint.deployments;
   // Traffic adds up to 100 and each model version once: the same rule as stacks.yaml (rules/vertex.ts).
   const problems = servedVersionsProblems(
     deployments.map((d) => ({ key: d.model.key, traffic: d.trafficPercent })),
@@ -195,8 +230,6 @@ function validateRollout(endpoint: VertexEndpoint, deployments: readonly VertexD
   );
   const ids = new Map<string, string>();
   for (const d of deployments) {
-    if (d.endpoint !== endpoint)
-      problems.push(`${d.node.path} is deployed to ${d.endpoint.node.path}, not ${endpoint.node.path}`);
     const other = ids.get(d.deployedModelId);
     if (other)
       problems.push(
