@@ -14,7 +14,7 @@ import { OperationError, VertexApiError, VertexClient } from './vertex-client';
  */
 const envSchema = z.object({
   DEPLOYER_MANIFEST: z
-    .string({ error: 'DEPLOYER_MANIFEST is not set (Terraform sets it; see README "Models, endpoints and rollouts")' })
+    .string({ error: 'DEPLOYER_MANIFEST is not set (Terraform sets it; see docs/deployer.md)' })
     .min(2),
   VERTEX_API_ENDPOINT: z.url({ error: 'VERTEX_API_ENDPOINT must be a URL such as http://127.0.0.1:8080' }).optional(),
   GOOGLE_OAUTH_ACCESS_TOKEN: z.string().min(1).optional(),
