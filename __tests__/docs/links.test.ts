@@ -12,12 +12,6 @@ const PAGES = [
   'serving-image/README.md',
 ];
 
-/**
- * Files linked before they exist: the layering test and its dependency-cruiser rules are added on
- * another branch. Tolerated only while missing; once they exist they are checked like any target.
- */
-const ARRIVING = new Set(['__tests__/layering.test.ts', '.dependency-cruiser.cjs']);
-
 /** What is wrong with each relative link of `page` (repository-relative), as `line N: target: reason`. */
 function brokenLinks(page: string, text = readFileSync(path.join(REPO_ROOT, page), 'utf8')): string[] {
   const problems: string[] = [];
@@ -30,7 +24,7 @@ function brokenLinks(page: string, text = readFileSync(path.join(REPO_ROOT, page
     if (resolved.startsWith('../')) {
       problems.push(`line ${line}: ${target}: outside the repository`);
     } else if (resolved !== page && !existsSync(absolute)) {
-      if (!ARRIVING.has(resolved)) problems.push(`line ${line}: ${target}: ${resolved} does not exist`);
+      problems.push(`line ${line}: ${target}: ${resolved} does not exist`);
     } else if (anchor !== undefined && resolved.endsWith('.md') && (resolved === page || statSync(absolute).isFile())) {
       const targetText = resolved === page ? text : readFileSync(absolute, 'utf8');
       if (!markdownAnchors(targetText).has(anchor)) {
