@@ -101,16 +101,34 @@ describe('the plan workflow', () => {
 
   test('installs from the lockfile, onnxruntime-node download skipped by .npmrc', () => {
     // THEN: every job installs from the lockfile (the test job with the README's own setup command)...
-    const installs = (run: unknown) => typeof run === 'string' && /^npm (install|run setup)\b/.test(run);
+    const installs = (run: unknown) => typeof run === 'string' && /^npm (ci|run setup)\b/.test(run);
     for (const [name, job] of Object.entries(workflow.jobs)) {
       expect({ name, installs: job.steps.some((s) => installs(s.run)) }).toEqual({ name, installs: true });
     }
-    expect(packageJson.scripts.setup).toMatch(/^npm install && /);
+    expect(packageJson.scripts.setup).toMatch(/^npm ci && /);
     expect(existsSync(path.join(REPO_ROOT, 'package-lock.json'))).toBe(true);
     // ...without onnxruntime-node's CUDA download, and without cdktf telemetry calls.
     expect(readFileSync(path.join(REPO_ROOT, '.npmrc'), 'utf8')).toMatch(/^onnxruntime-node-install=skip$/m);
     expect(workflow.env).toMatchObject({ CHECKPOINT_DISABLE: '1', ONNXRUNTIME_NODE_INSTALL: 'skip' });
   });
+
+  test.each(['package-lock.json', 'serving-image/package-lock.json'])(
+    "%s lists other platforms' optional binaries, so npm ci accepts it and npm install leaves it as it is",
+    (file) => {
+      // GIVEN the committed lockfile
+      const lock = JSON.parse(readFileSync(path.join(REPO_ROOT, file), 'utf8'));
+      const packages = Object.keys(lock.packages);
+      // THEN it holds the binaries of platforms other than this Linux machine (npm/cli#8669, #4828)
+      expect(packages).toEqual(
+        expect.arrayContaining(['node_modules/@img/sharp-darwin-arm64', 'node_modules/@img/sharp-win32-x64']),
+      );
+      if (file === 'package-lock.json') {
+        expect(packages).toEqual(
+          expect.arrayContaining(['node_modules/@swc/core-darwin-arm64', 'node_modules/@biomejs/cli-win32-x64']),
+        );
+      }
+    },
+  );
 
   test('the environment list step prints the environments of stacks.yaml', () => {
     // GIVEN the step's own shell line, run as GitHub would in the repository root
