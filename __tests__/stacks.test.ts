@@ -33,6 +33,8 @@ describe('the example stacks.yaml', () => {
 describe('ServingStack', () => {
   const stackFor = (yaml: string) => Testing.synth(stacksFromYaml(yaml)[0], true);
   const MINIMAL = `environments:\n  dev:\n    project: acme-ml-dev\n    labels: { team: ml }\n`;
+  /** One GPU model entry, to append to an environment of MINIMAL's shape. */
+  const ONE_MODEL = `    models:\n      - { name: yolo, version: v1, artifactUri: gs://acme-models/yolo/v1, machine: { type: g2-standard-8, accelerator: NVIDIA_L4 }, traffic: 100 }\n`;
   /** MINIMAL synthesized once, for the tests that only read it. */
   const minimal = stackFor(MINIMAL);
 
@@ -42,6 +44,19 @@ describe('ServingStack', () => {
       region: 'us-central1',
       default_labels: { team: 'ml' },
     });
+  });
+
+  test('a hyphenated label key reaches the plan as written: provider default_labels, alert policies, model labels', () => {
+    // GIVEN a label key with a hyphen, as GCP allows
+    const json = JSON.parse(
+      stackFor(`environments:\n  dev:\n    project: acme-ml-dev\n    labels: { cost-center: ml-42 }\n${ONE_MODEL}`),
+    );
+    // THEN no copy of it is snake-cased (hashicorp/terraform-cdk#2681)
+    expect(json.provider.google[0].default_labels).toEqual({ 'cost-center': 'ml-42' });
+    for (const policy of Object.values(json.resource.google_monitoring_alert_policy) as Record<string, any>[]) {
+      expect(policy.user_labels).toEqual({ 'cost-center': 'ml-42' });
+    }
+    expect(JSON.stringify(json)).not.toContain('cost_center');
   });
 
   test('authenticates Docker to the regional registry with the caller token', () => {

@@ -81,11 +81,11 @@ export class ServingStack extends TerraformStack {
     const env = props.environment;
     this.environment = env;
 
-    new googleProvider.GoogleProvider(this, 'google', {
-      project: env.project,
-      region: env.region,
-      defaultLabels: env.labels,
-    });
+    const google = new googleProvider.GoogleProvider(this, 'google', { project: env.project, region: env.region });
+    // As an override, not `defaultLabels`: cdktf snake-cases the keys of maps in provider blocks
+    // (hashicorp/terraform-cdk#2681), so `cost-center` would reach the plan as `cost_center` while
+    // every resource's own labels keep the hyphen. Overrides are written as given.
+    google.addOverride('default_labels', env.labels);
     if (env.state) {
       new GcsBackend(this, { bucket: env.state.bucket, prefix: env.state.prefix ?? name });
     } else {

@@ -36,6 +36,36 @@ describe('RequiredLabelsAspect', () => {
     ]);
   });
 
+  test('judges the default_labels the plan holds: a hyphenated key given as defaultLabels is snake-cased there', () => {
+    // GIVEN an environment label with a hyphen, set through the provider's defaultLabels, which
+    // cdktf renders as `cost_center` (hashicorp/terraform-cdk#2681)
+    const stack = stackWithAspect(new RequiredLabelsAspect({ 'cost-center': 'ml-42' }));
+    new GoogleProvider(stack, 'google', {
+      project: 'acme-ml-dev',
+      region: 'us-central1',
+      defaultLabels: { 'cost-center': 'ml-42' },
+    });
+    repository(stack);
+    // WHEN
+    const errors = policyErrors(stack);
+    // THEN the repository does not carry the label the plan was asked for
+    expect(errors).toEqual([expect.stringMatching(/has none of the environment's labels \(cost-center=ml-42\)/)]);
+  });
+
+  test('passes a hyphenated key set as a default_labels override, which the plan holds as written', () => {
+    // GIVEN the label written through an override, as ServingStack does
+    const stack = stackWithAspect(new RequiredLabelsAspect({ 'cost-center': 'ml-42' }));
+    new GoogleProvider(stack, 'google', { project: 'acme-ml-dev', region: 'us-central1' }).addOverride(
+      'default_labels',
+      {
+        'cost-center': 'ml-42',
+      },
+    );
+    repository(stack);
+    // WHEN / THEN
+    expect(policyErrors(stack)).toEqual([]);
+  });
+
   test('passes when the provider default_labels carry one (they reach every resource with `labels`)', () => {
     // GIVEN
     const stack = stackWith({ app: 'detector' });

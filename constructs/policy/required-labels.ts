@@ -36,7 +36,7 @@ export class RequiredLabelsAspect implements IAspect {
     let where: string;
     if ('terraformLabels' in resource) {
       const own = resource.labelsInput as Labels | undefined;
-      const defaults = providerOf(resource)?.defaultLabels;
+      const defaults = defaultLabelsOf(providerOf(resource));
       if (isUnresolved(own) || isUnresolved(defaults)) return;
       carried = { ...defaults, ...own };
       where = "neither in its `labels` nor in the google provider's `default_labels`";
@@ -69,6 +69,17 @@ function providerOf(resource: TerraformResource): googleProvider.GoogleProvider 
     .find(
       (c): c is googleProvider.GoogleProvider => c instanceof googleProvider.GoogleProvider && c.alias === undefined,
     );
+}
+
+/**
+ * The provider's `default_labels` as the plan holds them: read from its rendered block, overrides
+ * included, since cdktf rewrites `defaultLabels` keys (`cost-center` becomes `cost_center`,
+ * hashicorp/terraform-cdk#2681) and an override is the way to keep them as written.
+ */
+function defaultLabelsOf(provider: googleProvider.GoogleProvider | undefined): Labels | undefined {
+  if (!provider) return undefined;
+  const blocks = provider.toTerraform().provider as Record<string, { default_labels?: Labels }[]>;
+  return blocks[provider.terraformResourceType]?.[0]?.default_labels;
 }
 
 function isUnresolved(labels: Labels | undefined): boolean {
