@@ -50,7 +50,7 @@ const MUTABLE_MASK = [
 ].join(',');
 
 /**
- * Carries out the steps of {@link planRollout}, in their order. Uploads come first and change
+ * Carries out the steps of `planRollout` (deployer/plan.ts), in their order. Uploads come first and change
  * nothing on the endpoint, so a failed one just stops. If a deploy, mutate or traffic step fails,
  * what this run deployed is undeployed again and the traffic split is left as it was (the plan sets
  * it after every deployment exists). A failed undeploy of a retired model stops the run after the
@@ -73,7 +73,7 @@ export async function executeRollout(steps: readonly Step[], target: Target, ctx
 }
 
 /**
- * Carries out the steps of {@link planTeardown}, then checks that nothing is left on the endpoint
+ * Carries out the steps of `planTeardown`, then checks that nothing is left on the endpoint
  * (it cannot be deleted until then). Every model is tried even when one fails.
  */
 export async function executeTeardown(

@@ -232,10 +232,8 @@ export function planTeardown(endpoint: LiveEndpoint | undefined): TeardownStep[]
   const ids = (endpoint?.deployedModels ?? []).map((dm) => dm.id);
   if (ids.length === 0) return [];
   const was = nonZeroTraffic(endpoint?.trafficSplit);
-  return [
-    ...(Object.keys(was).length > 0 ? [{ kind: 'set-traffic', split: {}, was } as const] : []),
-    { kind: 'undeploy', deployedModelIds: ids },
-  ];
+  const clearTraffic: SetTrafficStep[] = Object.keys(was).length > 0 ? [{ kind: 'set-traffic', split: {}, was }] : [];
+  return [...clearTraffic, { kind: 'undeploy', deployedModelIds: ids }];
 }
 
 /** Whether `version` was uploaded from the spec `marker` names. */
