@@ -1,7 +1,8 @@
 import { GoogleAuth } from 'google-auth-library';
 import { z } from 'zod';
 import { type Manifest, manifestSchema } from '../contract/manifest';
-import { RolloutError, applyManifest, destroyEndpointDeployments } from './rollout';
+import { RolloutError } from './errors';
+import { applyManifest, destroyEndpointDeployments } from './rollout';
 import { OperationError, VertexApiError, VertexClient } from './vertex-client';
 
 /**

@@ -6,61 +6,19 @@ import { runDeployer } from '../../deployer/cli';
 import { DRIFT_LABEL, type ManifestInput, STATE_LABEL } from '../../contract/manifest';
 import { liveFingerprint } from '../../contract/live-state';
 import { FakeVertex } from './fake-vertex';
-
-const PROJECT = 'acme-ml-prod';
-const REGION = 'europe-west4';
-const ENDPOINT_ID = '123456789';
-const ENDPOINT = `projects/${PROJECT}/locations/${REGION}/endpoints/${ENDPOINT_ID}`;
-const MODEL = `projects/${PROJECT}/locations/${REGION}/models/yolo26n`;
-
-function modelVersion(alias: string, fingerprint: string) {
-  return {
-    modelId: 'yolo26n',
-    versionAlias: alias,
-    fingerprint,
-    displayName: `yolo26n ${alias}`,
-    artifactUri: `gs://acme-models/yolo26n/${alias}`,
-    containerSpec: {
-      imageUri: 'europe-west4-docker.pkg.dev/acme-ml-prod/serving/server@sha256:abc',
-      ports: [{ containerPort: 8080 }],
-      predictRoute: '/predict',
-      healthRoute: '/health',
-    },
-  };
-}
-
-function deployment(
-  model: string,
-  trafficPercent: number,
-  overrides: Partial<{ minReplicaCount: number; maxReplicaCount: number; machineType: string }> = {},
-) {
-  return {
-    model,
-    displayName: model,
-    serviceAccount: 'vertex-serving@acme-ml-prod.iam.gserviceaccount.com',
-    machineSpec: {
-      machineType: overrides.machineType ?? 'a2-highgpu-1g',
-      acceleratorType: 'NVIDIA_TESLA_A100',
-      acceleratorCount: 1,
-    },
-    minReplicaCount: overrides.minReplicaCount ?? 1,
-    maxReplicaCount: overrides.maxReplicaCount ?? 2,
-    autoscalingMetricSpecs: [
-      { metricName: 'aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle', target: 60 },
-    ],
-    trafficPercent,
-  };
-}
-
-/** The 90/10 canary of the example prod environment. */
-const CANARY: ManifestInput = {
-  endpoint: { project: PROJECT, region: REGION, endpointId: ENDPOINT_ID },
-  models: {
-    'yolo26n@v3': modelVersion('v3', '00000000000000a3'),
-    'yolo26n@v4': modelVersion('v4', '00000000000000a4'),
-  },
-  deployments: { '1000000003': deployment('yolo26n@v3', 90), '1000000004': deployment('yolo26n@v4', 10) },
-};
+import {
+  CANARY,
+  CPU,
+  DUTY,
+  ENDPOINT,
+  ENDPOINT_ID,
+  MODEL,
+  PROJECT,
+  REGION,
+  REPUSHED,
+  V3_ONLY,
+  deployment,
+} from './manifests';
 
 let fake: FakeVertex;
 let baseUrl: string;
@@ -109,9 +67,6 @@ function withTargets(specs: { metricName: string; target: number }[]): ManifestI
   };
 }
 
-const DUTY = 'aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle';
-const CPU = 'aiplatform.googleapis.com/prediction/online/cpu/utilization';
-
 /** Captures console.error for the rest of the test. */
 function errors(): jest.SpyInstance {
   return jest.spyOn(console, 'error').mockImplementation(() => undefined);
@@ -153,16 +108,11 @@ describe('deployer apply', () => {
 
   test('an immutable change deploys the new model first, then moves traffic, then undeploys the old one', async () => {
     // GIVEN v3 serves everything
-    const before: ManifestInput = {
-      ...CANARY,
-      models: { 'yolo26n@v3': CANARY.models!['yolo26n@v3'] },
-      deployments: { '1000000003': deployment('yolo26n@v3', 100) },
-    };
-    expect(await run('apply', before)).toBe(0);
+    expect(await run('apply', V3_ONLY)).toBe(0);
     fake.requests.length = 0;
     // WHEN the machine type changes, which gives the deployment a new id
     const after: ManifestInput = {
-      ...before,
+      ...V3_ONLY,
       deployments: { '2000000003': deployment('yolo26n@v3', 100, { machineType: 'a2-highgpu-2g' }) },
     };
     expect(await run('apply', after)).toBe(0);
@@ -197,12 +147,7 @@ describe('deployer apply', () => {
 
   test('a failed deploy keeps the traffic where it was and undeploys what it half-created', async () => {
     // GIVEN v3 serves everything
-    const before: ManifestInput = {
-      ...CANARY,
-      models: { 'yolo26n@v3': CANARY.models!['yolo26n@v3'] },
-      deployments: { '1000000003': deployment('yolo26n@v3', 100) },
-    };
-    expect(await run('apply', before)).toBe(0);
+    expect(await run('apply', V3_ONLY)).toBe(0);
     fake.failDeployOf('1000000004', 'Model server never became ready');
     const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     // WHEN the canary fails to start
@@ -319,12 +264,7 @@ describe('deployer apply', () => {
 
   test('a deployment that does not finish in time is cancelled, then cleaned up, and traffic stays', async () => {
     // GIVEN v3 serves everything, and v4's deployment will hang
-    const before: ManifestInput = {
-      ...CANARY,
-      models: { 'yolo26n@v3': CANARY.models!['yolo26n@v3'] },
-      deployments: { '1000000003': deployment('yolo26n@v3', 100) },
-    };
-    expect(await run('apply', before)).toBe(0);
+    expect(await run('apply', V3_ONLY)).toBe(0);
     fake.hangDeployOf('1000000004');
     const err = errors();
     // WHEN the canary's operation runs past the operation timeout
@@ -356,23 +296,9 @@ describe('deployer apply', () => {
     expect(await run('apply', CANARY)).toBe(0);
     const err = errors();
     // WHEN v3's image is pushed again with other bytes (same tag, so the same synth-time fingerprint and deployed model id)
-    const v3 = CANARY.models!['yolo26n@v3'];
-    const repushed: ManifestInput = {
-      ...CANARY,
-      models: {
-        ...CANARY.models,
-        'yolo26n@v3': {
-          ...v3,
-          containerSpec: {
-            ...v3.containerSpec,
-            imageUri: 'europe-west4-docker.pkg.dev/acme-ml-prod/serving/server@sha256:def',
-          },
-        },
-      },
-    };
     fake.requests.length = 0;
     // THEN the rollout sees the new digest, stops before uploading, and says why and what to do
-    expect(await run('apply', repushed)).toBe(1);
+    expect(await run('apply', REPUSHED)).toBe(1);
     expect(err.mock.calls[0][0]).toMatch(
       /yolo26n@v3 changed \(spec [0-9a-f]{16}; the image digest is sha256:def\) but keeps its deployed model id 1000000003, which serves version 1.*nothing was uploaded or changed\. Give the model a new `version`/,
     );
@@ -381,7 +307,7 @@ describe('deployer apply', () => {
     // WHEN the new image gets a new version alias (what the message says), as a 0 % canary
     const v5: ManifestInput = {
       ...CANARY,
-      models: { ...CANARY.models, 'yolo26n@v5': { ...repushed.models!['yolo26n@v3'], versionAlias: 'v5' } },
+      models: { ...CANARY.models, 'yolo26n@v5': { ...REPUSHED.models!['yolo26n@v3'], versionAlias: 'v5' } },
       deployments: { ...CANARY.deployments, '1000000005': deployment('yolo26n@v5', 0) },
     };
     // THEN it is uploaded and deployed next to the others
