@@ -138,11 +138,10 @@ export class ServingStack extends TerraformStack {
     });
     this.endpoint.resource.dependsOn = apis;
 
-    this.servingAccount = new VertexServingAccount(this, 'serving-account', {
-      project: env.project,
-      repository: this.repository,
-      artifactUris: env.models.map((m) => m.artifactUri),
-    });
+    // No grant on the repository or the artifact buckets: Vertex AI pulls the image and copies the
+    // artifacts with its own service agent (https://cloud.google.com/vertex-ai/docs/general/custom-service-account),
+    // and the container reads the copy at AIP_STORAGE_URI. See VertexArtifactBucket.
+    this.servingAccount = new VertexServingAccount(this, 'serving-account', { project: env.project });
     this.servingAccount.resource.dependsOn = apis;
     this.deployments = env.models.map((m) => {
       const key = `${m.name}-${m.version}`;
@@ -164,6 +163,8 @@ export class ServingStack extends TerraformStack {
           deploymentTimeoutSeconds: m.deploymentTimeout,
         },
       });
+      // The Vertex AI service agent the grant names exists once the API is enabled.
+      if (model.artifacts) model.artifacts.grant.dependsOn = apis;
       return this.endpoint.addDeployment(model, {
         serviceAccount: this.servingAccount,
         machineType: m.machine.type,

@@ -27,6 +27,8 @@ export { resolve as resolveTokens } from 'cdktf/lib/_tokens';
 
 export * as googleProvider from '@cdktf/provider-google/lib/provider';
 export * as googleClientConfig from '@cdktf/provider-google/lib/data-google-client-config';
+export * as dataGoogleProject from '@cdktf/provider-google/lib/data-google-project';
+export * as dataGoogleStorageBucket from '@cdktf/provider-google/lib/data-google-storage-bucket';
 export * as projectService from '@cdktf/provider-google/lib/project-service';
 export * as artifactRegistryRepository from '@cdktf/provider-google/lib/artifact-registry-repository';
 export * as artifactRegistryRepositoryIamMember from '@cdktf/provider-google/lib/artifact-registry-repository-iam-member';

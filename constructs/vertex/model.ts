@@ -11,6 +11,7 @@ import {
   VERSION_ALIAS,
 } from '../../rules/vertex';
 import { type ServingImage } from '../registry/serving-image';
+import { VertexArtifactBucket } from './artifact-bucket';
 
 /**
  * A container probe (REST `Probe`,
@@ -126,6 +127,11 @@ export class VertexModel extends Construct {
   readonly spec: ModelVersionSpec;
   /** How long Vertex waits for a replica of this version to become healthy, seconds, when set. */
   readonly deploymentTimeoutSeconds?: number;
+  /**
+   * The bucket the artifacts are imported from (checked against the region at plan time, readable
+   * by the Vertex AI service agent), when `artifactUri` is set.
+   */
+  readonly artifacts?: VertexArtifactBucket;
 
   constructor(scope: Construct, id: string, props: VertexModelProps) {
     super(scope, id);
@@ -172,6 +178,9 @@ export class VertexModel extends Construct {
     this.key = `${props.modelId}@${props.versionAlias}`;
     this.deploymentTimeoutSeconds = c.deploymentTimeoutSeconds;
     this.versionName = `projects/${props.project}/locations/${props.region}/models/${this.key}`;
+    if (props.artifactUri) {
+      this.artifacts = VertexArtifactBucket.of(this, props.artifactUri, props.project, props.region);
+    }
 
     const containerSpec = (imageUri: string): Record<string, unknown> =>
       prune({

@@ -92,7 +92,14 @@ export class VertexRollout extends Construct {
     // What depends on the deployments is rendered at synthesis, so deployments added to the
     // endpoint after this rollout are carried too.
     const timeout = Lazy.numberValue({ produce: () => this.timeoutSeconds() });
-    const grants = () => [...new Set(endpoint.deployments.flatMap((d) => d.serviceAccount.grants))];
+    const grants = () => [
+      ...new Set(
+        endpoint.deployments.flatMap((d) => [
+          ...d.serviceAccount.grants,
+          ...(d.model.artifacts ? [d.model.artifacts.grant] : []),
+        ]),
+      ),
+    ];
 
     // Keyed on the endpoint's computed id, which is unknown whenever the endpoint is replaced: then
     // Teardown is replaced first, undeploying from the old endpoint so it can be deleted, and Apply
