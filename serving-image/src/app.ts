@@ -13,10 +13,11 @@ import { className } from './class-names';
 import { type ServerConfig } from './config';
 import { type InferenceResult, type LoadedModel } from './engine/pool';
 import { type ModelImage } from './engine/protocol';
-import { HttpError } from './errors';
+import { ServingError, shuttingDown as shuttingDownError } from './errors';
+import { errorBody, toHttpError } from './http-errors';
 import { type ServerMetrics } from './metrics';
 import { layoutClassCount, unletterboxBox, type DecodeOptions } from './postprocess';
-import { type PreparedImage, SUPPORTED_FORMATS, prepareImage } from './preprocess';
+import { type PreparedImage, prepareImage } from './preprocess';
 import { DEFAULT_PARAMETERS, type PredictRequest, parsePredictBody } from './request';
 
 /** What the predict route needs from the inference engine ({@link InferencePool} implements it). */
@@ -150,9 +151,9 @@ export function buildApp(options: AppOptions): ServingApp {
     );
   });
 
-  app.setErrorHandler((err: FastifyError | HttpError, request, reply) => {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
     const httpError = toHttpError(err);
-    if (httpError.status >= 500 && httpError.code === 'INTERNAL') request.log.error({ err }, 'predict failed');
+    if (httpError.code === 'INTERNAL') request.log.error({ err }, 'predict failed');
     // The message never holds image bytes: they are only ever in buffers, never in error text.
     else
       request.log.warn(
@@ -161,12 +162,16 @@ export function buildApp(options: AppOptions): ServingApp {
       );
     if (httpError.retryAfterSeconds !== undefined)
       void reply.header('retry-after', String(httpError.retryAfterSeconds));
-    return reply.status(httpError.status).send(httpError.toJSON());
+    return reply.status(httpError.status).send(errorBody(httpError));
   });
   app.setNotFoundHandler((request, reply) =>
-    reply
-      .status(404)
-      .send(new HttpError(404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`).toJSON()),
+    reply.status(404).send(
+      errorBody({
+        status: 404,
+        code: 'NOT_FOUND',
+        message: `no route ${request.method} ${request.url.split('?')[0]}`,
+      }),
+    ),
   );
 
   app.get(healthRoute, async (_req, reply) => {
@@ -179,18 +184,12 @@ export function buildApp(options: AppOptions): ServingApp {
 
   /** Refuses a prediction the server cannot take now; `images` is 1 before the body is read. */
   function admit(images: number): Engine {
-    if (shuttingDown) throw new HttpError(503, 'SHUTTING_DOWN', 'the server is shutting down');
-    if (!engine) throw new HttpError(503, 'NOT_READY', 'the model is still loading', undefined, 5);
+    if (shuttingDown) throw shuttingDownError();
+    if (!engine) throw new ServingError('NOT_READY', 'the model is still loading');
     if (!engine.healthy)
-      throw new HttpError(
-        503,
-        'WORKER_FAILED',
-        'no inference worker is ready (one is being replaced); retry',
-        undefined,
-        1,
-      );
+      throw new ServingError('WORKER_FAILED', 'no inference worker is ready (one is being replaced); retry');
     if (!engine.hasRoom(uploading + decoding + images)) {
-      throw new HttpError(429, 'QUEUE_FULL', 'the inference queue is full (MAX_QUEUE_SIZE); retry later', undefined, 1);
+      throw new ServingError('QUEUE_FULL', 'the inference queue is full (MAX_QUEUE_SIZE); retry later');
     }
     return engine;
   }
@@ -255,7 +254,7 @@ export function buildApp(options: AppOptions): ServingApp {
     const failed = prepared.findIndex((p) => p.status === 'rejected');
     if (failed >= 0) {
       const reason = (prepared[failed] as PromiseRejectedResult).reason;
-      throw reason instanceof HttpError ? reason.at(failed) : reason;
+      throw reason instanceof ServingError ? reason.at(failed) : reason;
     }
     const images = prepared.map((p) => (p as PromiseFulfilledResult<PreparedImage>).value);
     const { parameters: p } = req;
@@ -271,8 +270,8 @@ export function buildApp(options: AppOptions): ServingApp {
     const results = await Promise.all(
       images.map((img, i) =>
         e.infer(img, decode, abandon.signal).catch((err: unknown) => {
-          abandon.abort(new HttpError(503, 'QUEUE_TIMEOUT', 'dropped: another image of the request failed'));
-          return Promise.reject(err instanceof HttpError && err.status < 500 ? err.at(i) : err);
+          abandon.abort(new ServingError('QUEUE_TIMEOUT', 'dropped: another image of the request failed'));
+          return Promise.reject(err instanceof ServingError && err.code === 'QUEUE_FULL' ? err.at(i) : err);
         }),
       ),
     );
@@ -322,31 +321,6 @@ export function registerMetricsRoute(app: FastifyInstance, metrics: ServerMetric
   app.get('/metrics', async (_req, reply) =>
     reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
-}
-
-function toHttpError(err: FastifyError | HttpError): HttpError {
-  if (err instanceof HttpError) return err;
-  switch (err.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new HttpError(
-        413,
-        'BODY_TOO_LARGE',
-        `the body is larger than ${err.message.match(/\d+/)?.[0] ?? 'the limit'} bytes (MAX_REQUEST_BYTES)`,
-      );
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new HttpError(
-        415,
-        'UNSUPPORTED_MEDIA_TYPE',
-        `send application/json, or an image (${[...SUPPORTED_FORMATS].join(', ')}) as image/* or application/octet-stream`,
-      );
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new HttpError(400, 'INVALID_JSON', 'the body is empty');
-  }
-  if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON/i.test(err.message)))
-    return new HttpError(400, 'INVALID_JSON', `the body is not valid JSON: ${err.message}`);
-  if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500)
-    return new HttpError(err.statusCode, 'INVALID_REQUEST', err.message);
-  return new HttpError(500, 'INTERNAL', 'internal error');
 }
 
 function round(v: number, digits: number): number {

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { type Logger } from 'pino';
-import { HttpError } from '../errors';
+import { ServingError, shuttingDown } from '../errors';
 import { type DecodeOptions, type OutputLayout, type RawDetection, detectLayout } from '../postprocess';
 import {
   type BatchTimings,
@@ -34,9 +34,9 @@ export interface InferencePoolOptions {
   readonly maxBatchSize: number;
   /** Longest the oldest queued image waits for a batch to fill. */
   readonly maxQueueDelayMs: number;
-  /** Most images queued; {@link InferencePool.infer} refuses more with 429. */
+  /** Most images queued; {@link InferencePool.infer} refuses more (QUEUE_FULL). */
   readonly maxQueueSize: number;
-  /** Longest an image may stay queued before it is refused with 503. */
+  /** Longest an image may stay queued before it is refused (QUEUE_TIMEOUT). */
   readonly requestTimeoutMs: number;
   /**
    * Replacement workers that may fail in a row (fail to start, or die before finishing a batch)
@@ -168,21 +168,18 @@ export class InferencePool {
    * Queues one resized image (its pixels are transferred to a worker, which pads them).
    * @param signal aborting it removes the image from the queue (when it is still queued) and
    *   rejects with the signal's reason: a request whose other image failed drops its remaining work
-   * @throws HttpError 429 QUEUE_FULL at once when the queue is full, 503 QUEUE_TIMEOUT when it
-   *   waited longer than `requestTimeoutMs`, 503 SHUTTING_DOWN after {@link terminate}, 503
+   * @throws ServingError QUEUE_FULL at once when the queue is full, QUEUE_TIMEOUT when it
+   *   waited longer than `requestTimeoutMs`, SHUTTING_DOWN after {@link terminate},
    *   WORKER_FAILED when its worker died or failed
    */
   infer(image: ModelImage, options: DecodeOptions, signal?: AbortSignal): Promise<InferenceResult> {
-    if (this.closing) return Promise.reject(new HttpError(503, 'SHUTTING_DOWN', 'the server is shutting down'));
+    if (this.closing) return Promise.reject(shuttingDown());
     if (signal?.aborted) return Promise.reject(signal.reason as Error);
     if (!this.hasRoom(1)) {
       return Promise.reject(
-        new HttpError(
-          429,
+        new ServingError(
           'QUEUE_FULL',
           `the queue holds ${this.options.maxQueueSize} images (MAX_QUEUE_SIZE); retry later`,
-          undefined,
-          1,
         ),
       );
     }
@@ -191,12 +188,9 @@ export class InferencePool {
       item.timer = setTimeout(() => {
         if (!this.dequeue(item)) return;
         reject(
-          new HttpError(
-            503,
+          new ServingError(
             'QUEUE_TIMEOUT',
             `the image waited ${this.options.requestTimeoutMs} ms (REQUEST_TIMEOUT_MS) without a free worker`,
-            undefined,
-            1,
           ),
         );
       }, this.options.requestTimeoutMs);
@@ -236,12 +230,9 @@ export class InferencePool {
     this.closing = true;
     clearTimeout(this.batchTimer);
     for (const t of this.restartTimers) clearTimeout(t);
-    for (const item of this.queue.splice(0))
-      this.fail(item, new HttpError(503, 'SHUTTING_DOWN', 'the server is shutting down'));
+    for (const item of this.queue.splice(0)) this.fail(item, shuttingDown());
     const slots = this.slots.splice(0);
-    for (const s of slots)
-      for (const item of s.batch?.items ?? [])
-        this.fail(item, new HttpError(503, 'SHUTTING_DOWN', 'the server is shutting down'));
+    for (const s of slots) for (const item of s.batch?.items ?? []) this.fail(item, shuttingDown());
     await Promise.all(slots.map((s) => s.worker.terminate()));
   }
 
@@ -311,12 +302,9 @@ export class InferencePool {
               for (const item of slot.batch.items)
                 this.fail(
                   item,
-                  new HttpError(
-                    503,
+                  new ServingError(
                     'WORKER_FAILED',
                     `inference failed (${msg.message}); the worker is being replaced, retry`,
-                    undefined,
-                    1,
                   ),
                 );
               slot.batch = undefined;
@@ -336,10 +324,7 @@ export class InferencePool {
         if (i < 0) return; // terminated on purpose
         this.slots.splice(i, 1);
         for (const item of slot.batch?.items ?? [])
-          this.fail(
-            item,
-            new HttpError(503, 'WORKER_FAILED', 'the inference worker running this image stopped; retry', undefined, 1),
-          );
+          this.fail(item, new ServingError('WORKER_FAILED', 'the inference worker running this image stopped; retry'));
         // A first worker that fails to start fails start() instead.
         if (this.closing || (!replacement && !wasReady)) return;
         log.error({ code }, 'inference worker exited');
@@ -363,7 +348,7 @@ export class InferencePool {
       this.closing = true;
       for (const item of this.queue.splice(0)) {
         this.left(item, performance.now());
-        this.fail(item, new HttpError(503, 'WORKER_FAILED', 'no inference worker could be started', undefined, 1));
+        this.fail(item, new ServingError('WORKER_FAILED', 'no inference worker could be started'));
       }
       this.options.onFatal?.(err);
       return;
