@@ -5,13 +5,14 @@
 import * as path from 'node:path';
 import Fastify from 'fastify';
 import sharp from 'sharp';
-import { buildApp, registerMetricsRoute } from './app';
+import { buildApp } from './app';
 import { ConfigError, loadConfig } from './config';
 import { loadEngine } from './engine/load';
 import { type InferencePool } from './engine/pool';
 import { createLogger } from './logger';
 import { ServerMetrics } from './metrics';
 import { StorageClient, fetchModelFiles } from './model-source';
+import { metricsRoute } from './routes/metrics';
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
   const metrics = new ServerMetrics(() => pool?.queueDepth ?? 0);
   const serving = buildApp({ config, logger, metrics, serveMetrics: config.metricsPort === undefined });
   const metricsApp = config.metricsPort === undefined ? undefined : Fastify();
-  if (metricsApp) registerMetricsRoute(metricsApp, metrics);
+  if (metricsApp) void metricsApp.register(metricsRoute, { metrics });
 
   let stopping = false;
   const stop = async (signal: string) => {
