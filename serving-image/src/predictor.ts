@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { annotateImage } from './annotate';
 import { className } from './class-names';
-import { type InferenceResult, type LoadedModel } from './engine/pool';
+import { type LoadedModel } from './engine/pool';
+import { type InferenceResult } from './engine/scheduler';
 import { type ModelImage } from './engine/protocol';
 import { ServingError } from './errors';
 import { type DecodeOptions, layoutClassCount, unletterboxBox } from './postprocess';
