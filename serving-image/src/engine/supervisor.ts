@@ -51,7 +51,10 @@ interface RunningBatch {
 
 interface WorkerSlot {
   readonly worker: Worker;
+  /** Can take a batch: loaded, and not retired. */
   ready: boolean;
+  /** Loaded the model once: if it then dies, it failed at serving, not at starting. */
+  warmed: boolean;
   batch?: RunningBatch;
 }
 
@@ -140,44 +143,21 @@ export class WorkerSupervisor implements Workers {
    * @param replacement it replaces a worker that failed: if it fails too, it is replaced in turn
    */
   private spawn(index: number, replacement = false): Promise<ReadyMessage> {
-    const init: WorkerInit = {
-      model: this.options.model,
-      executionProviders: this.options.executionProviders,
-      intraOpThreads: this.options.intraOpThreads,
-      deviceId: index % (this.options.gpuCount ?? 1),
-      maxBatchSize: this.options.maxBatchSize,
-    };
+    const init = this.workerInit(index);
     const worker = new Worker(this.options.workerScript, { workerData: init });
-    const slot: WorkerSlot = { worker, ready: false };
+    const slot: WorkerSlot = { worker, ready: false, warmed: false };
     this.slots.push(slot);
     const log = this.options.logger.child({ worker: worker.threadId, deviceId: init.deviceId });
     return new Promise((resolve, reject) => {
-      let wasReady = false;
       worker.on('message', (msg: WorkerMessage) => {
-        switch (msg.type) {
-          case 'ready':
-            for (const f of msg.failures)
-              log.warn(
-                { provider: f.provider, reason: f.reason },
-                `execution provider ${f.provider} failed to load; trying the next one`,
-              );
-            slot.ready = true;
-            wasReady = true;
-            resolve(msg);
-            this.options.onIdle();
-            break;
-          case 'fatal':
-            reject(new Error(msg.message));
-            void worker.terminate();
-            break;
-          case 'result':
-          case 'error':
-            this.settle(slot, msg);
-            break;
-          case 'failed':
-            this.retire(slot, msg, log);
-            break;
-        }
+        if (msg.type === 'ready') {
+          this.warmed(slot, msg, log);
+          resolve(msg);
+        } else if (msg.type === 'fatal') {
+          reject(new Error(msg.message));
+          void worker.terminate();
+        } else if (msg.type === 'failed') this.retire(slot, msg, log);
+        else this.settle(slot, msg);
       });
       worker.on('error', (err) => {
         log.error({ err }, 'inference worker crashed');
@@ -186,12 +166,33 @@ export class WorkerSupervisor implements Workers {
       worker.on('exit', (code) => {
         reject(new Error(`inference worker exited with code ${code} before it loaded the model`));
         // A first worker that fails to start fails start() instead.
-        if (this.remove(slot) && (replacement || wasReady)) {
+        if (this.remove(slot) && (replacement || slot.warmed)) {
           log.error({ code }, 'inference worker exited');
           this.replace(index);
         }
       });
     });
+  }
+
+  private workerInit(index: number): WorkerInit {
+    return {
+      model: this.options.model,
+      executionProviders: this.options.executionProviders,
+      intraOpThreads: this.options.intraOpThreads,
+      deviceId: index % (this.options.gpuCount ?? 1),
+      maxBatchSize: this.options.maxBatchSize,
+    };
+  }
+
+  private warmed(slot: WorkerSlot, msg: ReadyMessage, log: Logger): void {
+    for (const f of msg.failures)
+      log.warn(
+        { provider: f.provider, reason: f.reason },
+        `execution provider ${f.provider} failed to load; trying the next one`,
+      );
+    slot.ready = true;
+    slot.warmed = true;
+    this.options.onIdle();
   }
 
   private settle(slot: WorkerSlot, msg: Extract<WorkerMessage, { type: 'result' | 'error' }>): void {
