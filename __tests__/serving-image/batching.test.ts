@@ -199,7 +199,8 @@ describe('backpressure', () => {
  * the whole process, so it dies before the run starts, while filling the input tensor).
  */
 function killFirstWorkerOnHandOff(server: TestServer): void {
-  const worker = (server.pool as unknown as { slots: { worker: Worker }[] }).slots[0].worker;
+  const { supervisor } = server.pool as unknown as { supervisor: { slots: { worker: Worker }[] } };
+  const worker = supervisor.slots[0].worker;
   const post = worker.postMessage.bind(worker);
   worker.postMessage = (msg: unknown, transfer?: readonly ArrayBuffer[]) => {
     post(msg, transfer);

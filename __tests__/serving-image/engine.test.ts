@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { HttpError } from '../../serving-image/src/errors';
+import { ServingError } from '../../serving-image/src/errors';
 import { InferencePool } from '../../serving-image/src/engine/pool';
 import { createLogger } from '../../serving-image/src/logger';
 import { prepareImage } from '../../serving-image/src/preprocess';
@@ -167,14 +167,14 @@ if (${startsOnce} && fs.existsSync(marker)) {
     });
     try {
       expect(pool.healthy).toBe(true);
-      // WHEN a run fails THEN its image gets 503 WORKER_FAILED and the pool is unhealthy (no ready worker)
-      await expect(pool.infer(tinyImage(), decode)).rejects.toMatchObject({ status: 503, code: 'WORKER_FAILED' });
+      // WHEN a run fails THEN its image is refused WORKER_FAILED and the pool is unhealthy (no ready worker)
+      await expect(pool.infer(tinyImage(), decode)).rejects.toMatchObject({ code: 'WORKER_FAILED' });
       expect(pool.healthy).toBe(false);
       // AND a replacement comes up after the backoff
       await until(() => pool.healthy);
       expect(fatal).toEqual([]);
       // WHEN the replacement fails too (2 failures in a row > 1 allowed) THEN the pool gives up
-      await expect(pool.infer(tinyImage(), decode)).rejects.toBeInstanceOf(HttpError);
+      await expect(pool.infer(tinyImage(), decode)).rejects.toBeInstanceOf(ServingError);
       await until(() => fatal.length > 0);
       expect(fatal[0].message).toMatch(/inference workers failed 2 times in a row \(WORKER_MAX_RESTARTS=1\)/);
       expect(pool.healthy).toBe(false);

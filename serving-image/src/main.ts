@@ -3,59 +3,90 @@
  * "Serving image" section). Listens at once, answering health 503 while the model loads.
  */
 import * as path from 'node:path';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { type Logger } from 'pino';
 import sharp from 'sharp';
-import { buildApp, registerMetricsRoute } from './app';
-import { ConfigError, loadConfig } from './config';
+import { buildApp, type ServingApp } from './app';
+import { ConfigError, type ServerConfig, loadConfig } from './config';
 import { loadEngine } from './engine/load';
 import { type InferencePool } from './engine/pool';
 import { createLogger } from './logger';
 import { ServerMetrics } from './metrics';
 import { StorageClient, fetchModelFiles } from './model-source';
+import { metricsRoute } from './routes/metrics';
+
+/** The running server, as the signal handlers and the model loading share it. */
+interface Server {
+  readonly config: ServerConfig;
+  readonly logger: Logger;
+  readonly metrics: ServerMetrics;
+  readonly serving: ServingApp;
+  readonly metricsApp?: FastifyInstance;
+  /** Once the model is loaded. */
+  pool?: InferencePool;
+  stopping: boolean;
+}
 
 async function main(): Promise<void> {
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig(process.env);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    createLogger('info').fatal({ problems: err.problems }, err.message);
-    process.exit(2);
-  }
+  const config = loadConfigOrExit();
   const logger = createLogger(config.logLevel);
   sharp.concurrency(config.imageThreads);
   // Every request brings new bytes, so libvips' operation cache never hits: it would only hold up
   // to 50 MB of recent decodes (https://github.com/libvips/libvips/issues/1585).
   sharp.cache(false);
-  let pool: InferencePool | undefined;
-  const metrics = new ServerMetrics(() => pool?.queueDepth ?? 0);
-  const serving = buildApp({ config, logger, metrics, serveMetrics: config.metricsPort === undefined });
+  const metrics = new ServerMetrics(() => server.pool?.queueDepth ?? 0);
   const metricsApp = config.metricsPort === undefined ? undefined : Fastify();
-  if (metricsApp) registerMetricsRoute(metricsApp, metrics);
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    const cfg = config;
-    logger.info({ signal }, 'shutting down: health is 503, new predictions are refused, accepted ones are finishing');
-    const timer = setTimeout(() => {
-      logger.error(
-        { timeoutMs: cfg.shutdownTimeoutMs },
-        'accepted predictions did not finish within SHUTDOWN_TIMEOUT_MS; exiting anyway',
-      );
-      process.exit(1);
-    }, cfg.shutdownTimeoutMs);
-    await serving.drain();
-    await Promise.all([serving.app.close(), metricsApp?.close()]);
-    await pool?.terminate();
-    clearTimeout(timer);
-    logger.info('stopped');
-    process.exit(0);
+  if (metricsApp) void metricsApp.register(metricsRoute, { metrics });
+  const server: Server = {
+    config,
+    logger,
+    metrics,
+    serving: buildApp({ config, logger, metrics, serveMetrics: metricsApp === undefined }),
+    metricsApp,
+    stopping: false,
   };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop(server, 'SIGTERM'));
+  process.on('SIGINT', () => void stop(server, 'SIGINT'));
+  await listenOrExit(server);
+  logger.info(
+    { healthRoute: config.healthRoute, predictRoute: config.predictRoute, port: config.port },
+    'listening; loading the model',
+  );
+  await loadModelOrExit(server);
+}
 
+function loadConfigOrExit(): ServerConfig {
+  try {
+    return loadConfig(process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    createLogger('info').fatal({ problems: err.problems }, err.message);
+    process.exit(2);
+  }
+}
+
+/** Drains the accepted predictions, then exits 0; exits 1 if that outlasts SHUTDOWN_TIMEOUT_MS. */
+async function stop(server: Server, signal: string): Promise<void> {
+  if (server.stopping) return;
+  server.stopping = true;
+  const { config, logger, serving } = server;
+  logger.info({ signal }, 'shutting down: health is 503, new predictions are refused, accepted ones are finishing');
+  const timer = setTimeout(() => {
+    logger.error(
+      { timeoutMs: config.shutdownTimeoutMs },
+      'accepted predictions did not finish within SHUTDOWN_TIMEOUT_MS; exiting anyway',
+    );
+    process.exit(1);
+  }, config.shutdownTimeoutMs);
+  await serving.drain();
+  await Promise.all([serving.app.close(), server.metricsApp?.close()]);
+  await server.pool?.terminate();
+  clearTimeout(timer);
+  logger.info('stopped');
+  process.exit(0);
+}
+
+async function listenOrExit({ config, logger, serving, metricsApp }: Server): Promise<void> {
   try {
     await serving.app.listen({ host: config.host, port: config.port });
     if (metricsApp) await metricsApp.listen({ host: config.host, port: config.metricsPort });
@@ -72,33 +103,26 @@ async function main(): Promise<void> {
     );
     process.exit(2);
   }
-  logger.info(
-    { healthRoute: config.healthRoute, predictRoute: config.predictRoute, port: config.port },
-    'listening; loading the model',
-  );
+}
 
+async function loadModelOrExit(server: Server): Promise<void> {
+  const { config, logger, metrics, serving } = server;
   try {
     const files = await fetchModelFiles(config, new StorageClient(process.env.STORAGE_EMULATOR_HOST));
     // Workers that keep failing (e.g. a CUDA error that poisons the process's GPU context): exit so
     // that Vertex AI restarts the container; health has been 503 since the last worker went down.
     const onFatal = () => process.exit(1);
-    const engine = await loadEngine(
-      config,
-      files,
-      logger,
-      metrics,
-      path.join(__dirname, 'engine', 'worker.js'),
-      onFatal,
-    );
-    pool = engine.pool;
-    if (stopping) return;
-    serving.setReady(pool, engine.classNames);
+    const workerScript = path.join(__dirname, 'engine', 'worker.js');
+    const engine = await loadEngine(config, files, logger, metrics, workerScript, onFatal);
+    server.pool = engine.pool;
+    if (server.stopping) return;
+    serving.setReady(engine.pool, engine.classNames);
     logger.info(
       {
         model: files.modelUri,
         labels: files.labelsUri,
         classNames: engine.classNameSource,
-        layout: pool.model.layout.kind,
+        layout: engine.pool.model.layout.kind,
       },
       'ready',
     );

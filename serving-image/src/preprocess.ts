@@ -1,5 +1,5 @@
 import sharp, { type Metadata } from 'sharp';
-import { HttpError } from './errors';
+import { ServingError } from './errors';
 import { type ModelImage } from './engine/protocol';
 import { letterbox } from './postprocess';
 
@@ -18,7 +18,7 @@ export interface PreparedImage extends ModelImage {
  * pre-processing does, up to resampling differences (see the resize below; the padding and the
  * float conversion to 0..1 CHW happen in the inference worker, see `toTensor`).
  * sharp runs on libuv's thread pool, so the JavaScript thread stays free.
- * @throws HttpError NOT_AN_IMAGE, UNSUPPORTED_IMAGE_FORMAT or IMAGE_TOO_LARGE (checked from the
+ * @throws ServingError NOT_AN_IMAGE, UNSUPPORTED_IMAGE_FORMAT or IMAGE_TOO_LARGE (checked from the
  *   header, before any pixel is decoded)
  */
 export async function prepareImage(
@@ -32,19 +32,17 @@ export async function prepareImage(
     // Header only: no pixel is decoded here. (No limitInputPixels: it would turn a too-large image into this generic error.)
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch {
-    throw new HttpError(400, 'NOT_AN_IMAGE', 'the bytes are not an image');
+    throw new ServingError('NOT_AN_IMAGE', 'the bytes are not an image');
   }
   if (!meta.format || !SUPPORTED_FORMATS.has(meta.format)) {
-    throw new HttpError(
-      400,
+    throw new ServingError(
       'UNSUPPORTED_IMAGE_FORMAT',
       `image format ${meta.format ?? 'unknown'} is not supported; send ${[...SUPPORTED_FORMATS].join(', ')}`,
     );
   }
   const pixels = (meta.width ?? 0) * (meta.height ?? 0);
   if (pixels > maxPixels) {
-    throw new HttpError(
-      413,
+    throw new ServingError(
       'IMAGE_TOO_LARGE',
       `image is ${meta.width}x${meta.height} = ${pixels} pixels; the limit is ${maxPixels} (MAX_IMAGE_PIXELS)`,
     );
@@ -88,6 +86,6 @@ export async function prepareImage(
     return { pixels: data, width, height, letterbox: lb };
   } catch (err) {
     // Truncated or corrupt data only shows while decoding pixels.
-    throw new HttpError(400, 'NOT_AN_IMAGE', `the image could not be decoded: ${(err as Error).message}`);
+    throw new ServingError('NOT_AN_IMAGE', `the image could not be decoded: ${(err as Error).message}`);
   }
 }

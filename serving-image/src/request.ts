@@ -1,4 +1,4 @@
-import { HttpError } from './errors';
+import { ServingError } from './errors';
 
 /** Prediction parameters, after defaults. */
 export interface PredictParameters {
@@ -36,18 +36,17 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 /**
  * Validates a JSON predict body (`{"instances": [{"image": ...}], "parameters": {...}}`).
  * @param classCount classes the model has, when known, to refuse unknown ids in `classes`
- * @throws HttpError naming what is wrong, with the instance index when one instance is at fault
+ * @throws ServingError naming what is wrong, with the instance index when one instance is at fault
  */
 export function parsePredictBody(body: unknown, maxInstances: number, classCount: number | undefined): PredictRequest {
   if (!isObject(body))
-    throw new HttpError(400, 'INVALID_REQUEST', 'the body must be a JSON object with an "instances" array');
+    throw new ServingError('INVALID_REQUEST', 'the body must be a JSON object with an "instances" array');
   const instances = body.instances;
   if (!Array.isArray(instances) || instances.length === 0) {
-    throw new HttpError(400, 'INVALID_REQUEST', '"instances" must be a non-empty array of {"image": "<base64>"}');
+    throw new ServingError('INVALID_REQUEST', '"instances" must be a non-empty array of {"image": "<base64>"}');
   }
   if (instances.length > maxInstances) {
-    throw new HttpError(
-      413,
+    throw new ServingError(
       'TOO_MANY_INSTANCES',
       `${instances.length} instances; at most ${maxInstances} per request (MAX_INSTANCES)`,
     );
@@ -61,8 +60,7 @@ function decodeInstance(inst: unknown, index: number): Buffer {
   const b64 =
     typeof image === 'string' ? image : isObject(image) && typeof image.b64 === 'string' ? image.b64 : undefined;
   if (b64 === undefined) {
-    throw new HttpError(
-      400,
+    throw new ServingError(
       'INVALID_REQUEST',
       'each instance must be {"image": "<base64>"} or {"image": {"b64": "<base64>"}}',
       index,
@@ -70,8 +68,7 @@ function decodeInstance(inst: unknown, index: number): Buffer {
   }
   // Buffer.from(…, 'base64') silently skips invalid characters; check first so garbage is refused, not half-decoded.
   if (b64.length === 0 || b64.length % 4 === 1 || !BASE64.test(b64)) {
-    throw new HttpError(
-      400,
+    throw new ServingError(
       'INVALID_BASE64',
       'the image is not valid base64 (standard alphabet, optional "=" padding)',
       index,
@@ -82,11 +79,11 @@ function decodeInstance(inst: unknown, index: number): Buffer {
 
 /**
  * Validates `parameters` and fills in defaults.
- * @throws HttpError INVALID_PARAMETER naming the parameter, the value and the allowed range
+ * @throws ServingError INVALID_PARAMETER naming the parameter, the value and the allowed range
  */
 export function parseParameters(raw: unknown, classCount: number | undefined): PredictParameters {
   if (raw === undefined || raw === null) return DEFAULT_PARAMETERS;
-  if (!isObject(raw)) throw new HttpError(400, 'INVALID_PARAMETER', '"parameters" must be an object');
+  if (!isObject(raw)) throw new ServingError('INVALID_PARAMETER', '"parameters" must be an object');
   const problems: string[] = [];
   const known = ['confidence', 'iou', 'maxDetections', 'classes', 'return_annotated_image'];
   for (const key of Object.keys(raw))
@@ -127,7 +124,7 @@ export function parseParameters(raw: unknown, classCount: number | undefined): P
   const annotated = raw.return_annotated_image ?? false;
   if (typeof annotated !== 'boolean')
     problems.push(`return_annotated_image=${JSON.stringify(annotated)}: must be true or false`);
-  if (problems.length > 0) throw new HttpError(400, 'INVALID_PARAMETER', problems.join('; '));
+  if (problems.length > 0) throw new ServingError('INVALID_PARAMETER', problems.join('; '));
   return {
     confidence,
     iou,
