@@ -15,11 +15,12 @@ import {
   googleProvider,
 } from '../constructs/cdk';
 import { ProjectServices } from '../constructs/vertex/project-services';
-import { acceleratorCount } from '../rules/vertex';
+import { GPU_DEFAULT_STARTUP_PROBE, acceleratorCount } from '../rules/vertex';
 import { ServingImage } from '../constructs/registry/serving-image';
 import { type VertexDeployment } from '../constructs/vertex/deployment';
 import { VertexEndpoint } from '../constructs/vertex/endpoint';
-import { VertexModel } from '../constructs/vertex/model';
+import { type ModelProbe, VertexModel } from '../constructs/vertex/model';
+import { type ModelConfig } from '../config/schema/model';
 import { VertexRollout } from '../constructs/vertex/rollout';
 import { VertexServingAccount } from '../constructs/vertex/serving-account';
 
@@ -162,6 +163,12 @@ export class ServingStack extends TerraformStack {
           env: gpus > 1 || m.env ? { ...gpuEnv, ...m.env } : undefined,
           sharedMemorySizeMb: m.sharedMemorySizeMb,
           deploymentTimeoutSeconds: m.deploymentTimeout,
+          // A GPU container builds its TensorRT engines on first start: give it time (rules/vertex.ts).
+          startupProbe:
+            probe(m.probes?.startup) ??
+            (gpus > 0 ? { httpGet: { path: '/health' }, ...GPU_DEFAULT_STARTUP_PROBE } : undefined),
+          healthProbe: probe(m.probes?.health),
+          livenessProbe: probe(m.probes?.liveness),
         },
       });
       return this.endpoint.addDeployment(model, {
@@ -238,4 +245,11 @@ export class ServingStack extends TerraformStack {
       description: 'DeployedModel id of each model version (see README: Models, endpoints and rollouts)',
     });
   }
+}
+
+/** A stacks.yaml probe as VertexModel takes it: `path` is an HTTP GET on the serving port. */
+function probe(p: NonNullable<ModelConfig['probes']>['startup']): ModelProbe | undefined {
+  if (!p) return undefined;
+  const { path, exec, ...timing } = p;
+  return { ...(path !== undefined ? { httpGet: { path } } : { exec: { command: exec ?? [] } }), ...timing };
 }

@@ -6,6 +6,8 @@ import {
   MAX_DEPLOYMENT_TIMEOUT_SECONDS,
   autoscalingProblems,
   MODEL_ID,
+  PROBE_LIMITS,
+  type ProbeTimingField,
   REPLICAS,
   RESERVED_VERSION_ALIASES,
   SHARED_MEMORY_MB,
@@ -52,6 +54,53 @@ const autoscalingSchema = z.strictObject({
   requestsPerReplica: target('requestsPerReplica', 'Target requests per minute per replica, 1 to 1000000.'),
 });
 
+const probeTiming = (field: ProbeTimingField, what: string) =>
+  intBetween(PROBE_LIMITS[field].min, PROBE_LIMITS[field].max)
+    .optional()
+    .describe(`${what}; Vertex's default ${PROBE_LIMITS[field].default}.`);
+
+/** One probe: `path` or `exec`, and its timing (the limits VertexModel checks too, rules/vertex.ts). */
+const probeSchema = z
+  .strictObject({
+    path: matching(/^\/\S*$/, 'an HTTP path starting with /')
+      .optional()
+      .describe('HTTP GET this path on the serving port (8080); healthy on a 2xx or 3xx answer.'),
+    exec: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe('Run this command (exec form, e.g. `[cat, /tmp/ready]`) in the container; healthy when it exits 0.'),
+    periodSeconds: probeTiming('periodSeconds', 'Seconds between probes'),
+    timeoutSeconds: probeTiming('timeoutSeconds', 'Seconds before one probe times out'),
+    failureThreshold: probeTiming('failureThreshold', 'Consecutive failures before the probe fails'),
+    initialDelaySeconds: probeTiming(
+      'initialDelaySeconds',
+      'Seconds after the container starts before the first probe',
+    ),
+  })
+  .superRefine((p, ctx) => {
+    if ((p.path === undefined) === (p.exec === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `needs exactly one of path (an HTTP GET such as path: /health) or exec (a command such as exec: [cat, /tmp/ready]), got ${p.path === undefined ? 'neither' : 'both'}`,
+        input: p,
+      });
+    }
+  });
+
+/** `models[].probes:` the container's probes. */
+const probesSchema = z.strictObject({
+  startup: probeSchema
+    .optional()
+    .describe(
+      'Decides when a starting container is up; until it passes, the others do not run. GPU models get one by default (see Models, endpoints and rollouts).',
+    ),
+  health: probeSchema
+    .optional()
+    .describe('Readiness: a failing replica gets no traffic. Default: GET the health route.'),
+  liveness: probeSchema.optional().describe('A failing container is restarted. Default: none.'),
+});
+
 /** One entry of `models:`: a model version and its deployment. */
 export const modelSchema = z
   .strictObject({
@@ -91,6 +140,11 @@ export const modelSchema = z
       })
       .optional()
       .describe('Extra environment variables of the container (not `AIP_*`).'),
+    probes: probesSchema
+      .optional()
+      .describe(
+        "Startup, health (readiness) and liveness probes of the container. A GPU model without a startup probe gets GET the health route every 10 s for up to 30 minutes (180 failures): the TensorRT engines are built on the container's first start, and Vertex's default (3 failures) would restart it mid-build.",
+      ),
     deploymentTimeout: matching(/^\d+[smh]$/, 'a duration such as 30m')
       .refine((d) => durationSeconds(d) >= 1, {
         error: (iss) => `${JSON.stringify(iss.input)} is not a timeout: give at least 1s`,
