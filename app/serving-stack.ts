@@ -141,6 +141,7 @@ export class ServingStack extends TerraformStack {
 
     this.servingAccount = new VertexServingAccount(this, 'serving-account', {
       project: env.project,
+      accountId: env.servingAccountId,
       repository: this.repository,
       artifactUris: env.models.map((m) => m.artifactUri),
     });

@@ -85,7 +85,7 @@ export const DEFAULT_AUTOSCALING_TARGETS: Readonly<Record<string, number>> = {
 
 /**
  * Problems with which autoscaling metrics are set, beyond each target's range: the metric must be
- * one Vertex knows, and a GPU duty-cycle target needs an accelerator (a CPU-only machine has no
+ * one Vertex knows, and a GPU duty-cycle target needs an accelerator (without one there is no
  * duty cycle to measure).
  */
 export function autoscalingProblems(
@@ -98,7 +98,12 @@ export function autoscalingProblems(
       if (!(key in AUTOSCALING_METRICS))
         return [{ key, message: `unknown metric; allowed: ${Object.keys(AUTOSCALING_METRICS).join(', ')}` }];
       if (key === 'acceleratorDutyCycle' && !hasAccelerator)
-        return [{ key, message: 'needs an accelerator: a CPU-only machine has no GPU duty cycle' }];
+        return [
+          {
+            key,
+            message: 'needs machine.accelerator set: without an accelerator there is no GPU duty cycle to measure',
+          },
+        ];
       return [];
     });
 }

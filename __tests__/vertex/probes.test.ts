@@ -1,18 +1,7 @@
 import { Testing } from 'cdktf';
 import { GPU_DEFAULT_STARTUP_PROBE } from '../../rules/vertex';
-import { problemsOf } from '../helpers/config';
+import { problemsOf, withModel } from '../helpers/config';
 import { stacksFromYaml } from '../helpers/synth';
-
-/** One environment with one model entry; `extra` is appended inside the entry's mapping. */
-function withModel(extra: string, machine = 'type: g2-standard-8, accelerator: NVIDIA_L4'): string {
-  return `
-environments:
-  dev:
-    project: acme-ml-dev
-    models:
-      - { name: m, version: v1, artifactUri: gs://acme/m, machine: { ${machine} }, traffic: 100${extra} }
-`;
-}
 
 /** The container spec the rollout manifest uploads for `m@v1`. */
 function containerSpecOf(yaml: string): Record<string, any> {
