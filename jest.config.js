@@ -1,6 +1,10 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
+  // The serving-image tests start servers and worker threads, and the Terraform integration test
+  // runs terraform and ts-node beside them: on a loaded 2-core machine a test that takes 1 s alone
+  // can take several. Jest's 5 s default then fails sound tests.
+  testTimeout: 30_000,
   roots: ['<rootDir>/__tests__'],
   testMatch: ['**/*.test.ts'],
   // swc strips types without checking them (fast on 2 cores); `npm run typecheck` checks them.

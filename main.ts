@@ -1,6 +1,8 @@
 import { App } from './constructs/cdk';
+import { PATHS_FROM_REAL_OUTDIR } from './constructs';
 import { type StacksConfig, StacksConfigError, loadStacksConfig } from './config/load';
 import { ServingStack } from './app/serving-stack';
+import { policyViolations, violationAsProblem } from './app/policy-locations';
 
 /** Options of {@link buildApp}. */
 export interface BuildAppOptions {
@@ -23,10 +25,28 @@ export function buildApp(app: App, config: StacksConfig, options: BuildAppOption
   );
 }
 
-function main(): void {
-  let config: StacksConfig;
+/**
+ * Synthesizes every environment of `config` into `app`.
+ * @throws StacksConfigError when a policy check fails, naming the stacks.yaml line and key of each violation
+ */
+export function synthApp(app: App, config: StacksConfig): void {
+  buildApp(app, config);
   try {
-    config = loadStacksConfig();
+    app.synth();
+  } catch (err) {
+    const violations = policyViolations(app);
+    if (violations.length === 0) throw err;
+    throw new StacksConfigError(
+      config.file,
+      violations.map((v) => violationAsProblem(config, v)),
+    );
+  }
+}
+
+function main(): void {
+  try {
+    // A plan written with `--output` outside the repository still points at this checkout's files.
+    synthApp(new App({ context: { [PATHS_FROM_REAL_OUTDIR]: true } }), loadStacksConfig());
   } catch (err) {
     if (err instanceof StacksConfigError) {
       // A user's mistake: the message says what and where; a stack trace would only hide it.
@@ -35,9 +55,6 @@ function main(): void {
     }
     throw err;
   }
-  const app = new App();
-  buildApp(app, config);
-  app.synth();
 }
 
 if (require.main === module) {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { REPO_ROOT } from './helpers/paths';
@@ -41,5 +41,40 @@ describe('main.ts', () => {
     expect(result.status).toBe(0);
     expect(existsSync(path.join(dir, 'out', 'stacks', 'dev', 'cdk.tf.json'))).toBe(true);
     expect(existsSync(path.join(dir, 'out', 'stacks', 'qa', 'cdk.tf.json'))).toBe(true);
+  });
+
+  test('a policy violation names the stacks.yaml line and key, without a stack trace, and exits 1', () => {
+    // GIVEN a production environment with a public endpoint
+    const dir = mkdtempSync(path.join(tmpdir(), 'main-'));
+    const file = path.join(dir, 'stacks.yaml');
+    writeFileSync(
+      file,
+      'environments:\n  dev:\n    project: acme-ml-dev\n    production: true\n    endpoint: { access: public }\n',
+    );
+    // WHEN it is synthesized
+    const result = runMain({ STACKS_FILE: file, CDKTF_OUTDIR: path.join(dir, 'out') });
+    // THEN the message points at the key to change, and nothing else is printed
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`${file}:5: environments.dev.endpoint.access: [policy public-endpoint] `);
+    expect(result.stderr).toMatch(/Fix: set `endpoint.access: private-psc`/);
+    expect(result.stderr).not.toMatch(/^\s+at |Encountered Annotations/m);
+  });
+
+  test('a plan written outside the repository points the push script and build context at the repository', () => {
+    // GIVEN an output folder outside the repository
+    const dir = mkdtempSync(path.join(tmpdir(), 'main-'));
+    const file = path.join(dir, 'stacks.yaml');
+    writeFileSync(file, 'environments:\n  dev: { project: acme-ml-dev }\n');
+    const out = path.join(dir, 'out');
+    // WHEN it is synthesized there
+    const result = runMain({ STACKS_FILE: file, CDKTF_OUTDIR: out });
+    // THEN the paths in the plan, resolved from the stack's folder, are the repository's files
+    expect(result.status).toBe(0);
+    const stackDir = path.join(out, 'stacks', 'dev');
+    const plan = readFileSync(path.join(stackDir, 'cdk.tf.json'), 'utf8');
+    const script = /sh \$\{path\.module\}\/([^"\s]+push-image\.sh)/.exec(plan)?.[1] ?? '';
+    const context = /"CONTEXT": "\$\{path\.module\}\/([^"]+)"/.exec(plan)?.[1] ?? '';
+    expect(path.resolve(stackDir, script)).toBe(path.join(REPO_ROOT, 'constructs', 'private', 'push-image.sh'));
+    expect(path.resolve(stackDir, context)).toBe(path.join(REPO_ROOT, 'serving-image'));
   });
 });

@@ -15,11 +15,12 @@ import {
   googleProvider,
 } from '../constructs/cdk';
 import { ProjectServices } from '../constructs/vertex/project-services';
-import { acceleratorCount } from '../rules/vertex';
+import { GPU_DEFAULT_STARTUP_PROBE, acceleratorCount } from '../rules/vertex';
 import { ServingImage } from '../constructs/registry/serving-image';
 import { type VertexDeployment } from '../constructs/vertex/deployment';
 import { VertexEndpoint } from '../constructs/vertex/endpoint';
-import { VertexModel } from '../constructs/vertex/model';
+import { type ModelProbe, VertexModel } from '../constructs/vertex/model';
+import { type ModelConfig } from '../config/schema/model';
 import { VertexRollout } from '../constructs/vertex/rollout';
 import { VertexServingAccount } from '../constructs/vertex/serving-account';
 
@@ -141,7 +142,10 @@ export class ServingStack extends TerraformStack {
     // No grant on the repository or the artifact buckets: Vertex AI pulls the image and copies the
     // artifacts with its own service agent (https://cloud.google.com/vertex-ai/docs/general/custom-service-account),
     // and the container reads the copy at AIP_STORAGE_URI. See VertexArtifactBucket.
-    this.servingAccount = new VertexServingAccount(this, 'serving-account', { project: env.project });
+    this.servingAccount = new VertexServingAccount(this, 'serving-account', {
+      project: env.project,
+      accountId: env.servingAccountId,
+    });
     this.servingAccount.resource.dependsOn = apis;
     this.deployments = env.models.map((m) => {
       const key = `${m.name}-${m.version}`;
@@ -161,6 +165,12 @@ export class ServingStack extends TerraformStack {
           env: gpus > 1 || m.env ? { ...gpuEnv, ...m.env } : undefined,
           sharedMemorySizeMb: m.sharedMemorySizeMb,
           deploymentTimeoutSeconds: m.deploymentTimeout,
+          // A GPU container builds its TensorRT engines on first start: give it time (rules/vertex.ts).
+          startupProbe:
+            probe(m.probes?.startup) ??
+            (gpus > 0 ? { httpGet: { path: '/health' }, ...GPU_DEFAULT_STARTUP_PROBE } : undefined),
+          healthProbe: probe(m.probes?.health),
+          livenessProbe: probe(m.probes?.liveness),
         },
       });
       // The Vertex AI service agent the grant names exists once the API is enabled.
@@ -239,4 +249,11 @@ export class ServingStack extends TerraformStack {
       description: 'DeployedModel id of each model version (see README: Models, endpoints and rollouts)',
     });
   }
+}
+
+/** A stacks.yaml probe as VertexModel takes it: `path` is an HTTP GET on the serving port. */
+function probe(p: NonNullable<ModelConfig['probes']>['startup']): ModelProbe | undefined {
+  if (!p) return undefined;
+  const { path, exec, ...timing } = p;
+  return { ...(path !== undefined ? { httpGet: { path } } : { exec: { command: exec ?? [] } }), ...timing };
 }

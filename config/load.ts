@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { closest, distance } from 'fastest-levenshtein';
-import { type Document, LineCounter, isMap, isNode, isScalar, isSeq, parseDocument } from 'yaml';
+import { type Document, LineCounter, type YAMLError, isMap, isNode, isScalar, isSeq, parseDocument, visit } from 'yaml';
 import { type z } from 'zod';
 import {
   ENVIRONMENT_NAME,
@@ -10,6 +10,8 @@ import {
   environmentSchema,
   stacksFileSchema,
 } from './schema/environment';
+import { shown } from './schema/common';
+import { buildContextProblems, crossEnvironmentProblems } from './environments';
 
 /** One mistake in a stacks file. */
 export interface ConfigProblem {
@@ -45,6 +47,11 @@ export interface StacksConfig {
   readonly file: string;
   /** Environment name to its merged, validated config. */
   readonly environments: Readonly<Record<string, EnvironmentConfig>>;
+  /**
+   * The line of a YAML path such as `['environments', 'prod', 'endpoint', 'access']` in the file,
+   * or of its deepest part that is written there (a key set only by `defaults:` gives the environment's line).
+   */
+  readonly lineOf?: (path: readonly (string | number)[]) => number | undefined;
 }
 
 /** The stacks file `main.ts` reads: `$STACKS_FILE`, else `stacks.yaml` in the working directory. */
@@ -52,21 +59,51 @@ export function stacksFilePath(env: NodeJS.ProcessEnv = process.env): string {
   return env.STACKS_FILE && env.STACKS_FILE.length > 0 ? env.STACKS_FILE : 'stacks.yaml';
 }
 
+/** Options of {@link loadStacksConfig} and {@link parseStacksConfig}. */
+export interface LoadOptions {
+  /**
+   * The repository root `image.context` is relative to; when given, each environment's build
+   * context folder and Dockerfile must exist under it.
+   * @default - not checked ({@link parseStacksConfig}); the working directory ({@link loadStacksConfig})
+   */
+  readonly root?: string;
+}
+
 /**
- * Reads and validates a stacks file.
+ * Reads and validates a stacks file: `$STACKS_FILE`, else `stacks.yaml`, unless `file` is given.
  * @throws StacksConfigError naming the file, line, YAML path, bad value and what is allowed, for every problem at once
  */
-export function loadStacksConfig(file: string = stacksFilePath()): StacksConfig {
+export function loadStacksConfig(
+  file?: string,
+  options: LoadOptions & { readonly env?: NodeJS.ProcessEnv } = {},
+): StacksConfig {
+  const env = options.env ?? process.env;
+  const fromEnv = file === undefined && Boolean(env.STACKS_FILE);
+  const target = file ?? stacksFilePath(env);
+  const resolved = path.resolve(target);
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    if (statSync(target).isDirectory()) {
+      throw new StacksConfigError(target, [
+        {
+          path: '',
+          message: `is a folder, not a file (resolved to ${resolved}); ${fromEnv ? 'point STACKS_FILE at' : 'give'} the YAML file, e.g. ${path.join(target, 'stacks.yaml')}`,
+        },
+      ]);
+    }
+    text = readFileSync(target, 'utf8');
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
-    throw new StacksConfigError(file, [
-      { path: '', message: `${reason} (resolved to ${path.resolve(file)}; set STACKS_FILE to use another file)` },
-    ]);
+    if (err instanceof StacksConfigError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    const fix =
+      code !== 'ENOENT'
+        ? `cannot be read (${code ?? (err as Error).message}, resolved to ${resolved})`
+        : fromEnv
+          ? `file not found: STACKS_FILE is set to ${JSON.stringify(env.STACKS_FILE)} (resolved to ${resolved}); point it at an existing stacks file, or unset it to use stacks.yaml`
+          : `file not found (resolved to ${resolved}); run from the repository root, or set STACKS_FILE to the stacks file to use`;
+    throw new StacksConfigError(target, [{ path: '', message: fix }]);
   }
-  return parseStacksConfig(text, file);
+  return parseStacksConfig(text, target, { root: options.root ?? process.cwd() });
 }
 
 /**
@@ -75,21 +112,19 @@ export function loadStacksConfig(file: string = stacksFilePath()): StacksConfig 
  * @param file name used in messages
  * @throws StacksConfigError for every problem at once
  */
-export function parseStacksConfig(text: string, file = 'stacks.yaml'): StacksConfig {
+export function parseStacksConfig(text: string, file = 'stacks.yaml', options: LoadOptions = {}): StacksConfig {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true });
-  if (doc.errors.length > 0) {
-    throw new StacksConfigError(
-      file,
-      doc.errors.map((e) => ({
-        path: '',
-        line: e.linePos?.[0].line,
-        message: `YAML syntax: ${e.message.split('\n')[0].replace(/:$/, '')}`,
-      })),
-    );
+  // Duplicate keys are found below, with both lines; the parser's own check would stop at the first.
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: true });
+  const syntax = syntaxProblem(doc.errors);
+  if (syntax) {
+    throw new StacksConfigError(file, [syntax]);
   }
   const lineOf = (p: readonly PathKey[]) => lineOfPath(doc, lineCounter, p);
   const problems = new Problems(lineOf);
+  for (const d of duplicateKeys(doc, lineCounter)) {
+    problems.add(d.path, d.message, d.line);
+  }
   const raw: unknown = doc.toJS() ?? {};
 
   const top = stacksFileSchema.safeParse(raw, { reportInput: true });
@@ -97,6 +132,7 @@ export function parseStacksConfig(text: string, file = 'stacks.yaml'): StacksCon
     problems.addZodIssues(top.error.issues, [], stacksFileSchema);
     throw problems.error(file);
   }
+  const ownOf = (name: string): unknown => top.data.environments[name];
   const defaults = top.data.defaults ?? {};
   problems.addZodIssues(
     defaultsSchema.safeParse(defaults, { reportInput: true }).error?.issues ?? [],
@@ -134,10 +170,97 @@ export function parseStacksConfig(text: string, file = 'stacks.yaml'): StacksCon
       problems.addZodIssues([issue], fromDefaults ? ['defaults'] : ['environments', name], environmentSchema);
     }
   }
+  for (const p of crossEnvironmentProblems(environments, (name, keys) => hasPath(ownOf(name), keys))) {
+    problems.add(['environments', p.environment, ...p.at], p.message);
+  }
+  if (options.root !== undefined) {
+    for (const [name, env] of Object.entries(environments)) {
+      for (const p of buildContextProblems(env.image, options.root)) {
+        const at = ['image', p.field];
+        problems.add(
+          [...(hasPath(ownOf(name), at) || !hasPath(defaults, at) ? ['environments', name] : ['defaults']), ...at],
+          p.message,
+        );
+      }
+    }
+  }
   if (problems.count > 0) {
     throw problems.error(file);
   }
-  return { file, environments };
+  return { file, environments, lineOf };
+}
+
+/**
+ * The first real syntax error, in plain words, or nothing. Later errors are usually knock-on
+ * effects of the first (the parser loses track of the indentation), so only the first is shown.
+ */
+function syntaxProblem(errors: readonly YAMLError[]): ConfigProblem | undefined {
+  const first = errors.find((e) => e.code !== 'DUPLICATE_KEY');
+  if (!first) return undefined;
+  const line = first.linePos?.[0].line;
+  const column = first.linePos?.[0].col;
+  const plain = first.message
+    .split('\n')[0]
+    .replace(/ at line \d+, column \d+:?$/, '')
+    .replace(/:$/, '');
+  const where = column ? ` (column ${column})` : '';
+  const lower = plain.replace(/^./, (c) => c.toLowerCase());
+  const unclosed = /end with a [\]}]/.test(plain);
+  const advice: Record<string, string> = {
+    MULTIPLE_DOCS: 'the file holds more than one YAML document; stacks.yaml is one document: remove the `---` line',
+    TAB_AS_INDENT: 'a tab is used for indentation; YAML indents with spaces only',
+    BAD_INDENT: unclosed
+      ? `${lower}: close the [ or { on the line that opens it`
+      : `${lower}: indent every key of one mapping to the same column, with spaces`,
+    MISSING_CHAR: `${lower}: close each [ or { you open`,
+  };
+  return {
+    path: '',
+    line,
+    message: `YAML syntax: ${advice[first.code] ?? plain}${where}${errors.length > 1 ? ' (fix this first: the lines after it could not be read reliably)' : ''}`,
+  };
+}
+
+/** Keys given twice in one mapping: YAML keeps the last, which hides the first. */
+function duplicateKeys(doc: Document, lines: LineCounter): { path: PathKey[]; line: number; message: string }[] {
+  const found: { path: PathKey[]; line: number; message: string }[] = [];
+  visit(doc, {
+    Map(_key, map, ancestry) {
+      const seen = new Map<string, number>();
+      for (const pair of map.items) {
+        if (!isScalar(pair.key)) continue;
+        const key = String(pair.key.value);
+        const line = pair.key.range ? lines.linePos(pair.key.range[0]).line : 0;
+        const first = seen.get(key);
+        if (first === undefined) {
+          seen.set(key, line);
+          continue;
+        }
+        const at = [...pathOf(ancestry), key];
+        found.push({
+          path: at,
+          line,
+          message: `duplicate key ${shown(key)} (also at line ${first}; the last one would win): keep one`,
+        });
+      }
+    },
+  });
+  return found;
+}
+
+/** The YAML path of a node from its ancestors, as visit() gives them. */
+function pathOf(ancestry: readonly unknown[]): PathKey[] {
+  const out: PathKey[] = [];
+  for (let i = 0; i < ancestry.length; i++) {
+    const node = ancestry[i];
+    const child = ancestry[i + 1];
+    if (isSeq(node) && child !== undefined) out.push(node.items.indexOf(child as never));
+    else if (isMap(node) && child !== undefined) {
+      const pair = child as { key?: unknown };
+      if (isScalar(pair.key)) out.push(String(pair.key.value));
+    }
+  }
+  return out;
 }
 
 type PathKey = string | number;
@@ -151,8 +274,9 @@ class Problems {
     return this.byKey.size;
   }
 
-  add(p: readonly PathKey[], message: string): void {
-    const problem = { path: formatPath(p), line: this.lineOf(p), message };
+  /** @param line where it is, when not where the path first appears (a duplicate key) */
+  add(p: readonly PathKey[], message: string, line = this.lineOf(p)): void {
+    const problem = { path: formatPath(p), line, message };
     this.byKey.set(`${problem.path}\0${message}`, problem);
   }
 
@@ -193,9 +317,11 @@ function issueMessage(issue: z.core.$ZodIssue): string {
   const input = (issue as { input?: unknown }).input;
   switch (issue.code) {
     case 'invalid_type':
+      // A bare number or true/false where text is expected: the schema's own message says what to write.
+      if (issue.expected === 'string' && issue.message.startsWith('expected ')) return issue.message;
       return input === undefined
         ? `is required (${typeName(issue.expected)})`
-        : `expected ${typeName(issue.expected)}, got ${describe(input)}`;
+        : `expected ${typeName(issue.expected)}, got ${describe(input)}${typeof input === 'number' || typeof input === 'boolean' ? (issue.expected === 'string' ? `; write it in quotes: "${String(input)}"` : '') : ''}`;
     case 'too_small':
       if (issue.origin === 'array') return `needs at least ${String(issue.minimum)} item(s), got ${describe(input)}`;
       if (issue.origin === 'string') return `must be at least ${String(issue.minimum)} character(s) long`;
@@ -213,6 +339,9 @@ function issueMessage(issue: z.core.$ZodIssue): string {
           : '';
       return `${describe(input)} is not allowed${hint}; allowed: ${allowed.join(', ')}`;
     }
+    case 'invalid_key':
+      // A record key that breaks the key schema: its own message says which rule.
+      return issue.issues.map((i) => i.message).join('; ');
     default:
       return issue.message;
   }
@@ -236,7 +365,7 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return `a list of ${value.length}`;
   if (typeof value === 'object') return 'a mapping';
-  return JSON.stringify(value);
+  return shown(value);
 }
 
 function formatPath(p: readonly PathKey[]): string {

@@ -85,7 +85,7 @@ export const DEFAULT_AUTOSCALING_TARGETS: Readonly<Record<string, number>> = {
 
 /**
  * Problems with which autoscaling metrics are set, beyond each target's range: the metric must be
- * one Vertex knows, and a GPU duty-cycle target needs an accelerator (a CPU-only machine has no
+ * one Vertex knows, and a GPU duty-cycle target needs an accelerator (without one there is no
  * duty cycle to measure).
  */
 export function autoscalingProblems(
@@ -98,7 +98,12 @@ export function autoscalingProblems(
       if (!(key in AUTOSCALING_METRICS))
         return [{ key, message: `unknown metric; allowed: ${Object.keys(AUTOSCALING_METRICS).join(', ')}` }];
       if (key === 'acceleratorDutyCycle' && !hasAccelerator)
-        return [{ key, message: 'needs an accelerator: a CPU-only machine has no GPU duty cycle' }];
+        return [
+          {
+            key,
+            message: 'needs machine.accelerator set: without an accelerator there is no GPU duty cycle to measure',
+          },
+        ];
       return [];
     });
 }
@@ -347,3 +352,36 @@ export function servedVersionsProblems(
   }
   return problems;
 }
+
+/**
+ * Limits of a container probe's timing fields (REST `Probe`,
+ * https://cloud.google.com/vertex-ai/docs/reference/rest/v1/ModelContainerSpec#Probe): Vertex
+ * documents the minimums (period, timeout and failure threshold at least 1, initial delay at least
+ * 0) and the defaults (10 s, 1 s, 3, 0). It documents no maximum; the maximums here are sanity caps
+ * (an hour between probes, 1000 failures) so a typo such as `periodSeconds: 6000` is caught. The
+ * reference also says periodSeconds "must be less than timeout_seconds" while its own defaults
+ * (10 and 1) break that, so that sentence is not enforced.
+ */
+export const PROBE_LIMITS = {
+  periodSeconds: { min: 1, max: 3600, default: 10 },
+  timeoutSeconds: { min: 1, max: 3600, default: 1 },
+  failureThreshold: { min: 1, max: 1000, default: 3 },
+  successThreshold: { min: 1, max: 1000, default: 1 },
+  initialDelaySeconds: { min: 0, max: 3600, default: 0 },
+} as const;
+
+/** A probe timing field. */
+export type ProbeTimingField = keyof typeof PROBE_LIMITS;
+
+/**
+ * The startup probe a GPU model gets when stacks.yaml sets none: GET the health route every 10 s
+ * and give up after 180 failures, i.e. 30 minutes. On its first start a container builds its
+ * TensorRT engines (one per input shape it warms up, batch 1 and `MAX_BATCH_SIZE`; the engine
+ * cache starts empty in every new container), which takes from a few minutes for a small detector
+ * on an A100 to well over 10 minutes for large models on an L4 or T4; the health route answers 503
+ * until then. Vertex's default startup budget (3 failures, 10 s apart) would restart the container
+ * in the middle of the build, every time. 30 minutes is twice the slowest build we expect and stays
+ * within the 2 h deployment timeout; a 5 s timeout keeps a health request that waits behind the
+ * build's CPU work from counting as a failure.
+ */
+export const GPU_DEFAULT_STARTUP_PROBE = { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 180 } as const;

@@ -331,7 +331,7 @@ describe('VertexDeployment', () => {
           autoscaling: { acceleratorDutyCycle: 60 },
         });
       }),
-    ).toThrow(/autoscaling\.acceleratorDutyCycle: needs an accelerator/);
+    ).toThrow(/autoscaling\.acceleratorDutyCycle: needs machine\.accelerator set/);
   });
 
   test('a deployed model id over 10 digits is refused', () => {

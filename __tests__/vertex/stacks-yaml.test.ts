@@ -128,7 +128,7 @@ describe('stacks.yaml models and endpoint rules', () => {
           ),
         ),
       ),
-    ).toMatch(/environments\.dev\.models\[0\]\.autoscaling\.acceleratorDutyCycle: needs an accelerator/);
+    ).toMatch(/environments\.dev\.models\[0\]\.autoscaling\.acceleratorDutyCycle: needs machine\.accelerator set/);
   });
 
   test('replicas min 0 is refused', () => {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { alertsSchema } from './alerts';
 import { BUCKET_NAME, PROJECT_ID, REGION, labelsSchema, matching } from './common';
+import { ACCOUNT_ID } from '../../rules/gcp-names';
 import { endpointSchema } from './endpoint';
 import { imageSchema } from './image';
 import { modelSchema } from './model';
@@ -23,6 +24,11 @@ const environmentObject = z.strictObject({
   state: stateSchema.optional().describe('Remote state in GCS; a local state file at the repository root when absent.'),
   image: imageSchema.default(imageSchema.parse({})).describe('Artifact Registry repository and serving image build.'),
   endpoint: endpointSchema.default(endpointSchema.parse({})).describe('The Vertex AI endpoint.'),
+  servingAccountId: matching(ACCOUNT_ID, 'a service account id (6 to 30 lowercase letters, digits and hyphens)')
+    .default('vertex-serving')
+    .describe(
+      'Id of the service account the models run as, created by the stack; two environments in one project need different ids.',
+    ),
   // prefault: the default is an input, so the reference shows it although models transform their values.
   models: z.array(modelSchema).prefault([]).describe('Model versions deployed to the endpoint.'),
   alerts: alertsSchema
@@ -48,6 +54,15 @@ export const environmentSchema = environmentObject.superRefine((env, ctx) => {
       path: missing ? ['endpoint', 'allowedProjects'] : ['endpoint'],
       message: missing ? p.message : `allowedProjects ${p.message}`,
       input: env.endpoint.allowedProjects,
+    });
+  }
+  if (env.endpoint.allowPublic && env.endpoint.access === 'private-psc') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['endpoint', 'allowPublic'],
+      message:
+        'only applies to a public or dedicated endpoint; a private-psc endpoint is not public: remove allowPublic (or set access: public if the endpoint must be public)',
+      input: true,
     });
   }
   for (const p of servedVersionsProblems(

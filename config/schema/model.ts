@@ -6,13 +6,15 @@ import {
   MAX_DEPLOYMENT_TIMEOUT_SECONDS,
   autoscalingProblems,
   MODEL_ID,
+  PROBE_LIMITS,
+  type ProbeTimingField,
   REPLICAS,
   RESERVED_VERSION_ALIASES,
   SHARED_MEMORY_MB,
   VERSION_ALIAS,
   machineProblems,
 } from '../../rules/vertex';
-import { gcsUri, intBetween, matching } from './common';
+import { gcsUri, intBetween, matching, shown, text } from './common';
 
 /** `models[].machine:` the machine each replica runs on. */
 const machineSchema = z
@@ -52,6 +54,53 @@ const autoscalingSchema = z.strictObject({
   requestsPerReplica: target('requestsPerReplica', 'Target requests per minute per replica, 1 to 1000000.'),
 });
 
+const probeTiming = (field: ProbeTimingField, what: string) =>
+  intBetween(PROBE_LIMITS[field].min, PROBE_LIMITS[field].max)
+    .optional()
+    .describe(`${what}; Vertex's default ${PROBE_LIMITS[field].default}.`);
+
+/** One probe: `path` or `exec`, and its timing (the limits VertexModel checks too, rules/vertex.ts). */
+const probeSchema = z
+  .strictObject({
+    path: matching(/^\/\S*$/, 'an HTTP path starting with /')
+      .optional()
+      .describe('HTTP GET this path on the serving port (8080); healthy on a 2xx or 3xx answer.'),
+    exec: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe('Run this command (exec form, e.g. `[cat, /tmp/ready]`) in the container; healthy when it exits 0.'),
+    periodSeconds: probeTiming('periodSeconds', 'Seconds between probes'),
+    timeoutSeconds: probeTiming('timeoutSeconds', 'Seconds before one probe times out'),
+    failureThreshold: probeTiming('failureThreshold', 'Consecutive failures before the probe fails'),
+    initialDelaySeconds: probeTiming(
+      'initialDelaySeconds',
+      'Seconds after the container starts before the first probe',
+    ),
+  })
+  .superRefine((p, ctx) => {
+    if ((p.path === undefined) === (p.exec === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `needs exactly one of path (an HTTP GET such as path: /health) or exec (a command such as exec: [cat, /tmp/ready]), got ${p.path === undefined ? 'neither' : 'both'}`,
+        input: p,
+      });
+    }
+  });
+
+/** `models[].probes:` the container's probes. */
+const probesSchema = z.strictObject({
+  startup: probeSchema
+    .optional()
+    .describe(
+      'Decides when a starting container is up; until it passes, the others do not run. GPU models get one by default (see Models, endpoints and rollouts).',
+    ),
+  health: probeSchema
+    .optional()
+    .describe('Readiness: a failing replica gets no traffic. Default: GET the health route.'),
+  liveness: probeSchema.optional().describe('A failing container is restarted. Default: none.'),
+});
+
 /** One entry of `models:`: a model version and its deployment. */
 export const modelSchema = z
   .strictObject({
@@ -76,7 +125,7 @@ export const modelSchema = z
       .optional()
       .describe('`/dev/shm` size of the container, MB.'),
     env: z
-      .record(z.string(), z.string())
+      .record(z.string(), text('a string'))
       .superRefine((env, ctx) => {
         for (const name of Object.keys(env)) {
           if (!ENV_VAR_NAME.test(name)) {
@@ -91,29 +140,44 @@ export const modelSchema = z
       })
       .optional()
       .describe('Extra environment variables of the container (not `AIP_*`).'),
-    deploymentTimeout: matching(/^\d+[smh]$/, 'a duration such as 30m')
-      .refine((d) => durationSeconds(d) >= 1, {
-        error: (iss) => `${JSON.stringify(iss.input)} is not a timeout: give at least 1s`,
+    probes: probesSchema
+      .optional()
+      .describe(
+        "Startup, health (readiness) and liveness probes of the container. A GPU model without a startup probe gets GET the health route every 10 s for up to 30 minutes (180 failures): the TensorRT engines are built on the container's first start, and Vertex's default (3 failures) would restart it mid-build.",
+      ),
+    deploymentTimeout: text('a duration such as 30m', (n) => `"${String(n)}m" or "${String(n)}s"`)
+      .superRefine((d, ctx) => {
+        const seconds = durationSeconds(d);
+        const problem =
+          seconds === undefined
+            ? `${shown(d)} is not a duration: write a number with s, m or h, such as 90s, 30m, 1h30m or 2h`
+            : seconds < 1
+              ? `${shown(d)} is not a timeout: give at least 1s`
+              : seconds > MAX_DEPLOYMENT_TIMEOUT_SECONDS
+                ? `${shown(d)} is longer than Vertex's limit of 2h (7200s)`
+                : undefined;
+        if (problem) ctx.addIssue({ code: 'custom', message: problem, input: d });
       })
-      .refine((d) => durationSeconds(d) <= MAX_DEPLOYMENT_TIMEOUT_SECONDS, {
-        error: (iss) => `${JSON.stringify(iss.input)} is longer than Vertex's limit of 2h`,
-      })
-      .describe('How long a new replica may take to become healthy: `90s`, `30m`, `2h`; from 1s to 2 h.')
+      .describe('How long a new replica may take to become healthy: `90s`, `30m`, `1h30m`, `2h`; from 1s to 2 h.')
       // The stack gets seconds, the unit the constructs take: nothing downstream parses durations.
-      .transform(durationSeconds)
+      .transform((d) => durationSeconds(d) ?? 0)
       .optional(),
   })
   .superRefine((m, ctx) => {
     // The same rule the VertexDeployment construct checks (rules/vertex.ts).
+    // An invalid machine (a GPU type without its accelerator, a misspelt key) is reported at
+    // machine: judging the targets against it would only add a misleading second message.
+    if (machineProblems(m.machine).length > 0) return;
     for (const { key, message } of autoscalingProblems(m.autoscaling ?? {}, m.machine.accelerator !== undefined)) {
       ctx.addIssue({ code: 'custom', path: ['autoscaling', key], message, input: m.autoscaling });
     }
   });
 
-/** `90s` / `30m` / `2h` in seconds. */
-function durationSeconds(d: string): number {
-  const n = Number(d.slice(0, -1));
-  return d.endsWith('h') ? n * 3600 : d.endsWith('m') ? n * 60 : n;
+/** `90s` / `30m` / `1h30m` / `2h` in seconds; undefined when not such a duration. */
+function durationSeconds(d: string): number | undefined {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(d);
+  if (!m || d === '') return undefined;
+  return Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
 }
 
 export type ModelConfig = z.output<typeof modelSchema>;

@@ -6,6 +6,8 @@ import {
   ENV_VAR_NAME,
   MAX_DEPLOYMENT_TIMEOUT_SECONDS,
   MODEL_ID,
+  PROBE_LIMITS,
+  type ProbeTimingField,
   RESERVED_VERSION_ALIASES,
   SHARED_MEMORY_MB,
   VERSION_ALIAS,
@@ -19,7 +21,7 @@ import { VertexArtifactBucket } from './artifact-bucket';
  * one of `httpGet`, `exec`, `tcpSocket` or `grpc`.
  */
 export interface ModelProbe {
-  /** HTTP GET a path. @default - none */
+  /** HTTP GET a path (on the container's `port` unless `port` is given). @default - none */
   readonly httpGet?: {
     readonly path: string;
     readonly port?: number;
@@ -182,6 +184,7 @@ export class VertexModel extends Construct {
       this.artifacts = VertexArtifactBucket.of(this, props.artifactUri, props.project, props.region);
     }
 
+    const port = c.port ?? 8080;
     const containerSpec = (imageUri: string): Record<string, unknown> =>
       prune({
         imageUri,
@@ -192,16 +195,16 @@ export class VertexModel extends Construct {
               .sort(([a], [b]) => (a < b ? -1 : 1))
               .map(([name, value]) => ({ name, value }))
           : undefined,
-        ports: [{ containerPort: c.port ?? 8080 }],
+        ports: [{ containerPort: port }],
         predictRoute: c.predictRoute ?? '/predict',
         healthRoute: c.healthRoute ?? '/health',
         grpcPorts: c.grpcPorts?.map((containerPort) => ({ containerPort })),
         // int64 fields travel as strings in REST JSON; a Duration as seconds with an `s`.
         sharedMemorySizeMb: c.sharedMemorySizeMb === undefined ? undefined : String(c.sharedMemorySizeMb),
         deploymentTimeout: c.deploymentTimeoutSeconds === undefined ? undefined : `${c.deploymentTimeoutSeconds}s`,
-        startupProbe: c.startupProbe && probeSpec(c.startupProbe),
-        healthProbe: c.healthProbe && probeSpec(c.healthProbe),
-        livenessProbe: c.livenessProbe && probeSpec(c.livenessProbe),
+        startupProbe: c.startupProbe && probeSpec(c.startupProbe, port),
+        healthProbe: c.healthProbe && probeSpec(c.healthProbe, port),
+        livenessProbe: c.livenessProbe && probeSpec(c.livenessProbe, port),
       });
     const upload = {
       displayName: props.displayName ?? props.modelId,
@@ -226,17 +229,16 @@ export class VertexModel extends Construct {
 
 function validateProbe(v: PropsValidator, prop: string, p: ModelProbe): void {
   const actions = [p.httpGet, p.exec, p.tcpSocket, p.grpc].filter((a) => a !== undefined).length;
-  v.check(actions === 1, prop, `${actions} actions`, 'exactly one of httpGet, exec, tcpSocket or grpc')
-    .integer(`${prop}.periodSeconds`, p.periodSeconds, 1, 3600)
-    .integer(`${prop}.timeoutSeconds`, p.timeoutSeconds, 1, 3600)
-    .integer(`${prop}.failureThreshold`, p.failureThreshold, 1, 1000)
-    .integer(`${prop}.successThreshold`, p.successThreshold, 1, 1000)
-    .integer(`${prop}.initialDelaySeconds`, p.initialDelaySeconds, 0, 3600);
+  v.check(actions === 1, prop, `${actions} actions`, 'exactly one of httpGet, exec, tcpSocket or grpc');
+  // The same limits the stacks.yaml schema checks (rules/vertex.ts).
+  for (const field of Object.keys(PROBE_LIMITS) as ProbeTimingField[]) {
+    v.integer(`${prop}.${field}`, p[field], PROBE_LIMITS[field].min, PROBE_LIMITS[field].max);
+  }
 }
 
-function probeSpec(p: ModelProbe): Record<string, unknown> {
+function probeSpec(p: ModelProbe, containerPort: number): Record<string, unknown> {
   return prune({
-    httpGet: p.httpGet && prune({ ...p.httpGet }),
+    httpGet: p.httpGet && prune({ ...p.httpGet, port: p.httpGet.port ?? containerPort }),
     exec: p.exec && { command: [...p.exec.command] },
     tcpSocket: p.tcpSocket && prune({ ...p.tcpSocket }),
     grpc: p.grpc && prune({ ...p.grpc }),

@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import { type ArtifactRegistryRepository } from '../registry/artifact-registry-repository';
 import { type TerraformResource, projectIamMember, serviceAccount, storageBucketIamMember } from '../cdk';
-import { GCS_URI, PROJECT_ID } from '../../rules/gcp-names';
+import { ACCOUNT_ID, GCS_URI, PROJECT_ID } from '../../rules/gcp-names';
 import { PropsValidator } from '../private/validation';
 
 /** Props of {@link VertexServingAccount}. */
@@ -24,9 +24,6 @@ export interface VertexServingAccountProps {
    */
   readonly artifactUris?: readonly string[];
 }
-
-/** Service account ids: https://cloud.google.com/iam/docs/service-accounts-create#creating */
-const ACCOUNT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 
 /**
  * The identity deployed models run as: a dedicated service account with only what serving needs
