@@ -13,6 +13,19 @@ interface HandedBatch {
  * A scheduler on `count` fake workers that hold each batch until the test ends it; a worker that
  * ends its batch says it is idle, as the supervisor does.
  */
+const open: BatchScheduler[] = [];
+
+// Every scheduler is closed after its test: an image still queued would otherwise time out
+// seconds later, its rejection unheard, and crash the test process.
+afterEach(() => {
+  for (const s of open.splice(0)) s.close(new Error('test over'));
+});
+
+/** An image the test does not wait for: its eventual refusal is expected, not an error. */
+function unawaited(result: Promise<unknown>): void {
+  result.catch(() => undefined);
+}
+
 function scheduler(options: Partial<SchedulerOptions> = {}, count = 1) {
   const handed: HandedBatch[] = [];
   let busy = 0;
@@ -48,6 +61,7 @@ function scheduler(options: Partial<SchedulerOptions> = {}, count = 1) {
     requestTimeoutMs: 10_000,
     ...options,
   });
+  open.push(s);
   return { s, handed };
 }
 
@@ -62,8 +76,8 @@ describe('dynamic batching', () => {
     // GIVEN batches of 2, held up to 10 s
     const { s, handed } = scheduler({ maxBatch: 2, maxQueueDelayMs: 10_000 });
     // WHEN two images arrive
-    void s.infer(image(), decode);
-    void s.infer(image(), decode);
+    unawaited(s.infer(image(), decode));
+    unawaited(s.infer(image(), decode));
     // THEN one batch of 2 is handed over at once
     expect(handed.map((b) => b.size)).toEqual([2]);
   });
@@ -72,7 +86,7 @@ describe('dynamic batching', () => {
     // GIVEN batches of 4, held up to 30 ms
     const { s, handed } = scheduler({ maxBatch: 4, maxQueueDelayMs: 30 });
     // WHEN one image arrives THEN it is held
-    void s.infer(image(), decode);
+    unawaited(s.infer(image(), decode));
     expect(handed).toHaveLength(0);
     // AND it leaves alone after the delay
     await new Promise((r) => setTimeout(r, 40));
@@ -117,8 +131,8 @@ describe('dynamic batching', () => {
   test('a queued image goes to the worker that finishes', async () => {
     // GIVEN one worker busy and one image queued
     const { s, handed } = scheduler();
-    void s.infer(image(), decode);
-    void s.infer(image(), decode);
+    unawaited(s.infer(image(), decode));
+    unawaited(s.infer(image(), decode));
     expect([handed.length, s.depth]).toEqual([1, 1]);
     // WHEN the worker finishes THEN the queued image is handed to it
     handed[0].finish({ detections: [[]], timings });
@@ -131,8 +145,8 @@ describe('backpressure', () => {
   test('an image beyond maxQueueSize is refused QUEUE_FULL at once', async () => {
     // GIVEN a busy worker and a queue of one, full
     const { s } = scheduler({ maxQueueSize: 1 });
-    void s.infer(image(), decode);
-    void s.infer(image(), decode);
+    unawaited(s.infer(image(), decode));
+    unawaited(s.infer(image(), decode));
     // WHEN another image arrives THEN it is refused
     await expect(s.infer(image(), decode)).rejects.toMatchObject({ code: 'QUEUE_FULL' });
   });
@@ -141,7 +155,7 @@ describe('backpressure', () => {
     // GIVEN a busy worker and a 20 ms timeout
     const waits: number[] = [];
     const { s } = scheduler({ requestTimeoutMs: 20, onQueueWait: (ms) => waits.push(ms) });
-    void s.infer(image(), decode);
+    unawaited(s.infer(image(), decode));
     // WHEN an image waits in the queue THEN it times out and leaves the queue
     await expect(s.infer(image(), decode)).rejects.toMatchObject({ code: 'QUEUE_TIMEOUT' });
     expect(s.depth).toBe(0);
@@ -152,7 +166,7 @@ describe('backpressure', () => {
   test("aborting a queued image's signal drops it with the signal's reason", async () => {
     // GIVEN a busy worker and an image queued with a signal
     const { s } = scheduler();
-    void s.infer(image(), decode);
+    unawaited(s.infer(image(), decode));
     const abandon = new AbortController();
     const queued = s.infer(image(), decode, abandon.signal);
     // WHEN the signal aborts THEN the image leaves the queue with the reason
@@ -166,7 +180,7 @@ describe('close', () => {
   test('queued images are refused with the reason, new ones SHUTTING_DOWN', async () => {
     // GIVEN a busy worker and an image queued
     const { s } = scheduler();
-    void s.infer(image(), decode);
+    unawaited(s.infer(image(), decode));
     const queued = s.infer(image(), decode);
     // WHEN the scheduler closes
     s.close(new ServingError('WORKER_FAILED', 'no inference worker could be started'));

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { TerraformStack, Testing } from 'cdktf';
@@ -110,12 +110,19 @@ const terraform = (() => {
     const condition = bucketReads(json)[0].lifecycle.postcondition[0].condition as string;
     const expression = condition.slice(2, -1).replace('self.location', JSON.stringify(location));
     const dir = mkdtempSync(path.join(tmpdir(), 'tf-console-'));
+    // An empty CLI configuration of its own: the machine's TF_CLI_CONFIG_FILE may name a missing file.
+    writeFileSync(path.join(dir, 'terraformrc'), '');
     try {
       const out = execFileSync('terraform', ['console'], {
         cwd: dir,
         input: `${expression}\n`,
         encoding: 'utf8',
-        env: { ...process.env, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1' },
+        env: {
+          ...process.env,
+          CHECKPOINT_DISABLE: '1',
+          TF_IN_AUTOMATION: '1',
+          TF_CLI_CONFIG_FILE: path.join(dir, 'terraformrc'),
+        },
       });
       return out.trim() === 'true';
     } finally {
