@@ -8,19 +8,15 @@
  */
 import { alertsSchema } from '../config/schema/alerts';
 import { ALERT_SETTINGS, type AlertSettingName, describeAlertSetting } from '../rules/alert-limits';
-import { type GeneratedSection, withFreshSection, writeSection } from './generated-section';
+import { type GeneratedSection, withFreshSection, writeSection, markdownCell } from './generated-section';
 
 /** The table, one row per numeric alert setting, in the order of `ALERT_SETTINGS`. */
 export function renderAlertDefaults(): string {
   const rows = (Object.keys(ALERT_SETTINGS) as AlertSettingName[]).map((name) => {
     const description = alertsSchema.shape[name].description ?? '';
-    return `| \`alerts.${name}\` | \`${ALERT_SETTINGS[name].default}\` | ${describeAlertSetting(name)} | ${cell(description)} |`;
+    return `| \`alerts.${name}\` | \`${ALERT_SETTINGS[name].default}\` | ${describeAlertSetting(name)} | ${markdownCell(description)} |`;
   });
   return ['| key | default | allowed | what it sets |', '|---|---|---|---|', ...rows].join('\n');
-}
-
-function cell(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
 /** Where the table is kept: docs/monitoring.md, between these markers. */

@@ -30,6 +30,11 @@ export function withFreshSection(page: string, section: GeneratedSection): strin
   return `${page.slice(0, start + section.start.length)}\n${section.render()}\n${page.slice(end)}`;
 }
 
+/** `text` fit for one cell of a Markdown table: pipes escaped, one line. */
+export function markdownCell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
 /** Rewrites the section in its page. */
 export function writeSection(section: GeneratedSection): void {
   const file = path.join(REPO_ROOT, section.file);

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { defaultsSchema } from '../config/schema/environment';
-import { type GeneratedSection, withFreshSection, writeSection } from './generated-section';
+import { type GeneratedSection, withFreshSection, writeSection, markdownCell } from './generated-section';
 
 type JsonSchema = {
   type?: string | string[];
@@ -44,7 +44,7 @@ function walk(schema: JsonSchema, prefix: string, required: Set<string>, rows: s
     const name = `${prefix}${key}`;
     const item = field.type === 'array' ? field.items : undefined;
     rows.push(
-      `| \`${name}\` | ${typeOf(field)} | ${required.has(key) && field.default === undefined ? '**required**' : defaultOf(field)} | ${limits(item?.properties ? { ...field, items: undefined } : field)} | ${cell(field.description ?? '')} |`,
+      `| \`${name}\` | ${typeOf(field)} | ${required.has(key) && field.default === undefined ? '**required**' : defaultOf(field)} | ${limits(item?.properties ? { ...field, items: undefined } : field)} | ${markdownCell(field.description ?? '')} |`,
     );
     if (field.properties) walk(field, `${name}.`, new Set(field.required), rows);
     if (item?.properties) walk(item, `${name}[].`, new Set(item.required), rows);
@@ -96,11 +96,7 @@ function limits(s: JsonSchema): string {
     const inner = limits(s.items);
     if (inner) out.push(`each: ${inner}`);
   }
-  return cell(out.join('; '));
-}
-
-function cell(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  return markdownCell(out.join('; '));
 }
 
 /** Where the reference is kept: docs/stacks-reference.md, between these markers. */
