@@ -123,7 +123,6 @@ export class ServingStack extends TerraformStack {
       imageName: env.image.name,
       dockerfile: env.image.dockerfile,
       buildArgs: env.image.buildArgs,
-      registryAccessToken: clientConfig.accessToken,
       root: props.root,
       contextHash: props.contextHash,
     });

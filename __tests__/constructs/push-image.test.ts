@@ -48,9 +48,9 @@ function safeRead(file: string): string {
 }
 
 describe('push-image.sh', () => {
-  test('logs in with the token on stdin, builds for the platform with the build args, and pushes', () => {
+  test('logs in with GOOGLE_OAUTH_ACCESS_TOKEN on stdin, builds for the platform with the build args, and pushes', () => {
     // WHEN
-    const { result, calls } = runScript({ REGISTRY_TOKEN: 'tok', BUILD_ARGS: 'A=1\nB=two words' });
+    const { result, calls } = runScript({ GOOGLE_OAUTH_ACCESS_TOKEN: 'tok', BUILD_ARGS: 'A=1\nB=two words' });
     // THEN
     expect(result.status).toBe(0);
     expect(calls).toEqual([
@@ -68,8 +68,15 @@ describe('push-image.sh', () => {
     expect(calls).toEqual(['manifest|inspect|us-central1-docker.pkg.dev/p/serving/server:ctx-0123|stdin=']);
   });
 
-  test('without a token or build args it neither logs in nor passes --build-arg', () => {
-    const { calls } = runScript({});
+  test("without Google credentials it says so and uses Docker's own, without --build-arg when there are none", () => {
+    // GIVEN no token and Application Default Credentials that point at nothing
+    const { result, calls } = runScript({ GOOGLE_APPLICATION_CREDENTIALS: '/nonexistent/adc.json' });
+    // THEN it does not log in, and says why and what it does instead
+    expect(result.status).toBe(0);
+    expect(result.stderr).toMatch(/^push-image: no Application Default Credentials \(.+\)$/m);
+    expect(result.stdout).toContain(
+      "push-image: using the Docker CLI's own credentials for us-central1-docker.pkg.dev",
+    );
     expect(calls.some((c) => c.startsWith('login'))).toBe(false);
     expect(calls.some((c) => c.includes('--build-arg'))).toBe(false);
   });

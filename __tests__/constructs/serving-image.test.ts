@@ -38,7 +38,7 @@ function scratchContext(): string {
 describe('ServingImage', () => {
   test('pushes the content-hash tag with a terraform_data replaced only when the tag changes', () => {
     // WHEN
-    const { image, synthesized } = newImage({ registryAccessToken: 'token-123', buildArgs: { B: '2', A: '1' } });
+    const { image, synthesized } = newImage({ buildArgs: { B: '2', A: '1' } });
     // THEN
     expect(image.tag).toMatch(/^ctx-[0-9a-f]{16}$/);
     const push = Object.values(JSON.parse(synthesized).resource.terraform_data as Record<string, any>)[0];
@@ -56,7 +56,6 @@ describe('ServingImage', () => {
             PLATFORM: 'linux/amd64',
             REGISTRY: 'europe-west4-docker.pkg.dev',
             BUILD_ARGS: 'A=1\nB=2',
-            REGISTRY_TOKEN: 'token-123',
           },
         },
       },

@@ -8,15 +8,26 @@
 # laptop) shows a rebuild (kreuzwerker/terraform-provider-docker#571, #555).
 #
 # Environment: IMAGE (registry/repo/name:tag), CONTEXT, DOCKERFILE (relative to CONTEXT),
-# PLATFORM, REGISTRY (host), BUILD_ARGS (KEY=VALUE lines; may be empty) and REGISTRY_TOKEN (an
-# OAuth access token for REGISTRY; when empty the Docker CLI's own credentials are used).
+# PLATFORM, REGISTRY (host) and BUILD_ARGS (KEY=VALUE lines; may be empty).
+#
+# Credentials: GOOGLE_OAUTH_ACCESS_TOKEN when set (as the google provider and the deployer read
+# it), else a token of Application Default Credentials (access-token.cjs), else the Docker CLI's
+# own (`gcloud auth configure-docker HOST`). None of it comes from Terraform: a sensitive value in
+# this provisioner's environment would make Terraform hide its whole output (hashicorp/terraform#27154).
 set -eu
 
 : "${IMAGE:?IMAGE is required}" "${CONTEXT:?CONTEXT is required}" "${DOCKERFILE:?DOCKERFILE is required}"
 : "${PLATFORM:?PLATFORM is required}" "${REGISTRY:?REGISTRY is required}"
 
-if [ -n "${REGISTRY_TOKEN:-}" ]; then
-  printf '%s' "$REGISTRY_TOKEN" | docker login --username oauth2accesstoken --password-stdin "https://$REGISTRY" >/dev/null
+token=${GOOGLE_OAUTH_ACCESS_TOKEN:-}
+if [ -z "$token" ]; then
+  token=$(node "$(dirname "$0")/access-token.cjs") || {
+    echo "push-image: using the Docker CLI's own credentials for $REGISTRY"
+    token=""
+  }
+fi
+if [ -n "$token" ]; then
+  printf '%s' "$token" | docker login --username oauth2accesstoken --password-stdin "https://$REGISTRY" >/dev/null
 fi
 
 if docker manifest inspect "$IMAGE" >/dev/null 2>&1; then

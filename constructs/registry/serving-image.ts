@@ -40,12 +40,6 @@ export interface ServingImageProps {
    */
   readonly platform?: string;
   /**
-   * An OAuth access token for the registry, used to log Docker in before the push (e.g.
-   * `google_client_config.access_token`, the caller's own credentials).
-   * @default - the Docker CLI's own credentials (`gcloud auth configure-docker <host>`)
-   */
-  readonly registryAccessToken?: string;
-  /**
    * The build context's content hash. Computed from the files when omitted; pass a fixed value
    * to keep snapshot tests stable while the server's code changes.
    * @default - hashed from the context's files
@@ -123,7 +117,6 @@ export class ServingImage extends Construct {
             BUILD_ARGS: Object.entries(buildArgs)
               .map(([k, v]) => `${k}=${v}`)
               .join('\n'),
-            ...(props.registryAccessToken ? { REGISTRY_TOKEN: props.registryAccessToken } : {}),
           },
         },
       ],
