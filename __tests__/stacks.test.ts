@@ -104,12 +104,13 @@ describe('ServingStack', () => {
       .map((r: any) => r.triggers_replace?.manifest?.models)
       .find(Boolean) as Record<string, { containerSpec: { env?: { name: string; value: string }[] } }>;
     // THEN
-    expect(models['m@v1'].containerSpec.env).toEqual([
+    const counts = (m: string) => models[m].containerSpec.env?.filter((e) => e.name !== 'EXECUTION_PROVIDERS');
+    expect(counts('m@v1')).toEqual([
       { name: 'GPU_COUNT', value: '2' },
       { name: 'WORKERS', value: '2' },
     ]);
-    expect(models['m@v2'].containerSpec.env).toBeUndefined();
-    expect(models['m@v3'].containerSpec.env).toEqual([
+    expect(counts('m@v2')).toEqual([]);
+    expect(counts('m@v3')).toEqual([
       { name: 'GPU_COUNT', value: '4' },
       { name: 'WORKERS', value: '2' },
     ]);

@@ -151,7 +151,13 @@ export class ServingStack extends TerraformStack {
       // The server runs one inference worker per GPU only when told how many there are (Vertex does
       // not set CUDA_VISIBLE_DEVICES), so a multi-GPU machine gets GPU_COUNT and WORKERS; `env` wins.
       const gpus = acceleratorCount(m.machine);
-      const gpuEnv: Record<string, string> = gpus > 1 ? { GPU_COUNT: String(gpus), WORKERS: String(gpus) } : {};
+      const gpuEnv: Record<string, string> = {
+        ...(gpus > 1 ? { GPU_COUNT: String(gpus), WORKERS: String(gpus) } : {}),
+        // A GPU replica whose CUDA and TensorRT fail to load would otherwise serve on its CPU,
+        // healthy and many times slower: without the CPU provider, it fails to start instead, and
+        // so does the rollout (serving-image/README.md, EXECUTION_PROVIDERS).
+        ...(gpus > 0 && !m.allowCpuFallback ? { EXECUTION_PROVIDERS: 'tensorrt,cuda' } : {}),
+      };
       const model = new VertexModel(this, `model-${key}`, {
         project: env.project,
         region: env.region,
@@ -161,7 +167,7 @@ export class ServingStack extends TerraformStack {
         artifactUri: m.artifactUri,
         labels: env.labels,
         container: {
-          env: gpus > 1 || m.env ? { ...gpuEnv, ...m.env } : undefined,
+          env: Object.keys(gpuEnv).length > 0 || m.env ? { ...gpuEnv, ...m.env } : undefined,
           sharedMemorySizeMb: m.sharedMemorySizeMb,
           deploymentTimeoutSeconds: m.deploymentTimeout,
           // A GPU container builds its TensorRT engines on first start: give it time (rules/vertex.ts).

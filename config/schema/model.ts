@@ -121,6 +121,12 @@ export const modelSchema = z
     spot: z.boolean().default(false).describe('Run replicas on Spot VMs.'),
     containerLogging: z.boolean().default(true).describe('Container stdout/stderr to Cloud Logging.'),
     accessLogging: z.boolean().default(false).describe('One log entry per prediction request.'),
+    allowCpuFallback: z
+      .boolean()
+      .default(false)
+      .describe(
+        "GPU machines only: let a replica whose CUDA and TensorRT fail to load serve on its CPU (healthy, many times slower). By default it fails to start (`EXECUTION_PROVIDERS=tensorrt,cuda`), and so does the rollout.",
+      ),
     sharedMemorySizeMb: intBetween(SHARED_MEMORY_MB.min, SHARED_MEMORY_MB.max)
       .optional()
       .describe('`/dev/shm` size of the container, MB.'),
@@ -168,6 +174,14 @@ export const modelSchema = z
     // An invalid machine (a GPU type without its accelerator, a misspelt key) is reported at
     // machine: judging the targets against it would only add a misleading second message.
     if (machineProblems(m.machine).length > 0) return;
+    if (m.allowCpuFallback && m.machine.accelerator === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['allowCpuFallback'],
+        message: 'applies only to GPU machines (machine.accelerator): a CPU machine always serves on its CPU; remove it',
+        input: m.allowCpuFallback,
+      });
+    }
     for (const { key, message } of autoscalingProblems(m.autoscaling ?? {}, m.machine.accelerator !== undefined)) {
       ctx.addIssue({ code: 'custom', path: ['autoscaling', key], message, input: m.autoscaling });
     }
