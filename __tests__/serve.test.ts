@@ -21,7 +21,7 @@ describe('npm run serve without a model', () => {
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(/^npm run serve: no model: neither MODEL_PATH nor AIP_STORAGE_URI is set\.$/m);
     expect(result.stderr).toMatch(/^ {2}mkdir -p models && cd models && yolo export model=yolo11n\.pt format=onnx/m);
-    expect(result.stderr).toMatch(/^ {2}MODEL_PATH=models\/yolo11n\.onnx npm run serve$/m);
+    expect(result.stderr).toMatch(/^ {2}MODEL_PATH=models\/yolo11n\.onnx EXECUTION_PROVIDERS=cpu npm run serve$/m);
     expect(result.stderr).toMatch(/docs\/models\.md$/m);
     expect(result.stderr).not.toMatch(/^\s+at /m);
     expect(result.stdout).not.toMatch(/"severity"/);

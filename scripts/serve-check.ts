@@ -4,7 +4,7 @@
  * and exits 2, instead of the server's one JSON log line. The server itself checks the same again.
  *
  *   npm run serve                                   # -> this guidance, exit 2
- *   MODEL_PATH=models/yolo11n.onnx npm run serve    # -> the server
+ *   MODEL_PATH=models/yolo11n.onnx EXECUTION_PROVIDERS=cpu npm run serve    # -> the server
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
@@ -20,7 +20,7 @@ export function noModelGuidance(problem: string): string {
     '',
     '  pip install ultralytics',
     '  mkdir -p models && cd models && yolo export model=yolo11n.pt format=onnx imgsz=640 && cd ..',
-    '  MODEL_PATH=models/yolo11n.onnx npm run serve',
+    '  MODEL_PATH=models/yolo11n.onnx EXECUTION_PROVIDERS=cpu npm run serve',
     '',
     'Which models, layouts and export options the server accepts, and where to put the file for',
     "a deployment's artifactUri: docs/models.md",
