@@ -29,3 +29,16 @@ describe('npm run bench options', () => {
     expect(result.stderr).not.toMatch(/^\s+at /m);
   });
 });
+
+describe('npm run bench without a model', () => {
+  test('a --model that does not exist exits 2 naming it and docs/models.md, before starting anything', () => {
+    // WHEN the benchmark is pointed at a model file that is not there
+    const result = runBench(['--model', '/nonexistent/model.onnx']);
+    // THEN it says what to pass and where to read how to get a model, without a stack trace
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(
+      /^--model \/nonexistent\/model\.onnx does not exist: pass --model with an ONNX detector \(docs\/models\.md shows how to export one\)$/m,
+    );
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+  });
+});

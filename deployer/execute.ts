@@ -6,6 +6,7 @@ import {
   type LiveModelVersion,
   type MutateStep,
   type RecordStateStep,
+  type SetTrafficStep,
   type Step,
   type TeardownStep,
   type UploadStep,
@@ -88,12 +89,18 @@ export async function executeTeardown(
     log(`Nothing deployed on ${session.endpointName}`);
     return;
   }
-  log(`Undeploying ${ids.length} model(s) from ${session.endpointName}: ${ids.join(', ')}`);
+  const clear = steps.find((s): s is SetTrafficStep => s.kind === 'set-traffic');
+  // Vertex refuses to undeploy a model that still gets traffic, so the split is emptied first.
+  log(
+    clear
+      ? `Emptying the traffic split of ${session.endpointName} (was ${describeTraffic(clear.was)}), then undeploying ${ids.length} model(s): ${ids.join(', ')}`
+      : `Undeploying ${ids.length} model(s) from ${session.endpointName} (the traffic split is already empty): ${ids.join(', ')}`,
+  );
   const failed: string[] = [];
   for (const step of steps) {
     // The line above announced the whole teardown, emptying the traffic split included.
     if (step.kind === 'set-traffic') await patchTraffic(session, step.split);
-    else failed.push(...(await undeployAll(session, step.deployedModelIds)));
+    else failed.push(...(await undeployAll(session, step.deployedModelIds)).failed);
   }
   const after = await client.get<LiveEndpoint>(session.endpointName);
   const left = (after?.deployedModels ?? []).map((dm) => dm.id);
@@ -126,13 +133,20 @@ async function runStep(run: Run, step: Step): Promise<void> {
 
 /** Undeploys what this run deployed; returns the error that says what happened and what was left. */
 async function rollBack(run: Run, err: Error): Promise<RolloutError> {
-  const { created } = run;
-  const failed = await undeployAll(run, created);
-  const cleanup =
-    failed.length === 0 ? 'were undeployed again' : `could not all be undeployed: ${undeployAdvice(failed)}`;
+  const { undeployed, absent, failed } = await undeployAll(run, run.created);
+  const cleanup: string[] = [];
+  if (undeployed.length > 0)
+    cleanup.push(`deployed model(s) this run started (${undeployed.join(', ')}) were undeployed again`);
+  if (absent.length > 0) {
+    cleanup.push(
+      `deployed model(s) ${absent.join(', ')} never appeared on the endpoint (Vertex did not create them, or removed them when their deployment failed), so there was nothing to undeploy`,
+    );
+  }
+  if (failed.length > 0)
+    cleanup.push(`deployed model(s) this run started could not all be undeployed: ${undeployAdvice(failed)}`);
   return new RolloutError(
     `Rollout to ${run.endpointName} failed; the traffic split was left as it was` +
-      (created.length > 0 ? ` and the deployment(s) this run started (${created.join(', ')}) ${cleanup}` : '') +
+      cleanup.map((c) => `; ${c}`).join('') +
       `. Reason: ${err.message}`,
   );
 }
@@ -238,28 +252,39 @@ async function patchTraffic(run: Session, split: Readonly<Record<string, number>
 /** Undeploys what is no longer declared, once the new deployments serve the traffic. */
 async function retire(run: Run, ids: readonly string[]): Promise<void> {
   run.log(`Undeploying what is no longer declared: ${ids.join(', ')}`);
-  const failed = await undeployAll(run, ids);
+  const { failed } = await undeployAll(run, ids);
   if (failed.length > 0)
     throw new RolloutError(
       `New deployments serve the traffic, but old ones could not all be undeployed: ${undeployAdvice(failed)}`,
     );
 }
 
-/** Undeploys each of `ids`; returns those that failed, each with its reason (empty when all went). */
-async function undeployAll(run: Session, ids: readonly string[]): Promise<string[]> {
-  const failed: string[] = [];
+/** What became of each id {@link undeployAll} was given. */
+interface UndeployOutcome {
+  /** Undeployed by this call. */
+  readonly undeployed: string[];
+  /** Not on the endpoint when the undeploy failed: never created, or already removed by Vertex. */
+  readonly absent: string[];
+  /** Still there or unknown, each with its reason. */
+  readonly failed: string[];
+}
+
+/** Undeploys each of `ids`, every one tried even when one fails. */
+async function undeployAll(run: Session, ids: readonly string[]): Promise<UndeployOutcome> {
+  const outcome: UndeployOutcome = { undeployed: [], absent: [], failed: [] };
   for (const id of ids) {
     try {
       const op = await run.client.post<{ name: string }>(`${run.endpointName}:undeployModel`, { deployedModelId: id });
       await run.client.wait(op, `undeploy deployed model ${id}`, run.timeoutMs);
+      outcome.undeployed.push(id);
     } catch (err) {
-      // A deployment that failed early may never have appeared on the endpoint.
+      // A deployment that failed early may never have appeared on the endpoint (the undeploy is a 404).
       const live = await run.client.get<LiveEndpoint>(run.endpointName).catch(() => undefined);
-      if (live && !(live.deployedModels ?? []).some((dm) => dm.id === id)) continue;
-      failed.push(`${id} (${(err as Error).message})`);
+      if (live && !(live.deployedModels ?? []).some((dm) => dm.id === id)) outcome.absent.push(id);
+      else outcome.failed.push(`${id} (${(err as Error).message})`);
     }
   }
-  return failed;
+  return outcome;
 }
 
 function undeployAdvice(failed: readonly string[]): string {

@@ -1,8 +1,9 @@
 /**
  * Benchmarks the serving image against the limit of its own engine.
  *
- *   npm run bench                                   # ../shared/models/yolov8n-int8.onnx, 15 s per level
+ *   npm run bench -- --model path/to/model.onnx --images path/to/jpegs   # 15 s per level
  *   npm run bench -- --model path/to/model.onnx --duration 10 --connections 1,4,16 --slices 2
+ *   npm run bench                                   # this project's test data: ../shared/models/yolov8n-int8.onnx
  *
  * 1. The limit: the model's bare `session.run` in this process, on tensors pre-processed from the
  *    same images, with the server's session options and intra-op threads, measured while the
@@ -14,7 +15,7 @@
  * limit. Loopback only; bounded in time (about 3 x duration + 7 x 20 bare runs + 30 s).
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -45,10 +46,15 @@ type Autocannon = (opts: {
 const autocannon: Autocannon = require('autocannon');
 
 const root = path.resolve(__dirname, '..');
+/** The defaults are this project's test data beside the checkout, which users do not have. */
+const DEFAULTS = {
+  model: path.resolve(root, '..', 'shared', 'models', 'yolov8n-int8.onnx'),
+  images: path.resolve(root, '..', 'shared', 'images'),
+};
 const { values: args } = parseArgs({
   options: {
-    model: { type: 'string', default: path.resolve(root, '..', 'shared', 'models', 'yolov8n-int8.onnx') },
-    images: { type: 'string', default: path.resolve(root, '..', 'shared', 'images') },
+    model: { type: 'string', default: DEFAULTS.model },
+    images: { type: 'string', default: DEFAULTS.images },
     duration: { type: 'string', default: '15' },
     connections: { type: 'string', default: '1,4,16' },
     'bare-runs': { type: 'string', default: '20' },
@@ -64,10 +70,21 @@ function count(name: string, value: string): number {
   }
   return n;
 }
+/** Option `name`'s path when it exists, or exit saying what to pass. */
+function existing(name: keyof typeof DEFAULTS, value: string): string {
+  if (existsSync(value)) return value;
+  const what =
+    name === 'model' ? 'an ONNX detector (docs/models.md shows how to export one)' : 'a folder of .jpg images';
+  const defaulted = value === DEFAULTS[name] ? " (the default is this project's test data, absent here)" : '';
+  console.error(`--${name} ${value} does not exist${defaulted}: pass --${name} with ${what}`);
+  process.exit(2);
+}
 const duration = count('duration', args.duration!);
 const slices = count('slices', args.slices!);
 const bareRuns = count('bare-runs', args['bare-runs']!);
 const levels = args.connections!.split(',').map((c) => count('connections', c));
+existing('model', args.model!);
+existing('images', args.images!);
 // The server's own default (or INTRA_OP_THREADS / WORKERS from the environment), so the bare run uses the same threads.
 const intraOpThreads = loadConfig({
   ...process.env,

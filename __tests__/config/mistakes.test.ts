@@ -292,3 +292,20 @@ describe('stacks.yaml mistakes: messages', () => {
     );
   });
 });
+
+describe('stacks.yaml mistakes: model artifacts', () => {
+  test('an artifactUri naming the .onnx file instead of its folder is refused, with the folder to use', () => {
+    // GIVEN a model whose artifactUri points at the model file
+    const yaml = `
+environments:
+  dev:
+    project: acme-ml-dev
+    models:
+      - { name: m, version: v1, artifactUri: gs://acme/m/v1/model.onnx, machine: { type: g2-standard-8, accelerator: NVIDIA_L4 }, traffic: 100 }
+`;
+    // WHEN it is loaded / THEN the problem is at its line and names the folder
+    expect(problemsOf(yaml)).toMatch(
+      /stacks\.yaml:6: environments\.dev\.models\[0\]\.artifactUri: "gs:\/\/acme\/m\/v1\/model\.onnx" names a file; artifactUri is the folder holding it: "gs:\/\/acme\/m\/v1" \(docs\/models\.md\)/,
+    );
+  });
+});

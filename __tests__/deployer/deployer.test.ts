@@ -155,11 +155,28 @@ describe('deployer apply', () => {
     // THEN
     expect(code).toBe(1);
     expect(errors.mock.calls[0][0]).toMatch(
-      /traffic split was left as it was .*1000000004.* were undeployed again\. Reason: .*Model server never became ready/,
+      /traffic split was left as it was; deployed model\(s\) this run started \(1000000004\) were undeployed again\. Reason: .*Model server never became ready/,
     );
     expect(endpoint().trafficSplit).toEqual({ '1000000003': 100 });
     expect(endpoint().deployedModels.map((d) => d.id)).toEqual(['1000000003']);
     errors.mockRestore();
+  });
+
+  test('a failed deploy that Vertex never created is reported as such, not as undeployed again', async () => {
+    // GIVEN v3 serves everything, and the canary's deployment will fail without ever appearing on the endpoint
+    expect(await run('apply', V3_ONLY)).toBe(0);
+    fake.failDeployOf('1000000004', 'No GPU capacity in the zone', { neverAppears: true });
+    const err = errors();
+    // WHEN the canary is rolled out
+    const code = await run('apply', CANARY);
+    // THEN the run fails, its undeploy found nothing, and the message says so instead of claiming an undeploy
+    expect(code).toBe(1);
+    expect(fake.requests).toContain(`POST ${ENDPOINT}:undeployModel`);
+    expect(err.mock.calls[0][0]).toMatch(
+      /traffic split was left as it was; deployed model\(s\) 1000000004 never appeared on the endpoint \(Vertex did not create them, or removed them when their deployment failed\), so there was nothing to undeploy\. Reason: .*No GPU capacity in the zone/,
+    );
+    expect(err.mock.calls[0][0]).not.toMatch(/undeployed again/);
+    expect(endpoint().trafficSplit).toEqual({ '1000000003': 100 });
   });
 
   test('a run that failed half way resumes without uploading again', async () => {
@@ -367,6 +384,31 @@ describe('deployer destroy', () => {
     expect(code).toBe(0);
     expect(endpoint().deployedModels).toEqual([]);
     expect(endpoint().trafficSplit).toEqual({});
+  });
+
+  test('says that it empties the traffic split before undeploying', async () => {
+    // GIVEN the canary serves with a 90/10 split
+    expect(await run('apply', CANARY)).toBe(0);
+    lines = [];
+    // WHEN the endpoint is torn down
+    expect(await run('destroy', { endpoint: CANARY.endpoint })).toBe(0);
+    // THEN its first line announces both, with the split it replaces
+    expect(lines[0]).toBe(
+      `Emptying the traffic split of ${ENDPOINT} (was 1000000003=90%, 1000000004=10%), then undeploying 2 model(s): 1000000003, 1000000004`,
+    );
+  });
+
+  test('an endpoint without traffic is said to need no traffic change', async () => {
+    // GIVEN a model on the endpoint that takes no traffic
+    expect(await run('apply', CANARY)).toBe(0);
+    endpoint().trafficSplit = {};
+    lines = [];
+    // WHEN the endpoint is torn down
+    expect(await run('destroy', { endpoint: CANARY.endpoint })).toBe(0);
+    // THEN the line says the split is already empty
+    expect(lines[0]).toBe(
+      `Undeploying 2 model(s) from ${ENDPOINT} (the traffic split is already empty): 1000000003, 1000000004`,
+    );
   });
 
   test('an endpoint already gone is not an error', async () => {

@@ -74,6 +74,7 @@ export class FakeVertex {
   private readonly injected: number[] = [];
   private readonly failingDeploys = new Map<string, string>();
   private readonly hangingDeploys = new Set<string>();
+  private readonly vanishingDeploys = new Set<string>();
   private readonly concurrentDeploys = new Set<string>();
   /** Deployed models that appear on their endpoint at its next GET. */
   private readonly appearing: { ep: FakeEndpoint; dm: FakeDeployedModel }[] = [];
@@ -100,9 +101,13 @@ export class FakeVertex {
     this.injected.push(...statuses);
   }
 
-  /** A deployModel of this DeployedModel id fails after it appeared on the endpoint (e.g. the container never got healthy). */
-  failDeployOf(deployedModelId: string, message: string): void {
+  /**
+   * A deployModel of this DeployedModel id fails after it appeared on the endpoint (e.g. the container never got healthy).
+   * With `neverAppears`, it fails without ever being on the endpoint (e.g. no GPU capacity): undeploying it answers 404.
+   */
+  failDeployOf(deployedModelId: string, message: string, options: { neverAppears?: boolean } = {}): void {
     this.failingDeploys.set(deployedModelId, message);
+    if (options.neverAppears) this.vanishingDeploys.add(deployedModelId);
   }
 
   /** A deployModel of this DeployedModel id never finishes (until its operation is cancelled). */
@@ -126,6 +131,7 @@ export class FakeVertex {
   /** Deployments succeed again. */
   clearDeployFailures(): void {
     this.failingDeploys.clear();
+    this.vanishingDeploys.clear();
   }
 
   /** Requests that changed something (not GETs). */
@@ -294,7 +300,7 @@ export class FakeVertex {
       this.appearing.push({ ep, dm: deployed });
       throw new HttpError(409, 'ALREADY_EXISTS', `DeployedModel ${dm.id} is already being deployed`);
     }
-    ep.deployedModels.push(deployed);
+    if (!this.vanishingDeploys.has(dm.id)) ep.deployedModels.push(deployed);
     const failure = this.failingDeploys.get(dm.id);
     const release = () => {
       ep.deployedModels = ep.deployedModels.filter((d) => d.id !== dm.id);

@@ -111,7 +111,13 @@ export const modelSchema = z
           `${JSON.stringify(iss.input)} is reserved by Vertex (it always names one version of every model); pick another alias`,
       })
       .describe('Version alias; a new version is uploaded under the same model.'),
-    artifactUri: gcsUri.describe('Folder with the model artifacts; reaches the container as `AIP_STORAGE_URI`.'),
+    artifactUri: gcsUri
+      // Vertex copies a folder; a file's URI leaves the server an empty AIP_STORAGE_URI.
+      .refine((uri) => !/\.onnx$/i.test(uri), {
+        error: (issue) =>
+          `${shown(issue.input)} names a file; artifactUri is the folder holding it: ${shown(String(issue.input).replace(/\/[^/]*$/, ''))} (docs/models.md)`,
+      })
+      .describe('Folder with the model artifacts; reaches the container as `AIP_STORAGE_URI`.'),
     machine: machineSchema.describe('Machine, accelerator and accelerator count of each replica.'),
     replicas: replicasSchema.default({ min: 1 }).describe('Replica bounds.'),
     autoscaling: autoscalingSchema.optional().describe('Autoscaling targets.'),

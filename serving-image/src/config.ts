@@ -116,7 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
       problems.push(`AIP_STORAGE_URI=${JSON.stringify(env.AIP_STORAGE_URI)}: must be a gs:// URI`);
   } else {
     problems.push(
-      'no model: set MODEL_PATH (a local .onnx file or a gs:// URI) or AIP_STORAGE_URI (a gs:// folder holding one .onnx file)',
+      'no model: set MODEL_PATH (a local .onnx file or a gs:// URI) or AIP_STORAGE_URI (a gs:// folder holding one .onnx file); to get a detector as ONNX, export one with Ultralytics (`yolo export model=yolo11n.pt format=onnx`): see docs/models.md',
     );
   }
 
