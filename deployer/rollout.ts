@@ -35,6 +35,23 @@ export async function applyManifest(manifest: Manifest, ctx: RolloutContext): Pr
   }
   await executeRollout(steps, { endpoint: manifest.endpoint, timeoutMs: manifest.operationTimeoutSeconds * 1000 }, ctx);
   log(`Rollout to ${endpointName} done in ${formatDuration(Date.now() - started)}`);
+  if (steps.length > 0) await reportServiceAttachment(endpointName, ctx);
+}
+
+/**
+ * Prints the Private Service Connect service attachment of a private-psc endpoint. It exists only
+ * once a model is deployed, so the stack's `psc_service_attachment` output, read at plan time, is
+ * empty after the first deploy; this line gives consumers the value at once.
+ */
+async function reportServiceAttachment(endpointName: string, { client, log }: RolloutContext): Promise<void> {
+  const endpoint = await client.get<{ deployedModels?: { privateEndpoints?: { serviceAttachment?: string } }[] }>(
+    endpointName,
+  );
+  const attachment = endpoint?.deployedModels?.find((d) => d.privateEndpoints?.serviceAttachment)?.privateEndpoints
+    ?.serviceAttachment;
+  if (attachment) {
+    log(`Private Service Connect service attachment (the target of consumers' forwarding rules): ${attachment}`);
+  }
 }
 
 /** `deployer destroy`: undeploys every model from the endpoint, so that Terraform can delete it. */

@@ -362,6 +362,24 @@ describe('deployer apply', () => {
     expect(endpoint().trafficSplit).toEqual({ '1000000003': 90, '1000000004': 10 });
   });
 
+  test('a private-psc endpoint: the service attachment is printed once a model is deployed', async () => {
+    // GIVEN an endpoint behind Private Service Connect
+    fake.endpoints.get(ENDPOINT)!.privateServiceConnect = true;
+    // WHEN the first rollout deploys to it
+    expect(await run('apply', CANARY)).toBe(0);
+    // THEN the consumers' forwarding-rule target is in the output, as Vertex reports it
+    expect(lines).toContain(
+      `Private Service Connect service attachment (the target of consumers' forwarding rules): projects/tenant-${ENDPOINT_ID}/regions/${REGION}/serviceAttachments/sa-${ENDPOINT_ID}`,
+    );
+  });
+
+  test('a public endpoint prints no service attachment', async () => {
+    // WHEN
+    expect(await run('apply', CANARY)).toBe(0);
+    // THEN
+    expect(lines.some((l) => l.includes('service attachment'))).toBe(false);
+  });
+
   test('progress lines say what is awaited', async () => {
     await run('apply', CANARY);
     expect(

@@ -26,6 +26,7 @@ export interface FakeDeployedModel {
   displayName?: string;
   serviceAccount?: string;
   disableContainerLogging?: boolean;
+  privateEndpoints?: { serviceAttachment: string };
   dedicatedResources: {
     machineSpec?: Record<string, unknown>;
     minReplicaCount: number;
@@ -40,6 +41,8 @@ export interface FakeEndpoint {
   deployedModels: FakeDeployedModel[];
   trafficSplit: Record<string, number>;
   labels: Record<string, string>;
+  /** Private Service Connect: each deployed model then reports the endpoint's service attachment. */
+  privateServiceConnect?: boolean;
 }
 
 interface PendingOperation {
@@ -85,12 +88,18 @@ export class FakeVertex {
   private server?: Server;
 
   /** Creates an empty endpoint, as Terraform's `google_vertex_ai_endpoint` would. */
-  addEndpoint(project: string, region: string, id: string): FakeEndpoint {
+  addEndpoint(
+    project: string,
+    region: string,
+    id: string,
+    options: { privateServiceConnect?: boolean } = {},
+  ): FakeEndpoint {
     const ep: FakeEndpoint = {
       name: `projects/${project}/locations/${region}/endpoints/${id}`,
       deployedModels: [],
       trafficSplit: {},
       labels: {},
+      privateServiceConnect: options.privateServiceConnect,
     };
     this.endpoints.set(ep.name, ep);
     return ep;
@@ -295,6 +304,14 @@ export class FakeVertex {
       serviceAccount: dm.serviceAccount,
       disableContainerLogging: dm.disableContainerLogging,
       dedicatedResources: dm.dedicatedResources,
+      // As Vertex reports it (DeployedModel.privateEndpoints), once a model is deployed.
+      ...(ep.privateServiceConnect
+        ? {
+            privateEndpoints: {
+              serviceAttachment: `projects/tenant-${ep.name.split('/').pop()}/regions/${ep.name.split('/')[3]}/serviceAttachments/sa-${ep.name.split('/').pop()}`,
+            },
+          }
+        : {}),
     };
     if (this.concurrentDeploys.delete(dm.id)) {
       this.appearing.push({ ep, dm: deployed });
