@@ -51,6 +51,14 @@ interface PendingOperation {
   result?: { done: true; error?: { code: number; message: string }; response?: Record<string, unknown> };
 }
 
+/** An error answer of the Vertex API: `{ error: { code, status, message, details } }`. */
+export interface FakeError {
+  code: number;
+  status: string;
+  message: string;
+  details?: Record<string, unknown>[];
+}
+
 class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -72,7 +80,7 @@ export class FakeVertex {
   operationPolls = 1;
   private readonly operations = new Map<string, PendingOperation>();
   private readonly injected: number[] = [];
-  private readonly failingDeploys = new Map<string, string>();
+  private readonly failingDeploys = new Map<string, { message: string; code: number }>();
   private readonly hangingDeploys = new Set<string>();
   private readonly concurrentDeploys = new Set<string>();
   /** Deployed models that appear on their endpoint at its next GET. */
@@ -80,6 +88,7 @@ export class FakeVertex {
   /** DeployedModel id -> its deployModel operation. */
   private readonly deployOps = new Map<string, string>();
   private readonly lostAnswers: string[] = [];
+  private readonly refusals: { suffix: string; error: FakeError }[] = [];
   private opCounter = 0;
   private server?: Server;
 
@@ -100,9 +109,12 @@ export class FakeVertex {
     this.injected.push(...statuses);
   }
 
-  /** A deployModel of this DeployedModel id fails after it appeared on the endpoint (e.g. the container never got healthy). */
-  failDeployOf(deployedModelId: string, message: string): void {
-    this.failingDeploys.set(deployedModelId, message);
+  /**
+   * A deployModel of this DeployedModel id fails after it appeared on the endpoint (e.g. the container
+   * never got healthy), with this google.rpc.Code (9 FAILED_PRECONDITION; 8 RESOURCE_EXHAUSTED for quota).
+   */
+  failDeployOf(deployedModelId: string, message: string, code = 9): void {
+    this.failingDeploys.set(deployedModelId, { message, code });
   }
 
   /** A deployModel of this DeployedModel id never finishes (until its operation is cancelled). */
@@ -121,6 +133,14 @@ export class FakeVertex {
    */
   alreadyDeploying(deployedModelId: string): void {
     this.concurrentDeploys.add(deployedModelId);
+  }
+
+  /**
+   * The next `times` requests whose path ends with `suffix` (e.g. `:deployModel`) are answered with
+   * this error, as Vertex words it (`details` as in google.rpc.Status), and not carried out.
+   */
+  refuse(suffix: string, times: number, error: FakeError): void {
+    for (let i = 0; i < times; i++) this.refusals.push({ suffix, error });
   }
 
   /** Deployments succeed again. */
@@ -156,6 +176,11 @@ export class FakeVertex {
       return send(res, status, {
         error: { code: status, status: status === 429 ? 'RESOURCE_EXHAUSTED' : 'UNAVAILABLE', message: 'injected' },
       });
+    }
+    const refusal = this.refusals.findIndex((r) => path.endsWith(r.suffix));
+    if (refusal >= 0) {
+      const { error } = this.refusals.splice(refusal, 1)[0];
+      return send(res, error.code, { error });
     }
     if (req.headers.authorization !== 'Bearer fake-token') {
       return send(res, 401, { error: { code: 401, status: 'UNAUTHENTICATED', message: 'missing token' } });
@@ -301,7 +326,7 @@ export class FakeVertex {
     };
     const op = this.operation(
       ep.name,
-      () => (failure ? { error: { code: 9, message: failure } } : { response: { deployedModel: { id: dm.id } } }),
+      () => (failure ? { error: failure } : { response: { deployedModel: { id: dm.id } } }),
       this.hangingDeploys.has(dm.id) ? { onCancel: release } : undefined,
     );
     this.deployOps.set(dm.id, op.name);
