@@ -49,7 +49,7 @@ describe('main.ts', () => {
     const file = path.join(dir, 'stacks.yaml');
     writeFileSync(
       file,
-      'environments:\n  dev:\n    project: acme-ml-dev\n    production: true\n    endpoint: { access: public }\n',
+      'environments:\n  dev:\n    project: acme-ml-dev\n    production: true\n    endpoint: { access: public, identity: 28bc3ca546a924c5 }\n',
     );
     // WHEN it is synthesized
     const result = runMain({ STACKS_FILE: file, CDKTF_OUTDIR: path.join(dir, 'out') });

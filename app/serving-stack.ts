@@ -9,6 +9,7 @@ import {
   GcsBackend,
   LocalBackend,
   TerraformOutput,
+  TerraformResource,
   TerraformStack,
   dockerProvider,
   googleClientConfig,
@@ -21,6 +22,7 @@ import { type VertexDeployment } from '../constructs/vertex/deployment';
 import { VertexEndpoint } from '../constructs/vertex/endpoint';
 import { type ModelProbe, VertexModel } from '../constructs/vertex/model';
 import { type ModelConfig } from '../config/schema/model';
+import { blueGreenPeakGpus } from '../contract/gpu-need';
 import { VertexRollout } from '../constructs/vertex/rollout';
 import { VertexServingAccount } from '../constructs/vertex/serving-account';
 
@@ -203,14 +205,15 @@ export class ServingStack extends TerraformStack {
 
     // Every endpoint is watched: thresholds and windows from `alerts:` (defaults when absent).
     const alerts = env.alerts;
+    const channels = new NotificationChannels(this, 'notification-channels', {
+      project: env.project,
+      emails: alerts.emails,
+      existingChannels: alerts.channels,
+      labels: env.labels,
+    });
     this.alarms = new EndpointAlarms(this, 'alarms', {
       endpoint: this.endpoint,
-      notificationChannels: new NotificationChannels(this, 'notification-channels', {
-        project: env.project,
-        emails: alerts.emails,
-        existingChannels: alerts.channels,
-        labels: env.labels,
-      }),
+      notificationChannels: channels,
       autoCloseMinutes: alerts.autoCloseMinutes,
       labels: env.labels,
     });
@@ -229,6 +232,21 @@ export class ServingStack extends TerraformStack {
       });
     }
     this.dashboard = new EndpointDashboard(this, 'dashboard', { endpoint: this.endpoint, labels: env.labels });
+    // Alert policies, channels and the dashboard are Cloud Monitoring resources: on a new project
+    // they wait for its API like everything else.
+    const monitoringApi = this.services.resourceOf('monitoring.googleapis.com').fqn;
+    for (const scope of [this.alarms, this.dashboard, channels]) {
+      for (const r of scope.node.findAll()) {
+        if (r instanceof TerraformResource) r.dependsOn = [monitoringApi];
+      }
+    }
+    // A production endpoint and repository outlive a `cdktf destroy` (and a replacement) unless
+    // stacks.yaml says allowDestroy: Terraform refuses the whole plan before changing anything.
+    if (env.production && !env.allowDestroy) {
+      for (const r of [this.endpoint.resource, this.repository.resource]) {
+        r.lifecycle = { ...r.lifecycle, preventDestroy: true };
+      }
+    }
     addServingPolicies(this, { labels: env.labels, production: env.production, allowPublic: env.endpoint.allowPublic });
 
     new TerraformOutput(this, 'repository_url', {
@@ -249,6 +267,11 @@ export class ServingStack extends TerraformStack {
         description: 'Service attachment a consumer forwarding rule targets (known once a model is deployed)',
       });
     }
+    new TerraformOutput(this, 'peak_gpus', {
+      value: blueGreenPeakGpus(this.deployments.map((d) => d.spec)),
+      description:
+        'GPUs per type (Spot apart) a rollout may hold at once in the region: every deployment replaced blue/green, old and new at max replicas; the quota it needs (docs/operations.md#gpu-quota)',
+    });
     new TerraformOutput(this, 'deployed_model_ids', {
       value: Object.fromEntries(this.deployments.map((d) => [d.model.key, d.deployedModelId])),
       description: 'DeployedModel id of each model version (see README: Models, endpoints and rollouts)',

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { shown } from './schema/common';
 import { type EnvironmentConfig } from './schema/environment';
 import { type ImageConfig } from './schema/image';
+import { describeEndpointIdentity, endpointIdentity } from '../rules/vertex';
 
 /** A problem found across or outside the YAML: where (relative to `environments.<name>`) and what. */
 export interface EnvironmentProblem {
@@ -68,6 +69,44 @@ export function crossEnvironmentProblems(
     } else {
       accounts.set(account, name);
     }
+  }
+  return problems;
+}
+
+/**
+ * A change that replaces a production endpoint must be acknowledged: `endpoint.identity` holds the
+ * fingerprint of the settings that replace it when changed (rules/vertex.ts `EndpointIdentity`),
+ * required for `production: true` and checked wherever it is set. Synthesis cannot see the old
+ * endpoint, so the acknowledged fingerprint stands for it.
+ */
+export function endpointIdentityProblems(
+  environments: Readonly<Record<string, EnvironmentConfig>>,
+): EnvironmentProblem[] {
+  const problems: EnvironmentProblem[] = [];
+  for (const [name, env] of Object.entries(environments)) {
+    const acknowledged = env.endpoint.identity;
+    if (!env.production && acknowledged === undefined) continue;
+    const settings = {
+      environment: name,
+      project: env.project,
+      region: env.region,
+      access: env.endpoint.access,
+      kmsKeyName: env.endpoint.kmsKeyName,
+      endpointId: env.endpoint.endpointId,
+    };
+    const now = endpointIdentity(settings);
+    if (acknowledged === now) continue;
+    const replaces =
+      'a change to any of these replaces the endpoint: Terraform deletes it and creates another, with a new endpoint id, and nothing is served until the models are deployed on it (an outage; clients must call the new id)';
+    problems.push({
+      environment: name,
+      at: ['endpoint', 'identity'],
+      message:
+        acknowledged === undefined
+          ? `a production environment pins its endpoint's identity: add identity: ${now} under endpoint: (the fingerprint of ${describeEndpointIdentity(settings)}); ${replaces}, so with it pinned such a change fails here rather than in cdktf deploy`
+          : `the endpoint would be replaced: its settings (${describeEndpointIdentity(settings)}) have the fingerprint ${now}, not the acknowledged ${acknowledged}; ${replaces}. ` +
+            `Undo the change, or, if the replacement is intended, write identity: ${now}${env.production && !env.allowDestroy ? ' and set allowDestroy: true for that deploy (the endpoint carries prevent_destroy)' : ''}`,
+    });
   }
   return problems;
 }

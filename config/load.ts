@@ -11,7 +11,7 @@ import {
   stacksFileSchema,
 } from './schema/environment';
 import { shown } from './schema/common';
-import { buildContextProblems, crossEnvironmentProblems } from './environments';
+import { buildContextProblems, crossEnvironmentProblems, endpointIdentityProblems } from './environments';
 
 /** One mistake in a stacks file. */
 export interface ConfigProblem {
@@ -171,6 +171,9 @@ export function parseStacksConfig(text: string, file = 'stacks.yaml', options: L
     }
   }
   for (const p of crossEnvironmentProblems(environments, (name, keys) => hasPath(ownOf(name), keys))) {
+    problems.add(['environments', p.environment, ...p.at], p.message);
+  }
+  for (const p of endpointIdentityProblems(environments)) {
     problems.add(['environments', p.environment, ...p.at], p.message);
   }
   if (options.root !== undefined) {

@@ -19,6 +19,9 @@ export interface LiveDeployedModel {
     readonly minReplicaCount?: number;
     readonly maxReplicaCount?: number;
     readonly autoscalingMetricSpecs?: readonly { readonly metricName: string; readonly target?: number }[];
+    /** Read for the GPU count of a rollout (contract/gpu-need.ts). */
+    readonly machineSpec?: { readonly acceleratorType?: string; readonly acceleratorCount?: number };
+    readonly spot?: boolean;
   };
 }
 

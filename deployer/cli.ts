@@ -2,8 +2,8 @@ import { GoogleAuth } from 'google-auth-library';
 import { z } from 'zod';
 import { type Manifest, manifestSchema } from '../contract/manifest';
 import { RolloutError } from './errors';
-import { applyManifest, destroyEndpointDeployments } from './rollout';
-import { OperationError, VertexApiError, VertexClient } from './vertex-client';
+import { applyManifest, destroyEndpointDeployments, quotaCause } from './rollout';
+import { OperationError, QuotaError, VertexApiError, VertexClient } from './vertex-client';
 
 /**
  * The deployer's settings, read once from environment variables:
@@ -11,7 +11,9 @@ import { OperationError, VertexApiError, VertexClient } from './vertex-client';
  * - `VERTEX_API_ENDPOINT`: base URL of the Vertex API, e.g. a local fake (default `https://<region>-aiplatform.googleapis.com`;
  *   the google provider's `vertex_ai_custom_endpoint` form with a trailing `/v1/` works too);
  * - `GOOGLE_OAUTH_ACCESS_TOKEN`: an access token to use instead of Application Default Credentials;
- * - `DEPLOYER_POLL_SECONDS` (15), `DEPLOYER_MAX_RETRIES` (6), `DEPLOYER_BACKOFF_MS` (1000), `DEPLOYER_BACKOFF_MAX_MS` (32000).
+ * - `DEPLOYER_POLL_SECONDS` (15), `DEPLOYER_MAX_RETRIES` (6), `DEPLOYER_BACKOFF_MS` (1000), `DEPLOYER_BACKOFF_MAX_MS` (32000);
+ * - `DEPLOYER_IAM_WAIT_SECONDS` (420), `DEPLOYER_IAM_RETRY_SECONDS` (30): how long a run retries PERMISSION_DENIED
+ *   on uploads and deployments while IAM propagates, and how often.
  */
 const envSchema = z.object({
   DEPLOYER_MANIFEST: z
@@ -23,7 +25,12 @@ const envSchema = z.object({
   DEPLOYER_MAX_RETRIES: z.coerce.number().int().min(0).max(20).default(6),
   DEPLOYER_BACKOFF_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   DEPLOYER_BACKOFF_MAX_MS: z.coerce.number().int().min(0).max(300_000).default(32_000),
+  DEPLOYER_IAM_WAIT_SECONDS: z.coerce.number().min(0).max(3600).default(420),
+  DEPLOYER_IAM_RETRY_SECONDS: z.coerce.number().positive().max(300).default(30),
 });
+
+/** Exit codes: 0 done, 1 failed, 2 bad settings or manifest, 3 refused for lack of quota (retrying will not help). */
+export const EXIT_QUOTA = 3;
 
 /** Options of {@link runDeployer} (tests inject the clock-free parts). */
 export interface RunOptions {
@@ -76,6 +83,8 @@ export async function runDeployer(
     backoffMaxMs: settings.DEPLOYER_BACKOFF_MAX_MS,
     pollIntervalMs: settings.DEPLOYER_POLL_SECONDS * 1000,
     random: options.random,
+    iamPropagationMs: settings.DEPLOYER_IAM_WAIT_SECONDS * 1000,
+    iamRetryMs: settings.DEPLOYER_IAM_RETRY_SECONDS * 1000,
   });
   try {
     if (command === 'apply') {
@@ -85,9 +94,14 @@ export async function runDeployer(
     }
     return 0;
   } catch (err) {
-    if (err instanceof RolloutError || err instanceof VertexApiError || err instanceof OperationError) {
+    if (
+      err instanceof RolloutError ||
+      err instanceof VertexApiError ||
+      err instanceof OperationError ||
+      err instanceof QuotaError
+    ) {
       console.error(`deployer ${command} failed: ${err.message}`);
-      return 1;
+      return quotaCause(err) ? EXIT_QUOTA : 1;
     }
     throw err;
   }

@@ -148,6 +148,7 @@ async function rollBack(run: Run, err: Error): Promise<RolloutError> {
     `Rollout to ${run.endpointName} failed; the traffic split was left as it was` +
       cleanup.map((c) => `; ${c}`).join('') +
       `. Reason: ${err.message}`,
+    err,
   );
 }
 
@@ -181,6 +182,8 @@ async function upload(run: Run, step: UploadStep): Promise<VersionName> {
       },
     },
     alreadyUploaded,
+    // Vertex copies the artifacts with its service agent, whose bucket grant the stack may have just made.
+    { what, waitingFor: `the Vertex AI service agent's read grant on ${spec.artifactUri ?? 'the artifacts'}` },
   );
   const response = await client.wait(op, what, run.timeoutMs);
   const versionId = response.modelVersionId;
@@ -209,6 +212,8 @@ async function deploy(run: Run, step: DeployStep): Promise<void> {
       async () =>
         // Before a retry: if the lost answer's request went through, the id is on the endpoint already.
         (await onEndpoint()) ? { name: `${endpointName}/deployModel`, done: true } : undefined,
+      // On a first deployment the serving account is minutes old: Vertex may not act as it until IAM propagates.
+      { what, waitingFor: `the serving account ${d.serviceAccount}` },
     )
     .catch((err: unknown) => {
       // ALREADY_EXISTS: an earlier request with this id (an answer lost, or another run) is under way.

@@ -7,6 +7,7 @@ import {
   STATE_LABEL,
   servedFingerprint,
 } from '../contract/manifest';
+import { type GpuCounts, type GpuHolder, gpuCounts } from '../contract/gpu-need';
 import { DEFAULT_AUTOSCALING_TARGETS } from '../rules/vertex';
 import { RolloutError } from './errors';
 
@@ -220,6 +221,37 @@ export function planRollout(manifest: Manifest, live: LiveState): Step[] {
   if (changes.length === 0 && recorded === seen) return [];
   const expected = recorded ?? liveFingerprint({});
   return [...changes, { kind: 'record-state', ...(seen !== expected ? { drift: { seen, expected } } : {}) }];
+}
+
+/** The GPUs a rollout holds: at its peak, and once it is done. */
+export interface GpuNeed {
+  /** While the new deployments start next to the old ones (before the undeploy step). */
+  readonly peak: GpuCounts;
+  /** What the declared deployments hold once the retired ones are undeployed. */
+  readonly after: GpuCounts;
+}
+
+/**
+ * The GPUs the steps of {@link planRollout} hold at once, at each deployment's maximum replica count
+ * (what Vertex checks against the region's quota): every deployed model on the endpoint (those to
+ * be retired are undeployed last), plus each new deployment, with a resized one at the larger of
+ * its old and new bounds. A blue/green replacement counts twice, as it runs.
+ */
+export function rolloutGpuNeed(manifest: Manifest, live: LiveState, steps: readonly Step[]): GpuNeed {
+  const mutated = new Map(steps.flatMap((s) => (s.kind === 'mutate' ? [[s.deployedModelId, s] as const] : [])));
+  const onEndpoint = (live.endpoint.deployedModels ?? []).map((dm): GpuHolder => {
+    const r = dm.dedicatedResources ?? {};
+    const declared = manifest.deployments[dm.id];
+    const resized = mutated.get(dm.id)?.maxReplicaCount ?? 0;
+    return {
+      // A live model read without its machine (an older API answer) counts as declared.
+      machineSpec: r.machineSpec ?? declared?.machineSpec,
+      maxReplicaCount: Math.max(r.maxReplicaCount ?? declared?.maxReplicaCount ?? 1, resized),
+      spot: r.spot ?? declared?.spot,
+    };
+  });
+  const deploys = steps.flatMap((s) => (s.kind === 'deploy' ? [s.deployment] : []));
+  return { peak: gpuCounts([...onEndpoint, ...deploys]), after: gpuCounts(Object.values(manifest.deployments)) };
 }
 
 /**

@@ -1,3 +1,4 @@
+import { type GpuCounts, describeGpus, servingQuotaMetric } from '../contract/gpu-need';
 import { type LiveEndpoint } from '../contract/live-state';
 import { type EndpointRef, type Manifest } from '../contract/manifest';
 import { RolloutError } from './errors';
@@ -11,8 +12,9 @@ import {
   modelPath,
   planRollout,
   planTeardown,
+  rolloutGpuNeed,
 } from './plan';
-import { type VertexClient, formatDuration } from './vertex-client';
+import { QuotaError, type VertexClient, formatDuration } from './vertex-client';
 
 /**
  * `deployer apply`: reads what the endpoint and the model registry hold, plans the steps that make
@@ -26,14 +28,35 @@ export async function applyManifest(manifest: Manifest, ctx: RolloutContext): Pr
   log(
     `Rollout to ${endpointName}: ${Object.keys(manifest.models).length} model version(s), ${Object.keys(manifest.deployments).length} deployment(s)`,
   );
-  const steps = planRollout(manifest, await readLiveState(manifest, client));
+  const live = await readLiveState(manifest, client);
+  const steps = planRollout(manifest, live);
+  const need = rolloutGpuNeed(manifest, live, steps);
+  log(
+    `GPUs in ${manifest.endpoint.region} at the rollout's peak: ${describeGpus(need.peak)}; once done: ${describeGpus(need.after)}` +
+      (Object.keys(need.peak).length > 0 ? ` (quota: ${quotaNames(need.peak)})` : ''),
+  );
   const drift = steps.find((s): s is RecordStateStep => s.kind === 'record-state')?.drift;
   if (drift) {
     log(
       `The endpoint was changed outside Terraform (fingerprint ${drift.seen}, expected ${drift.expected}); putting back what stacks.yaml declares`,
     );
   }
-  await executeRollout(steps, { endpoint: manifest.endpoint, timeoutMs: manifest.operationTimeoutSeconds * 1000 }, ctx);
+  try {
+    await executeRollout(
+      steps,
+      { endpoint: manifest.endpoint, timeoutMs: manifest.operationTimeoutSeconds * 1000 },
+      ctx,
+    );
+  } catch (err) {
+    const quota = quotaCause(err);
+    if (!quota) throw err;
+    throw new RolloutError(
+      `${(err as Error).message}\nQuota ${quota.quotaMetric} in ${quota.region ?? manifest.endpoint.region}${quota.limit ? ` (limit ${quota.limit})` : ''} ` +
+        `is too small: this rollout needs ${describeGpus(need.peak)} at its peak (old and new deployments side by side, at their max replicas). ` +
+        'Request more (docs/operations.md#gpu-quota), lower replicas.max, or roll out in smaller steps; retrying will not help until the quota is raised',
+      quota,
+    );
+  }
   log(`Rollout to ${endpointName} done in ${formatDuration(Date.now() - started)}`);
   if (steps.length > 0) await reportServiceAttachment(endpointName, ctx);
 }
@@ -62,6 +85,18 @@ export async function destroyEndpointDeployments(
 ): Promise<void> {
   const endpoint = await ctx.client.get<LiveEndpoint>(endpointPath(ref));
   await executeTeardown(planTeardown(endpoint), { endpoint: ref, timeoutMs: timeoutSeconds * 1000 }, ctx);
+}
+
+/** The QuotaError that stopped a rollout, itself or as the cause of the error that reports it. */
+export function quotaCause(err: unknown): QuotaError | undefined {
+  for (let e = err; e instanceof Error; e = e.cause) if (e instanceof QuotaError) return e;
+  return undefined;
+}
+
+function quotaNames(counts: GpuCounts): string {
+  return Object.keys(counts)
+    .map((key) => servingQuotaMetric(key))
+    .join(', ');
 }
 
 /** The endpoint, and for each model version of the manifest the version its alias names. */

@@ -18,6 +18,26 @@ export class VertexApiError extends Error {
   }
 }
 
+/**
+ * Vertex refused for lack of quota (HTTP 429 or an operation ending RESOURCE_EXHAUSTED that names a
+ * quota metric), e.g. `aiplatform.googleapis.com/custom_model_serving_nvidia_l4_gpus`: a GPU quota
+ * per region, which waiting does not raise. Retried at most once (a per-minute quota passes).
+ */
+export class QuotaError extends Error {
+  constructor(
+    /** The quota metric the answer names. */
+    readonly quotaMetric: string,
+    /** Region of the quota, when the answer says (`quota_location`). */
+    readonly region: string | undefined,
+    /** The limit, when the answer says. */
+    readonly limit: string | undefined,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'QuotaError';
+  }
+}
+
 /** A long-running operation that finished with an error, or did not finish in time. */
 export class OperationError extends Error {
   constructor(message: string) {
@@ -55,6 +75,14 @@ export interface VertexClientOptions {
   readonly cancelGraceMs?: number;
   /** Random source in [0, 1) for jitter (tests pin it). */
   readonly random?: () => number;
+  /**
+   * How long {@link VertexClient.whilePermissionPropagates} keeps retrying PERMISSION_DENIED in one
+   * run, milliseconds: Google documents up to 7 minutes for IAM changes to propagate.
+   * @default 420000
+   */
+  readonly iamPropagationMs?: number;
+  /** Wait between those retries, milliseconds. @default 30000 */
+  readonly iamRetryMs?: number;
 }
 
 /** A `google.longrunning.Operation`. */
@@ -68,9 +96,14 @@ export interface Operation {
 /** Statuses worth retrying: rate limiting and server-side failures that may pass. */
 const RETRYABLE = new Set([429, 500, 502, 503, 504]);
 
+/** Google's page on IAM propagation, cited when the deployer waits for it. */
+export const IAM_PROPAGATION_DOC = 'https://cloud.google.com/iam/docs/access-change-propagation';
+
 /** Vertex REST calls with bounded exponential backoff and full jitter on 429/5xx. */
 export class VertexClient {
   private readonly random: () => number;
+  /** When this run first met PERMISSION_DENIED in {@link whilePermissionPropagates}. */
+  private permissionDeniedSince?: number;
 
   constructor(private readonly options: VertexClientOptions) {
     this.random = options.random ?? Math.random;
@@ -91,13 +124,56 @@ export class VertexClient {
    * dropped connection) the first request may still have taken effect, so `beforeRetry` is asked
    * before each retry whether it did; a value it returns is the result, and nothing is sent again.
    */
-  post<T>(path: string, body: unknown, beforeRetry?: () => Promise<T | undefined>): Promise<T> {
-    return this.request<T>('POST', path, body, beforeRetry);
+  post<T>(
+    path: string,
+    body: unknown,
+    beforeRetry?: () => Promise<T | undefined>,
+    /** When given, a PERMISSION_DENIED is retried while IAM propagates (see {@link whilePermissionPropagates}). */
+    propagating?: { readonly what: string; readonly waitingFor: string },
+  ): Promise<T> {
+    const send = () => this.request<T>('POST', path, body, beforeRetry);
+    return propagating ? this.whilePermissionPropagates(propagating.what, propagating.waitingFor, send) : send();
   }
 
   /** PATCH `/v1/<path>` with a JSON body. */
   patch<T>(path: string, body: unknown): Promise<T> {
     return this.request<T>('PATCH', path, body);
+  }
+
+  /**
+   * Runs `call`, retrying an HTTP 403 PERMISSION_DENIED while IAM changes the stack just made may
+   * still be propagating (a new serving account and its grants: up to 7 minutes, https://cloud.google.com/iam/docs/access-change-propagation),
+   * with a line saying why it waits. The time is bounded per run (`iamPropagationMs`, counted from the
+   * first refusal), so a permission that is really missing fails within it.
+   * @param what e.g. `deploy yolo26n@v4 as deployed model 1000000004`
+   * @param waitingFor what may still be propagating, e.g. `the new serving account vertex-serving@...`
+   */
+  async whilePermissionPropagates<T>(what: string, waitingFor: string, call: () => Promise<T>): Promise<T> {
+    const budget = this.options.iamPropagationMs ?? 420_000;
+    const interval = this.options.iamRetryMs ?? 30_000;
+    for (;;) {
+      try {
+        return await call();
+      } catch (err) {
+        if (!(err instanceof VertexApiError) || err.status !== 403 || err.reason !== 'PERMISSION_DENIED') throw err;
+        this.permissionDeniedSince ??= Date.now();
+        const waited = Date.now() - this.permissionDeniedSince;
+        if (waited + interval > budget) {
+          throw new VertexApiError(
+            err.status,
+            err.reason,
+            `${err.message} (still refused after waiting ${formatDuration(waited)} for IAM propagation, the most this run waits: ` +
+              `a permission is missing rather than propagating; the identity that runs cdktf needs roles/aiplatform.user and ` +
+              `roles/iam.serviceAccountUser on ${waitingFor}, see docs/operations.md#permission-propagation)`,
+          );
+        }
+        this.options.log(
+          `  ${what}: PERMISSION_DENIED; IAM changes take up to 7 minutes to propagate (${IAM_PROPAGATION_DOC}) and ${waitingFor} may be new: ` +
+            `retrying in ${formatDuration(interval)} (${formatDuration(waited)} of at most ${formatDuration(budget)})`,
+        );
+        await sleep(interval);
+      }
+    }
   }
 
   /**
@@ -138,7 +214,10 @@ export class VertexClient {
       );
     }
     if (current.error) {
-      throw new OperationError(`${what} failed: ${current.error.message ?? `error code ${current.error.code}`}`);
+      const message = `${what} failed: ${current.error.message ?? `error code ${current.error.code}`}`;
+      // google.rpc.Code 8: RESOURCE_EXHAUSTED, e.g. "The following quota metrics exceed quota limits: ...".
+      const metric = current.error.code === 8 ? quotaMetricIn(current.error.message ?? '') : undefined;
+      throw metric ? new QuotaError(metric, undefined, undefined, message) : new OperationError(message);
     }
     this.options.log(`  done: ${what} (${formatDuration(Date.now() - started)})`);
     return current.response ?? {};
@@ -201,13 +280,17 @@ export class VertexClient {
         return (text ? JSON.parse(text) : {}) as T;
       }
       const retryable = status === 0 || RETRYABLE.has(status);
-      if (!retryable || attempt >= this.options.maxRetries) {
-        throw apiError(method, path, status, text, attempt);
+      const quota = status === 429 ? quotaOf(text) : undefined;
+      // A quota does not grow by waiting: one retry (a per-minute quota may have passed), then stop.
+      const retries = quota ? Math.min(1, this.options.maxRetries) : this.options.maxRetries;
+      if (!retryable || attempt >= retries) {
+        const error = apiError(method, path, status, text, attempt);
+        throw quota ? new QuotaError(quota.metric, quota.region, quota.limit, error.message) : error;
       }
       const cap = Math.min(this.options.backoffMaxMs, this.options.backoffBaseMs * 2 ** attempt);
       const delay = Math.round(cap * this.random());
       this.options.log(
-        `  ${method} ${path}: ${status === 0 ? text : `HTTP ${status}`}; retry ${attempt + 1}/${this.options.maxRetries} in ${delay} ms`,
+        `  ${method} ${path}: ${status === 0 ? text : `HTTP ${status}`}${quota ? ` (quota ${quota.metric})` : ''}; retry ${attempt + 1}/${retries} in ${delay} ms`,
       );
       await sleep(delay);
     }
@@ -235,6 +318,52 @@ function apiError(method: string, path: string, status: number, text: string, re
     reason,
     `${method} ${path} failed${after}: ${status === 0 ? 'no connection' : `HTTP ${status}`}${reason ? ` ${reason}` : ''}: ${message}`,
   );
+}
+
+/** A quota metric such as `aiplatform.googleapis.com/custom_model_serving_nvidia_l4_gpus` in a message. */
+function quotaMetricIn(message: string): string | undefined {
+  return /quota/i.test(message) ? /\b[a-z0-9-]+\.googleapis\.com\/[A-Za-z0-9_/]+/.exec(message)?.[0] : undefined;
+}
+
+interface ErrorDetail {
+  readonly '@type'?: string;
+  readonly reason?: string;
+  readonly metadata?: Record<string, string>;
+  readonly violations?: readonly {
+    readonly subject?: string;
+    readonly description?: string;
+    readonly quotaMetric?: string;
+    readonly quotaDimensions?: Record<string, string>;
+    readonly quotaValue?: string | number;
+  }[];
+}
+
+/**
+ * The quota a 429 answer names, unless it is a rate limit (requests per minute) that backoff
+ * outlasts. Read from `google.rpc.QuotaFailure` and `google.rpc.ErrorInfo` details
+ * (https://cloud.google.com/apis/design/errors#error_details), else from the message
+ * ("The following quota metrics exceed quota limits: ...").
+ */
+function quotaOf(text: string): { metric: string; region?: string; limit?: string } | undefined {
+  let error: { message?: string; details?: readonly ErrorDetail[] } | undefined;
+  try {
+    error = (JSON.parse(text) as { error?: typeof error }).error;
+  } catch {
+    return undefined;
+  }
+  const details = error?.details ?? [];
+  const info = details.find((d) => d['@type']?.endsWith('google.rpc.ErrorInfo'));
+  const violation = details.find((d) => d['@type']?.endsWith('google.rpc.QuotaFailure'))?.violations?.[0];
+  const meta = info?.metadata ?? {};
+  if (info?.reason === 'RATE_LIMIT_EXCEEDED' || /per ?minute/i.test(meta.quota_limit ?? '')) return undefined;
+  const metric = meta.quota_metric ?? violation?.quotaMetric ?? quotaMetricIn(error?.message ?? '');
+  if (!metric) return undefined;
+  const value = meta.quota_limit_value ?? violation?.quotaValue;
+  return {
+    metric,
+    region: meta.quota_location ?? violation?.quotaDimensions?.region,
+    limit: value === undefined ? undefined : String(value),
+  };
 }
 
 /** `75000` -> `1m15s`. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * Vertex AI limits and formats, written once and used by both the constructs' prop validation
  * and the stacks.yaml schema, so both accept exactly the same values.
@@ -385,3 +386,41 @@ export type ProbeTimingField = keyof typeof PROBE_LIMITS;
  * build's CPU work from counting as a failure.
  */
 export const GPU_DEFAULT_STARTUP_PROBE = { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 180 } as const;
+
+/**
+ * The endpoint settings whose change replaces the Vertex AI endpoint: Terraform deletes it and
+ * creates another, so it gets a new endpoint id, clients calling the old one fail, and nothing is
+ * served until the models are deployed again. The project, region and endpoint id name it (an
+ * endpoint id left out is derived from the project, region and environment name, so renaming the
+ * environment changes it); the access mode (Private Service Connect, dedicated DNS) and the CMEK
+ * key cannot change on an existing endpoint.
+ */
+export interface EndpointIdentity {
+  /** The environment's name (the stack's). */
+  readonly environment: string;
+  readonly project: string;
+  readonly region: string;
+  readonly access: (typeof ENDPOINT_ACCESS)[number];
+  readonly kmsKeyName?: string;
+  /** Absent: derived from the project, region and environment name. */
+  readonly endpointId?: string;
+}
+
+/** The settings of {@link EndpointIdentity} in words, for messages. */
+export function describeEndpointIdentity(i: EndpointIdentity): string {
+  return [
+    `project ${i.project}`,
+    `region ${i.region}`,
+    `access ${i.access}`,
+    i.kmsKeyName ? `KMS key ${i.kmsKeyName}` : 'no KMS key',
+    i.endpointId ? `endpoint id ${i.endpointId}` : `endpoint id derived from the environment name ${i.environment}`,
+  ].join(', ');
+}
+
+/** The 16-hex-digit fingerprint of an {@link EndpointIdentity}: the value `endpoint.identity` acknowledges. */
+export function endpointIdentity(i: EndpointIdentity): string {
+  const { environment, project, region, access, kmsKeyName, endpointId } = i;
+  const named = endpointId === undefined ? { environment } : { endpointId };
+  const text = JSON.stringify({ project, region, access, kmsKeyName: kmsKeyName ?? '', ...named });
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}

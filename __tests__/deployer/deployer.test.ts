@@ -392,6 +392,145 @@ describe('deployer apply', () => {
   });
 });
 
+/** Vertex's answer when a region's A100 serving quota is used up (HTTP 429 with QuotaFailure and ErrorInfo details). */
+const A100_QUOTA_EXHAUSTED = {
+  code: 429,
+  status: 'RESOURCE_EXHAUSTED',
+  message:
+    'The following quota metrics exceed quota limits: aiplatform.googleapis.com/custom_model_serving_nvidia_a100_gpus',
+  details: [
+    {
+      '@type': 'type.googleapis.com/google.rpc.QuotaFailure',
+      violations: [
+        {
+          subject: 'project:acme-ml-prod',
+          quotaMetric: 'aiplatform.googleapis.com/custom_model_serving_nvidia_a100_gpus',
+        },
+      ],
+    },
+    {
+      '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+      reason: 'RESOURCE_EXHAUSTED',
+      domain: 'googleapis.com',
+      metadata: {
+        quota_metric: 'aiplatform.googleapis.com/custom_model_serving_nvidia_a100_gpus',
+        quota_location: 'europe-west4',
+        quota_limit_value: '4',
+      },
+    },
+  ],
+};
+
+/** Vertex's answer to a deployModel naming a service account it may not act as (yet). */
+const PERMISSION_DENIED = {
+  code: 403,
+  status: 'PERMISSION_DENIED',
+  message:
+    "Permission 'iam.serviceAccounts.actAs' denied on service account vertex-serving@acme-ml-prod.iam.gserviceaccount.com",
+};
+
+describe('deployer apply: GPU quota', () => {
+  test('the first lines say how many GPUs the rollout holds at its peak and which quota they count against', async () => {
+    // GIVEN v3 serves on 1..2 A100 replicas
+    expect(await run('apply', V3_ONLY)).toBe(0);
+    lines = [];
+    // WHEN v3 is replaced blue/green by a new machine type (a new deployment next to the old one)
+    const after: ManifestInput = {
+      ...V3_ONLY,
+      deployments: { '2000000003': deployment('yolo26n@v3', 100, { machineType: 'a2-highgpu-2g' }) },
+    };
+    expect(await run('apply', after)).toBe(0);
+    // THEN before any change it printed old + new at their max replicas, and what stays
+    expect(lines[1]).toBe(
+      "GPUs in europe-west4 at the rollout's peak: 4x NVIDIA_TESLA_A100; once done: 2x NVIDIA_TESLA_A100 (quota: aiplatform.googleapis.com/custom_model_serving_nvidia_a100_gpus)",
+    );
+  });
+
+  test('a quota 429 stops after at most one retry, names the quota, the region and the peak need, and exits 3', async () => {
+    // GIVEN every deployModel is refused for quota
+    fake.refuse(':deployModel', 10, A100_QUOTA_EXHAUSTED);
+    const err = errors();
+    // WHEN
+    const code = await run('apply', CANARY);
+    // THEN
+    expect(code).toBe(3);
+    expect(fake.requests.filter((r) => r.endsWith(':deployModel'))).toHaveLength(2);
+    expect(err.mock.calls[0][0]).toMatch(
+      /Quota aiplatform\.googleapis\.com\/custom_model_serving_nvidia_a100_gpus in europe-west4 \(limit 4\) is too small: this rollout needs 4x NVIDIA_TESLA_A100 at its peak/,
+    );
+    expect(endpoint().deployedModels).toEqual([]);
+  });
+
+  test('a deployment whose operation ends RESOURCE_EXHAUSTED for quota is a quota failure too', async () => {
+    // GIVEN the canary's operation fails for quota after it started
+    expect(await run('apply', V3_ONLY)).toBe(0);
+    fake.failDeployOf('1000000004', A100_QUOTA_EXHAUSTED.message, { code: 8 });
+    const err = errors();
+    // WHEN
+    const code = await run('apply', CANARY);
+    // THEN
+    expect(code).toBe(3);
+    expect(err.mock.calls[0][0]).toMatch(
+      /Quota aiplatform\.googleapis\.com\/custom_model_serving_nvidia_a100_gpus in europe-west4 is too small/,
+    );
+    expect(endpoint().trafficSplit).toEqual({ '1000000003': 100 });
+  });
+
+  test('a rate limit 429 that names no quota is still retried with backoff', async () => {
+    // GIVEN three rate-limited answers to deployModel
+    fake.refuse(':deployModel', 3, { code: 429, status: 'RESOURCE_EXHAUSTED', message: 'Too many requests' });
+    // WHEN
+    const code = await run('apply', CANARY);
+    // THEN
+    expect(code).toBe(0);
+    expect(lines.filter((l) => /deployModel: HTTP 429; retry \d\/6/.test(l))).toHaveLength(3);
+  });
+});
+
+describe('deployer apply: first deployment on a new project', () => {
+  test('PERMISSION_DENIED on the new serving account is retried while IAM propagates, saying why, and the rollout completes', async () => {
+    // GIVEN Vertex refuses the first two deployModel requests while the serving account's grants propagate
+    fake.refuse(':deployModel', 2, PERMISSION_DENIED);
+    // WHEN
+    const code = await run('apply', CANARY, { DEPLOYER_IAM_RETRY_SECONDS: '0.01' });
+    // THEN
+    expect(code).toBe(0);
+    expect(endpoint().trafficSplit).toEqual({ '1000000003': 90, '1000000004': 10 });
+    const waits = lines.filter((l) => /PERMISSION_DENIED; IAM changes take up to 7 minutes to propagate/.test(l));
+    expect(waits).toHaveLength(2);
+    expect(waits[0]).toMatch(
+      /the serving account vertex-serving@acme-ml-prod\.iam\.gserviceaccount\.com may be new: retrying in 0s \(0s of at most 7m00s\)/,
+    );
+    expect(waits[0]).toContain('https://cloud.google.com/iam/docs/access-change-propagation');
+  });
+
+  test('PERMISSION_DENIED that outlasts the wait fails, saying it is a missing permission', async () => {
+    // GIVEN Vertex keeps refusing
+    fake.refuse(':deployModel', 1000, PERMISSION_DENIED);
+    const err = errors();
+    // WHEN the run may wait 0.05 s in all, retrying every 0.01 s
+    const code = await run('apply', CANARY, { DEPLOYER_IAM_WAIT_SECONDS: '0.05', DEPLOYER_IAM_RETRY_SECONDS: '0.01' });
+    // THEN
+    expect(code).toBe(1);
+    expect(err.mock.calls[0][0]).toMatch(
+      /HTTP 403 PERMISSION_DENIED.*still refused after waiting \d+s for IAM propagation.*a permission is missing rather than propagating/,
+    );
+    expect(fake.requests.filter((r) => r.endsWith(':deployModel')).length).toBeLessThan(10);
+  });
+
+  test('PERMISSION_DENIED on a call that does not involve new grants is not retried', async () => {
+    // GIVEN the endpoint cannot be read
+    fake.refuse(`endpoints/${ENDPOINT_ID}`, 1, PERMISSION_DENIED);
+    const err = errors();
+    // WHEN
+    const code = await run('apply', CANARY, { DEPLOYER_IAM_RETRY_SECONDS: '0.01' });
+    // THEN
+    expect(code).toBe(1);
+    expect(fake.requests).toHaveLength(1);
+    expect(err.mock.calls[0][0]).toMatch(/HTTP 403 PERMISSION_DENIED/);
+  });
+});
+
 describe('deployer destroy', () => {
   test('undeploys every model so the endpoint can be deleted', async () => {
     // GIVEN

@@ -54,6 +54,14 @@ interface PendingOperation {
   result?: { done: true; error?: { code: number; message: string }; response?: Record<string, unknown> };
 }
 
+/** An error answer of the Vertex API: `{ error: { code, status, message, details } }`. */
+export interface FakeError {
+  code: number;
+  status: string;
+  message: string;
+  details?: Record<string, unknown>[];
+}
+
 class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -75,7 +83,7 @@ export class FakeVertex {
   operationPolls = 1;
   private readonly operations = new Map<string, PendingOperation>();
   private readonly injected: number[] = [];
-  private readonly failingDeploys = new Map<string, string>();
+  private readonly failingDeploys = new Map<string, { message: string; code: number }>();
   private readonly hangingDeploys = new Set<string>();
   private readonly vanishingDeploys = new Set<string>();
   private readonly concurrentDeploys = new Set<string>();
@@ -84,6 +92,7 @@ export class FakeVertex {
   /** DeployedModel id -> its deployModel operation. */
   private readonly deployOps = new Map<string, string>();
   private readonly lostAnswers: string[] = [];
+  private readonly refusals: { suffix: string; error: FakeError }[] = [];
   private opCounter = 0;
   private server?: Server;
 
@@ -111,11 +120,17 @@ export class FakeVertex {
   }
 
   /**
-   * A deployModel of this DeployedModel id fails after it appeared on the endpoint (e.g. the container never got healthy).
-   * With `neverAppears`, it fails without ever being on the endpoint (e.g. no GPU capacity): undeploying it answers 404.
+   * A deployModel of this DeployedModel id fails after it appeared on the endpoint (e.g. the container
+   * never got healthy), with `code` (a google.rpc.Code: 9 FAILED_PRECONDITION by default, 8
+   * RESOURCE_EXHAUSTED for quota). With `neverAppears`, it fails without ever being on the endpoint
+   * (e.g. no GPU capacity): undeploying it answers 404.
    */
-  failDeployOf(deployedModelId: string, message: string, options: { neverAppears?: boolean } = {}): void {
-    this.failingDeploys.set(deployedModelId, message);
+  failDeployOf(
+    deployedModelId: string,
+    message: string,
+    options: { neverAppears?: boolean; code?: number } = {},
+  ): void {
+    this.failingDeploys.set(deployedModelId, { message, code: options.code ?? 9 });
     if (options.neverAppears) this.vanishingDeploys.add(deployedModelId);
   }
 
@@ -135,6 +150,14 @@ export class FakeVertex {
    */
   alreadyDeploying(deployedModelId: string): void {
     this.concurrentDeploys.add(deployedModelId);
+  }
+
+  /**
+   * The next `times` requests whose path ends with `suffix` (e.g. `:deployModel`) are answered with
+   * this error, as Vertex words it (`details` as in google.rpc.Status), and not carried out.
+   */
+  refuse(suffix: string, times: number, error: FakeError): void {
+    for (let i = 0; i < times; i++) this.refusals.push({ suffix, error });
   }
 
   /** Deployments succeed again. */
@@ -171,6 +194,11 @@ export class FakeVertex {
       return send(res, status, {
         error: { code: status, status: status === 429 ? 'RESOURCE_EXHAUSTED' : 'UNAVAILABLE', message: 'injected' },
       });
+    }
+    const refusal = this.refusals.findIndex((r) => path.endsWith(r.suffix));
+    if (refusal >= 0) {
+      const { error } = this.refusals.splice(refusal, 1)[0];
+      return send(res, error.code, { error });
     }
     if (req.headers.authorization !== 'Bearer fake-token') {
       return send(res, 401, { error: { code: 401, status: 'UNAUTHENTICATED', message: 'missing token' } });
@@ -324,7 +352,7 @@ export class FakeVertex {
     };
     const op = this.operation(
       ep.name,
-      () => (failure ? { error: { code: 9, message: failure } } : { response: { deployedModel: { id: dm.id } } }),
+      () => (failure ? { error: failure } : { response: { deployedModel: { id: dm.id } } }),
       this.hangingDeploys.has(dm.id) ? { onCancel: release } : undefined,
     );
     this.deployOps.set(dm.id, op.name);

@@ -6,7 +6,8 @@ import {
   manifestSchema,
   servedFingerprint,
 } from '../../contract/manifest';
-import { type LiveState, type Step, planRollout, planTeardown } from '../../deployer/plan';
+import { blueGreenPeakGpus, gpuCounts, servingQuotaMetric } from '../../contract/gpu-need';
+import { type LiveState, type Step, planRollout, planTeardown, rolloutGpuNeed } from '../../deployer/plan';
 import { CANARY, CPU, DUTY, MODEL, REPUSHED, V3_ONLY, deployment } from './manifests';
 
 /*
@@ -45,6 +46,7 @@ function servedBy(manifest: ManifestInput, uploaded: Readonly<Record<string, str
       modelVersionId: uploaded[d.model],
       disableContainerLogging: d.disableContainerLogging,
       dedicatedResources: {
+        machineSpec: d.machineSpec,
         minReplicaCount: d.minReplicaCount,
         maxReplicaCount: d.maxReplicaCount,
         autoscalingMetricSpecs: d.autoscalingMetricSpecs,
@@ -396,5 +398,54 @@ const TEARDOWN_ROWS: readonly TeardownRow[] = [
 describe('planTeardown', () => {
   test.each(TEARDOWN_ROWS)('$name', ({ endpoint, steps }) => {
     expect(planTeardown(endpoint).map(brief)).toEqual(steps);
+  });
+});
+
+describe('the GPUs a rollout holds (rolloutGpuNeed)', () => {
+  test('a blue/green replacement counts the old and the new deployment at their max replicas', () => {
+    // GIVEN v3 serves on 1..2 A100 replicas, and the manifest moves it to a new machine (a new deployment id)
+    const live: LiveState = { endpoint: servedBy(V3_ONLY, UPLOADED), models: registry(V3_ONLY, UPLOADED) };
+    const after = parse({
+      ...V3_ONLY,
+      deployments: { '2000000003': deployment('yolo26n@v3', 100, { maxReplicaCount: 3 }) },
+    });
+    // WHEN
+    const need = rolloutGpuNeed(after, live, planRollout(after, live));
+    // THEN 2 old + 3 new at the peak, 3 once the old one is undeployed
+    expect(need).toEqual({ peak: { NVIDIA_TESLA_A100: 5 }, after: { NVIDIA_TESLA_A100: 3 } });
+  });
+
+  test('a resize in place counts the larger of the old and new max replicas', () => {
+    // GIVEN the canary serves; v3 is resized from 1..2 to 1..6 replicas
+    const resized = parse({
+      ...CANARY,
+      deployments: { ...CANARY.deployments, '1000000003': deployment('yolo26n@v3', 90, { maxReplicaCount: 6 }) },
+    });
+    // WHEN
+    const need = rolloutGpuNeed(resized, CANARY_LIVE, planRollout(resized, CANARY_LIVE));
+    // THEN
+    expect(need.peak).toEqual({ NVIDIA_TESLA_A100: 8 });
+  });
+});
+
+describe('GPU counts per quota (contract/gpu-need.ts)', () => {
+  test('Spot GPUs count against a quota of their own', () => {
+    // GIVEN two L4 deployments, one on Spot VMs
+    const l4 = { machineSpec: { acceleratorType: 'NVIDIA_L4', acceleratorCount: 2 }, maxReplicaCount: 3 };
+    // THEN
+    expect(gpuCounts([l4, { ...l4, spot: true }])).toEqual({ NVIDIA_L4: 6, 'NVIDIA_L4 (spot)': 6 });
+  });
+
+  test('the worst case of a rollout is every deployment replaced at once: twice its max replicas x GPUs', () => {
+    expect(blueGreenPeakGpus(Object.values(parse(CANARY).deployments))).toEqual({ NVIDIA_TESLA_A100: 8 });
+  });
+
+  test.each([
+    ['NVIDIA_L4', 'aiplatform.googleapis.com/custom_model_serving_nvidia_l4_gpus'],
+    ['NVIDIA_TESLA_A100', 'aiplatform.googleapis.com/custom_model_serving_nvidia_a100_gpus'],
+    ['NVIDIA_A100_80GB', 'aiplatform.googleapis.com/custom_model_serving_nvidia_a100_80gb_gpus'],
+    ['NVIDIA_TESLA_T4 (spot)', 'aiplatform.googleapis.com/custom_model_serving_preemptible_nvidia_t4_gpus'],
+  ])('%s counts against %s', (key, metric) => {
+    expect(servingQuotaMetric(key)).toBe(metric);
   });
 });

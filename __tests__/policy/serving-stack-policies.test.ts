@@ -10,6 +10,7 @@ environments:
   live:
     project: acme-ml-live
     production: true
+    endpoint: { identity: 09cfc780ed63e147 }
     labels: { app: detector }
     models:
       - name: yolo26n

@@ -5,6 +5,7 @@ import { Testing } from 'cdktf';
 import { parse, stringify } from 'yaml';
 import { DRIFT_LABEL, STATE_LABEL } from '../../contract/manifest';
 import { liveFingerprint } from '../../contract/live-state';
+import { endpointIdentity } from '../../rules/vertex';
 import { FakeVertex } from '../deployer/fake-vertex';
 import { REPO_ROOT } from '../helpers/paths';
 import { stacksFromYaml } from '../helpers/synth';
@@ -435,9 +436,17 @@ describeWithTerraform('the rollout under real Terraform (terraform_data + local-
 
   test('a replaced endpoint: Teardown undeploys from the old one (destroy-time self.output) before Apply deploys to the new one', async () => {
     // GIVEN stacks.yaml gives the endpoint another id, which replaces google_vertex_ai_endpoint
+    // (a production endpoint: the replacement is acknowledged with its new identity, see docs/operations.md)
     const oldName = endpointName;
     const oldId = rollout.endpointId;
-    await synth(stacksYaml([v4(100, { min: 2, max: 8 })], { endpointId: '987654321' }));
+    const identity = endpointIdentity({
+      environment: STACK,
+      project: PROJECT,
+      region: REGION,
+      access: 'private-psc',
+      endpointId: '987654321',
+    });
+    await synth(stacksYaml([v4(100, { min: 2, max: 8 })], { endpointId: '987654321', identity }));
     expect(rollout.endpointId).toBe('987654321');
     endpointName = `projects/${PROJECT}/locations/${REGION}/endpoints/${rollout.endpointId}`;
     fake.addEndpoint(PROJECT, REGION, rollout.endpointId); // what the google provider would create

@@ -33,6 +33,11 @@ export const endpointSchema = z.strictObject({
   kmsKeyName: matching(KMS_KEY_NAME, 'a Cloud KMS key name')
     .optional()
     .describe('Cloud KMS key protecting the endpoint (CMEK).'),
+  identity: matching(/^[0-9a-f]{16}$/, 'a fingerprint of 16 hex digits')
+    .optional()
+    .describe(
+      'Acknowledges the settings whose change replaces the endpoint (project, region, `access`, `kmsKeyName`, `endpointId`, and the environment name while `endpointId` is derived): their fingerprint. Required when `production: true`, checked whenever set: synthesis fails when it no longer matches, naming the value to write once the replacement (a new endpoint id, and an outage until the models are deployed again) is intended. See docs/operations.md.',
+    ),
   allowPublic: z
     .boolean()
     .default(false)

@@ -20,7 +20,18 @@ const environmentObject = z.strictObject({
     .default('us-central1')
     .describe('GCP region of every regional resource.'),
   labels: labelsSchema.default({}).describe('Labels on every resource that takes them (provider `default_labels`).'),
-  production: z.boolean().default(false).describe('Marks a production environment: stricter policy checks apply.'),
+  production: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Marks a production environment: stricter policy checks apply, `cdktf destroy` is refused (see `allowDestroy`) and `endpoint.identity` is required.',
+    ),
+  allowDestroy: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Lets `cdktf destroy` (or a replacement) delete the endpoint and image repository of a `production: true` environment; without it they carry Terraform `prevent_destroy`, so such a plan fails before changing anything.',
+    ),
   state: stateSchema.optional().describe('Remote state in GCS; a local state file at the repository root when absent.'),
   image: imageSchema.default(imageSchema.parse({})).describe('Artifact Registry repository and serving image build.'),
   endpoint: endpointSchema.default(endpointSchema.parse({})).describe('The Vertex AI endpoint.'),
