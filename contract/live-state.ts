@@ -19,6 +19,8 @@ export interface LiveDeployedModel {
     readonly minReplicaCount?: number;
     readonly maxReplicaCount?: number;
     readonly autoscalingMetricSpecs?: readonly { readonly metricName: string; readonly target?: number }[];
+    /** Only in a v1beta1 read (rules/vertex.ts SCALE_TO_ZERO_API_VERSION). */
+    readonly scaleToZeroSpec?: { readonly minScaleupPeriod?: string; readonly idleScaledownPeriod?: string };
   };
 }
 

@@ -1,5 +1,6 @@
 import { type LiveEndpoint, liveFingerprint } from '../contract/live-state';
-import { DRIFT_LABEL, type DeploymentSpec, type EndpointRef, STATE_LABEL } from '../contract/manifest';
+import { DRIFT_LABEL, type DeploymentSpec, type EndpointRef, STATE_LABEL, apiVersionOf } from '../contract/manifest';
+import { SCALE_TO_ZERO_INITIAL_REPLICAS } from '../rules/vertex';
 import { RolloutError } from './errors';
 import {
   type DeployStep,
@@ -42,12 +43,27 @@ interface Run extends Session {
   readonly created: string[];
 }
 
-const MUTABLE_MASK = [
-  'dedicatedResources.minReplicaCount',
-  'dedicatedResources.maxReplicaCount',
-  'dedicatedResources.autoscalingMetricSpecs',
-  'disableContainerLogging',
-].join(',');
+/**
+ * What mutateDeployedModel changes, per API version
+ * (https://cloud.google.com/vertex-ai/docs/reference/rest/v1beta1/projects.locations.endpoints/mutateDeployedModel):
+ * container logging is `disableContainerLogging` on v1 but `enableContainerLogging` on v1beta1,
+ * and only v1beta1 changes `scaleToZeroSpec`.
+ */
+const MUTABLE_MASK = {
+  v1: [
+    'dedicatedResources.minReplicaCount',
+    'dedicatedResources.maxReplicaCount',
+    'dedicatedResources.autoscalingMetricSpecs',
+    'disableContainerLogging',
+  ].join(','),
+  v1beta1: [
+    'dedicatedResources.minReplicaCount',
+    'dedicatedResources.maxReplicaCount',
+    'dedicatedResources.autoscalingMetricSpecs',
+    'dedicatedResources.scaleToZeroSpec',
+    'enableContainerLogging',
+  ].join(','),
+} as const;
 
 /**
  * Carries out the steps of `planRollout` (deployer/plan.ts), in their order. Uploads come first and change
@@ -195,6 +211,8 @@ async function deploy(run: Run, step: DeployStep): Promise<void> {
       async () =>
         // Before a retry: if the lost answer's request went through, the id is on the endpoint already.
         (await onEndpoint()) ? { name: `${endpointName}/deployModel`, done: true } : undefined,
+      // v1beta1 only for a deployment that scales to zero (rules/vertex.ts SCALE_TO_ZERO_API_VERSION).
+      apiVersionOf(d),
     )
     .catch((err: unknown) => {
       // ALREADY_EXISTS: an earlier request with this id (an answer lost, or another run) is under way.
@@ -202,7 +220,7 @@ async function deploy(run: Run, step: DeployStep): Promise<void> {
       throw err;
     });
   if (op) {
-    await client.wait(op, what, timeoutMs);
+    await client.wait(op, what, timeoutMs, apiVersionOf(d));
   } else {
     log(`  ${id} already exists on the endpoint or is being deployed; waiting for it`);
     if (!(await client.pollUntil(what, timeoutMs, onEndpoint))) {
@@ -216,19 +234,28 @@ async function deploy(run: Run, step: DeployStep): Promise<void> {
 async function mutate(run: Run, step: MutateStep): Promise<void> {
   const what = `resize deployed model ${step.deployedModelId} to ${step.minReplicaCount}..${step.maxReplicaCount} replicas`;
   run.log(`Starting: ${what}`);
-  const op = await run.client.post<{ name: string }>(`${run.endpointName}:mutateDeployedModel`, {
-    deployedModel: {
-      id: step.deployedModelId,
-      dedicatedResources: {
-        minReplicaCount: step.minReplicaCount,
-        maxReplicaCount: step.maxReplicaCount,
-        autoscalingMetricSpecs: step.autoscalingMetricSpecs,
+  const beta = step.apiVersion === 'v1beta1';
+  const op = await run.client.post<{ name: string }>(
+    `${run.endpointName}:mutateDeployedModel`,
+    {
+      deployedModel: {
+        id: step.deployedModelId,
+        dedicatedResources: {
+          minReplicaCount: step.minReplicaCount,
+          maxReplicaCount: step.maxReplicaCount,
+          autoscalingMetricSpecs: step.autoscalingMetricSpecs,
+          ...(beta ? { scaleToZeroSpec: step.scaleToZeroSpec } : {}),
+        },
+        ...(beta
+          ? { enableContainerLogging: !step.disableContainerLogging }
+          : { disableContainerLogging: step.disableContainerLogging }),
       },
-      disableContainerLogging: step.disableContainerLogging,
+      updateMask: MUTABLE_MASK[step.apiVersion],
     },
-    updateMask: MUTABLE_MASK,
-  });
-  await run.client.wait(op, what, run.timeoutMs);
+    undefined,
+    step.apiVersion,
+  );
+  await run.client.wait(op, what, run.timeoutMs, step.apiVersion);
 }
 
 async function patchTraffic(run: Session, split: Readonly<Record<string, number>>): Promise<void> {
@@ -290,6 +317,10 @@ function deployedModelBody(id: string, d: DeploymentSpec, model: VersionName): R
       machineSpec: d.machineSpec,
       minReplicaCount: d.minReplicaCount,
       maxReplicaCount: d.maxReplicaCount,
+      // Scale To Zero (v1beta1): the periods, and the replicas a wake-up starts.
+      ...(d.scaleToZeroSpec
+        ? { scaleToZeroSpec: d.scaleToZeroSpec, initialReplicaCount: SCALE_TO_ZERO_INITIAL_REPLICAS }
+        : {}),
       autoscalingMetricSpecs: d.autoscalingMetricSpecs,
       spot: d.spot,
     },
@@ -306,5 +337,9 @@ function describeTraffic(split: Readonly<Record<string, number>>): string {
 function describeMachine(d: DeploymentSpec): string {
   const m = d.machineSpec;
   const gpu = m.acceleratorType ? ` + ${m.acceleratorCount ?? 1}x ${m.acceleratorType}` : '';
-  return `${m.machineType}${gpu}, ${d.minReplicaCount}..${d.maxReplicaCount} replicas${d.spot ? ' (spot)' : ''}`;
+  const reserved = m.reservationAffinity
+    ? `, reservation ${m.reservationAffinity.values?.[0] ?? m.reservationAffinity.reservationAffinityType}`
+    : '';
+  const idle = d.scaleToZeroSpec ? ` (scales to zero after ${d.scaleToZeroSpec.idleScaledownPeriod} idle)` : '';
+  return `${m.machineType}${gpu}, ${d.minReplicaCount}..${d.maxReplicaCount} replicas${idle}${d.spot ? ' (spot)' : ''}${reserved}`;
 }
