@@ -2,7 +2,16 @@ import { runDeployer } from '../../deployer/cli';
 import { type ManifestInput, manifestSchema } from '../../contract/manifest';
 import { type LiveState, planRollout } from '../../deployer/plan';
 import { FakeVertex } from './fake-vertex';
-import { ENDPOINT, ENDPOINT_ID, PROJECT, REGION, V3_ONLY, deployment, modelVersion } from './manifests';
+import {
+  ENDPOINT,
+  ENDPOINT_ID,
+  PROJECT,
+  REGION,
+  V3_ONLY,
+  deployerTestEnv,
+  deployment,
+  modelVersion,
+} from './manifests';
 
 /*
  * Scale to zero and reserved capacity in the deployer: the requests against the strict fake
@@ -41,31 +50,18 @@ const RESERVED: ManifestInput = {
 
 let fake: FakeVertex;
 let baseUrl: string;
-let lines: string[];
+const lines: string[] = [];
 
 beforeEach(async () => {
   fake = new FakeVertex();
   baseUrl = await fake.start();
   fake.addEndpoint(PROJECT, REGION, ENDPOINT_ID);
-  lines = [];
+  lines.length = 0;
 });
-afterEach(async () => {
-  await fake.stop();
-});
+afterEach(() => fake.stop());
 
 function apply(manifest: ManifestInput): Promise<number> {
-  return runDeployer(
-    ['apply'],
-    {
-      DEPLOYER_MANIFEST: JSON.stringify(manifest),
-      VERTEX_API_ENDPOINT: baseUrl,
-      GOOGLE_OAUTH_ACCESS_TOKEN: 'fake-token',
-      DEPLOYER_POLL_SECONDS: '0.001',
-      DEPLOYER_BACKOFF_MS: '1',
-      DEPLOYER_BACKOFF_MAX_MS: '4',
-    },
-    { log: (l) => lines.push(l), random: () => 0.5 },
-  );
+  return runDeployer(['apply'], deployerTestEnv(manifest, baseUrl), { log: (l) => lines.push(l), random: () => 0.5 });
 }
 
 const onEndpoint = () => fake.endpoints.get(ENDPOINT)!;
