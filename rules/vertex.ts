@@ -526,7 +526,8 @@ export interface ReservationChoice {
 /**
  * Problems with a deployment's reservation settings
  * (https://cloud.google.com/vertex-ai/docs/predictions/use-reservations):
- * - `specific` needs the reservation's `name`, and only `specific` takes one;
+ * - `specific` needs the reservation's `name`, and only `specific` takes one (its form is
+ *   {@link RESERVATION_NAME}, checked where the name is read);
  * - "Vertex AI can only consume reservations of VMs that have GPUs attached": `any` or `specific`
  *   on a machine without an accelerator is refused (`none` is always fine);
  * - Spot and a specific reservation: the page lists no Spot VM support for reservations, and a
@@ -554,12 +555,6 @@ export function reservationProblems(r: ReservationChoice): RuleProblem[] {
     problems.push({
       field: 'name',
       message: `only applies to affinity specific, not ${r.affinity}; remove name or set affinity: specific`,
-    });
-  }
-  if (r.name !== undefined && !RESERVATION_NAME.test(r.name)) {
-    problems.push({
-      field: 'name',
-      message: `${JSON.stringify(r.name)} is not a reservation name (lowercase letters, digits and hyphens, or projects/OWNER/reservations/NAME for a shared one)`,
     });
   }
   if (r.affinity !== 'none' && !r.hasAccelerator) {

@@ -127,6 +127,12 @@ describe('VertexDeployment reservation', () => {
     ).toThrow(/reservation\.affinity: Vertex AI consumes reservations only of GPU machines/);
   });
 
+  test('a name that is not a reservation name is refused', () => {
+    expect(() =>
+      partsIn((p) => void p.deployment('d', p.model('v1'), { reservation: { affinity: 'specific', name: 'L4 prod' } })),
+    ).toThrow(/reservation\.name: "L4 prod" is not allowed; expected a reservation name/);
+  });
+
   test('changing the reservation gives a new DeployedModel id (the machine spec is immutable)', () => {
     let ids: string[] = [];
     for (const reservation of [undefined, { affinity: 'any' as const }]) {

@@ -10,6 +10,7 @@ import {
   type ProbeTimingField,
   REPLICAS,
   RESERVATION_AFFINITIES,
+  RESERVATION_NAME,
   RESERVED_VERSION_ALIASES,
   SCALE_TO_ZERO_MINUTES,
   SHARED_MEMORY_MB,
@@ -37,8 +38,7 @@ const machineSchema = z
           .describe(
             '`any`: any matching Compute Engine reservation, else on-demand; `specific`: only the reservation `name`; `none`: on-demand only.',
           ),
-        name: z
-          .string()
+        name: matching(RESERVATION_NAME, 'a reservation name')
           .optional()
           .describe(
             'Reservation name (`my-reservation`, or `projects/OWNER/reservations/NAME` when shared from another project); only with `specific`.',

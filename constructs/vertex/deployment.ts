@@ -10,6 +10,7 @@ import {
   type AutoscalingMetricKey,
   DEPLOYED_MODEL_ID,
   REPLICAS,
+  RESERVATION_NAME,
   type ReservationAffinityKey,
   SCALE_TO_ZERO_MINUTES,
   acceleratorCount,
@@ -150,6 +151,7 @@ export class VertexDeployment extends Construct {
       for (const p of scaleToZeroEndpointProblems(props.endpoint.access, 1)) v.fail('scaleToZero', p.message);
     }
     if (props.reservation) {
+      v.matches('reservation.name', props.reservation.name, RESERVATION_NAME, 'a reservation name');
       for (const p of reservationProblems({
         ...props.reservation,
         spot: props.spot ?? false,
