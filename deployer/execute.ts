@@ -41,6 +41,8 @@ interface Run extends Session {
   readonly uploaded: Map<string, VersionName>;
   /** Deployed model ids this run asked Vertex to deploy, undeployed again when a later change fails. */
   readonly created: string[];
+  /** Deployed model ids this run undeployed before deploying (the replacement of a model that scales to zero). */
+  readonly undeployedFirst: string[];
 }
 
 /**
@@ -74,7 +76,14 @@ const MUTABLE_MASK = {
  * before a retry, so nothing is uploaded or deployed twice.
  */
 export async function executeRollout(steps: readonly Step[], target: Target, ctx: RolloutContext): Promise<void> {
-  const run: Run = { ...ctx, ...target, endpointName: endpointPath(target.endpoint), uploaded: new Map(), created: [] };
+  const run: Run = {
+    ...ctx,
+    ...target,
+    endpointName: endpointPath(target.endpoint),
+    uploaded: new Map(),
+    created: [],
+    undeployedFirst: [],
+  };
   for (const step of steps) {
     if (step.kind === 'deploy' || step.kind === 'mutate' || step.kind === 'set-traffic') {
       try {
@@ -134,7 +143,10 @@ async function runStep(run: Run, step: Step): Promise<void> {
       run.log(`Setting traffic: ${describeTraffic(step.split)} (was ${describeTraffic(step.was)})`);
       return patchTraffic(run, step.split);
     case 'undeploy':
-      return retire(run, step.deployedModelIds);
+      await retire(run, step.deployedModelIds);
+      // Undeployed before a deploy of this run: a model that scales to zero being replaced.
+      if (run.created.length === 0) run.undeployedFirst.push(...step.deployedModelIds);
+      return;
     case 'record-state':
       return recordState(run, step);
   }
@@ -147,7 +159,10 @@ async function rollBack(run: Run, err: Error): Promise<RolloutError> {
   const cleanup =
     failed.length === 0 ? 'were undeployed again' : `could not all be undeployed: ${undeployAdvice(failed)}`;
   return new RolloutError(
-    `Rollout to ${run.endpointName} failed; the traffic split was left as it was` +
+    `Rollout to ${run.endpointName} failed; ` +
+      (run.undeployedFirst.length > 0
+        ? `the model that scales to zero it replaces (${run.undeployedFirst.join(', ')}) had been undeployed first, so the endpoint serves nothing until a deploy succeeds`
+        : 'the traffic split was left as it was') +
       (created.length > 0 ? ` and the deployment(s) this run started (${created.join(', ')}) ${cleanup}` : '') +
       `. Reason: ${err.message}`,
   );

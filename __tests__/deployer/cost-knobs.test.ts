@@ -146,6 +146,27 @@ describe('scale to zero against the fake Vertex', () => {
     expect(onEndpoint().trafficSplit).toEqual({ '2000000004': 100 });
   });
 
+  test('a failed deploy after the old model was undeployed says the endpoint serves nothing', async () => {
+    // GIVEN v3 scaling to zero, and v4's deployment failing
+    await apply(SCALES_TO_ZERO);
+    fake.failDeployOf('2000000004', 'container never became healthy');
+    const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    // WHEN
+    const code = await apply({
+      ...SCALES_TO_ZERO,
+      models: { 'yolo26n@v4': modelVersion('v4', '00000000000000a4') },
+      deployments: {
+        '2000000004': { ...deployment('yolo26n@v4', 100, { minReplicaCount: 0 }), scaleToZeroSpec: STZ_SPEC },
+      },
+    });
+    // THEN
+    expect(code).not.toBe(0);
+    expect(errors.mock.calls.flat().join('\n')).toMatch(
+      /the model that scales to zero it replaces \(2000000003\) had been undeployed first, so the endpoint serves nothing until a deploy succeeds/,
+    );
+    errors.mockRestore();
+  });
+
   test('the fake refuses scaleToZeroSpec on v1', async () => {
     // GIVEN a client that sends the v1beta1 body to v1
     const res = await fetch(`${baseUrl}/v1/${ENDPOINT}:deployModel`, {
