@@ -22,6 +22,8 @@ export interface LiveDeployedModel {
     /** Read for the GPU count of a rollout (contract/gpu-need.ts). */
     readonly machineSpec?: { readonly acceleratorType?: string; readonly acceleratorCount?: number };
     readonly spot?: boolean;
+    /** Only in a v1beta1 read (rules/vertex.ts SCALE_TO_ZERO_API_VERSION). */
+    readonly scaleToZeroSpec?: { readonly minScaleupPeriod?: string; readonly idleScaledownPeriod?: string };
   };
 }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { DEPLOYED_MODEL_ID, ENDPOINT_ID } from '../rules/vertex';
+import { DEPLOYED_MODEL_ID, ENDPOINT_ID, RESERVATION_AFFINITIES, SCALE_TO_ZERO_API_VERSION } from '../rules/vertex';
 
 /**
  * What the deployer is asked to make true: the model versions to upload, the deployed models an
@@ -31,26 +31,44 @@ export const modelVersionSchema = z.object({
   containerSpec: z.record(z.string(), z.unknown()),
 });
 
+/** A REST Duration in whole seconds, e.g. `3600s`. */
+const seconds = z.string().regex(/^\d+s$/);
+
 /** One deployed model: a model version on dedicated machines. */
-export const deploymentSchema = z.object({
-  /** Key of `models` this deploys (`<modelId>@<alias>`). */
-  model: z.string().min(1),
-  displayName: z.string().min(1),
-  serviceAccount: z.string().min(1),
-  machineSpec: z.object({
-    machineType: z.string(),
-    acceleratorType: z.string().optional(),
-    acceleratorCount: z.number().int().optional(),
-  }),
-  minReplicaCount: z.number().int().min(1),
-  maxReplicaCount: z.number().int().min(1),
-  autoscalingMetricSpecs: z.array(z.object({ metricName: z.string(), target: z.number().int() })).default([]),
-  spot: z.boolean().default(false),
-  disableContainerLogging: z.boolean().default(false),
-  enableAccessLogging: z.boolean().default(false),
-  /** Percent of the endpoint's traffic. */
-  trafficPercent: z.number().int().min(0).max(100),
-});
+export const deploymentSchema = z
+  .object({
+    /** Key of `models` this deploys (`<modelId>@<alias>`). */
+    model: z.string().min(1),
+    displayName: z.string().min(1),
+    serviceAccount: z.string().min(1),
+    machineSpec: z.object({
+      machineType: z.string(),
+      acceleratorType: z.string().optional(),
+      acceleratorCount: z.number().int().optional(),
+      /** Compute Engine reservation the replicas draw on (v1 `MachineSpec.reservationAffinity`). */
+      reservationAffinity: z
+        .object({
+          reservationAffinityType: z.enum(Object.values(RESERVATION_AFFINITIES)),
+          key: z.string().optional(),
+          values: z.array(z.string()).optional(),
+        })
+        .optional(),
+    }),
+    /** 0 only with `scaleToZeroSpec` (Vertex's Scale To Zero). */
+    minReplicaCount: z.number().int().min(0),
+    maxReplicaCount: z.number().int().min(1),
+    /** Scale To Zero periods (v1beta1 `DedicatedResources.scaleToZeroSpec`); present exactly when `minReplicaCount` is 0. */
+    scaleToZeroSpec: z.object({ minScaleupPeriod: seconds, idleScaledownPeriod: seconds }).optional(),
+    autoscalingMetricSpecs: z.array(z.object({ metricName: z.string(), target: z.number().int() })).default([]),
+    spot: z.boolean().default(false),
+    disableContainerLogging: z.boolean().default(false),
+    enableAccessLogging: z.boolean().default(false),
+    /** Percent of the endpoint's traffic. */
+    trafficPercent: z.number().int().min(0).max(100),
+  })
+  .refine((d) => (d.minReplicaCount === 0) === (d.scaleToZeroSpec !== undefined), {
+    error: 'minReplicaCount 0 and scaleToZeroSpec go together (Scale To Zero)',
+  });
 
 /** The whole manifest of `deployer apply`. */
 export const manifestSchema = z.object({
@@ -62,6 +80,17 @@ export const manifestSchema = z.object({
   /** Upper bound of each long-running operation (upload, deploy, mutate, undeploy), seconds. */
   operationTimeoutSeconds: z.number().int().positive().default(3600),
 });
+
+/** The Vertex REST API version a deployment's requests go to. */
+export type ApiVersion = 'v1' | typeof SCALE_TO_ZERO_API_VERSION;
+
+/**
+ * `v1beta1` for a deployment that scales to zero (only v1beta1 takes `minReplicaCount: 0` and
+ * `scaleToZeroSpec`), `v1` for every other one.
+ */
+export function apiVersionOf(d: { readonly scaleToZeroSpec?: unknown }): ApiVersion {
+  return d.scaleToZeroSpec === undefined ? 'v1' : SCALE_TO_ZERO_API_VERSION;
+}
 
 export type EndpointRef = z.output<typeof endpointRefSchema>;
 export type ModelVersionSpec = z.output<typeof modelVersionSchema>;

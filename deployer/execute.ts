@@ -1,5 +1,6 @@
 import { type LiveEndpoint, liveFingerprint } from '../contract/live-state';
-import { DRIFT_LABEL, type DeploymentSpec, type EndpointRef, STATE_LABEL } from '../contract/manifest';
+import { DRIFT_LABEL, type DeploymentSpec, type EndpointRef, STATE_LABEL, apiVersionOf } from '../contract/manifest';
+import { SCALE_TO_ZERO_INITIAL_REPLICAS } from '../rules/vertex';
 import { RolloutError } from './errors';
 import {
   type DeployStep,
@@ -41,14 +42,31 @@ interface Run extends Session {
   readonly uploaded: Map<string, VersionName>;
   /** Deployed model ids this run asked Vertex to deploy, undeployed again when a later change fails. */
   readonly created: string[];
+  /** Deployed model ids this run undeployed before deploying (the replacement of a model that scales to zero). */
+  readonly undeployedFirst: string[];
 }
 
-const MUTABLE_MASK = [
-  'dedicatedResources.minReplicaCount',
-  'dedicatedResources.maxReplicaCount',
-  'dedicatedResources.autoscalingMetricSpecs',
-  'disableContainerLogging',
-].join(',');
+/**
+ * What mutateDeployedModel changes, per API version
+ * (https://cloud.google.com/vertex-ai/docs/reference/rest/v1beta1/projects.locations.endpoints/mutateDeployedModel):
+ * container logging is `disableContainerLogging` on v1 but `enableContainerLogging` on v1beta1,
+ * and only v1beta1 changes `scaleToZeroSpec`.
+ */
+const MUTABLE_MASK = {
+  v1: [
+    'dedicatedResources.minReplicaCount',
+    'dedicatedResources.maxReplicaCount',
+    'dedicatedResources.autoscalingMetricSpecs',
+    'disableContainerLogging',
+  ].join(','),
+  v1beta1: [
+    'dedicatedResources.minReplicaCount',
+    'dedicatedResources.maxReplicaCount',
+    'dedicatedResources.autoscalingMetricSpecs',
+    'dedicatedResources.scaleToZeroSpec',
+    'enableContainerLogging',
+  ].join(','),
+} as const;
 
 /**
  * Carries out the steps of `planRollout` (deployer/plan.ts), in their order. Uploads come first and change
@@ -59,7 +77,14 @@ const MUTABLE_MASK = [
  * before a retry, so nothing is uploaded or deployed twice.
  */
 export async function executeRollout(steps: readonly Step[], target: Target, ctx: RolloutContext): Promise<void> {
-  const run: Run = { ...ctx, ...target, endpointName: endpointPath(target.endpoint), uploaded: new Map(), created: [] };
+  const run: Run = {
+    ...ctx,
+    ...target,
+    endpointName: endpointPath(target.endpoint),
+    uploaded: new Map(),
+    created: [],
+    undeployedFirst: [],
+  };
   for (const step of steps) {
     if (step.kind === 'deploy' || step.kind === 'mutate' || step.kind === 'set-traffic') {
       try {
@@ -125,7 +150,10 @@ async function runStep(run: Run, step: Step): Promise<void> {
       run.log(`Setting traffic: ${describeTraffic(step.split)} (was ${describeTraffic(step.was)})`);
       return patchTraffic(run, step.split);
     case 'undeploy':
-      return retire(run, step.deployedModelIds);
+      await retire(run, step.deployedModelIds);
+      // Undeployed before a deploy of this run: a model that scales to zero being replaced.
+      if (run.created.length === 0) run.undeployedFirst.push(...step.deployedModelIds);
+      return;
     case 'record-state':
       return recordState(run, step);
   }
@@ -145,7 +173,10 @@ async function rollBack(run: Run, err: Error): Promise<RolloutError> {
   if (failed.length > 0)
     cleanup.push(`deployed model(s) this run started could not all be undeployed: ${undeployAdvice(failed)}`);
   return new RolloutError(
-    `Rollout to ${run.endpointName} failed; the traffic split was left as it was` +
+    `Rollout to ${run.endpointName} failed; ` +
+      (run.undeployedFirst.length > 0
+        ? `the model that scales to zero it replaces (${run.undeployedFirst.join(', ')}) had been undeployed first, so the endpoint serves nothing until a deploy succeeds`
+        : 'the traffic split was left as it was') +
       cleanup.map((c) => `; ${c}`).join('') +
       `. Reason: ${err.message}`,
     err,
@@ -183,7 +214,12 @@ async function upload(run: Run, step: UploadStep): Promise<VersionName> {
     },
     alreadyUploaded,
     // Vertex copies the artifacts with its service agent, whose bucket grant the stack may have just made.
-    { what, waitingFor: `the Vertex AI service agent's read grant on ${spec.artifactUri ?? 'the artifacts'}` },
+    {
+      propagating: {
+        what,
+        waitingFor: `the Vertex AI service agent's read grant on ${spec.artifactUri ?? 'the artifacts'}`,
+      },
+    },
   );
   const response = await client.wait(op, what, run.timeoutMs);
   const versionId = response.modelVersionId;
@@ -212,8 +248,12 @@ async function deploy(run: Run, step: DeployStep): Promise<void> {
       async () =>
         // Before a retry: if the lost answer's request went through, the id is on the endpoint already.
         (await onEndpoint()) ? { name: `${endpointName}/deployModel`, done: true } : undefined,
-      // On a first deployment the serving account is minutes old: Vertex may not act as it until IAM propagates.
-      { what, waitingFor: `the serving account ${d.serviceAccount}` },
+      {
+        // v1beta1 only for a deployment that scales to zero (rules/vertex.ts SCALE_TO_ZERO_API_VERSION).
+        version: apiVersionOf(d),
+        // On a first deployment the serving account is minutes old: Vertex may not act as it until IAM propagates.
+        propagating: { what, waitingFor: `the serving account ${d.serviceAccount}` },
+      },
     )
     .catch((err: unknown) => {
       // ALREADY_EXISTS: an earlier request with this id (an answer lost, or another run) is under way.
@@ -221,7 +261,7 @@ async function deploy(run: Run, step: DeployStep): Promise<void> {
       throw err;
     });
   if (op) {
-    await client.wait(op, what, timeoutMs);
+    await client.wait(op, what, timeoutMs, apiVersionOf(d));
   } else {
     log(`  ${id} already exists on the endpoint or is being deployed; waiting for it`);
     if (!(await client.pollUntil(what, timeoutMs, onEndpoint))) {
@@ -235,19 +275,28 @@ async function deploy(run: Run, step: DeployStep): Promise<void> {
 async function mutate(run: Run, step: MutateStep): Promise<void> {
   const what = `resize deployed model ${step.deployedModelId} to ${step.minReplicaCount}..${step.maxReplicaCount} replicas`;
   run.log(`Starting: ${what}`);
-  const op = await run.client.post<{ name: string }>(`${run.endpointName}:mutateDeployedModel`, {
-    deployedModel: {
-      id: step.deployedModelId,
-      dedicatedResources: {
-        minReplicaCount: step.minReplicaCount,
-        maxReplicaCount: step.maxReplicaCount,
-        autoscalingMetricSpecs: step.autoscalingMetricSpecs,
+  const beta = step.apiVersion === 'v1beta1';
+  const op = await run.client.post<{ name: string }>(
+    `${run.endpointName}:mutateDeployedModel`,
+    {
+      deployedModel: {
+        id: step.deployedModelId,
+        dedicatedResources: {
+          minReplicaCount: step.minReplicaCount,
+          maxReplicaCount: step.maxReplicaCount,
+          autoscalingMetricSpecs: step.autoscalingMetricSpecs,
+          ...(beta ? { scaleToZeroSpec: step.scaleToZeroSpec } : {}),
+        },
+        ...(beta
+          ? { enableContainerLogging: !step.disableContainerLogging }
+          : { disableContainerLogging: step.disableContainerLogging }),
       },
-      disableContainerLogging: step.disableContainerLogging,
+      updateMask: MUTABLE_MASK[step.apiVersion],
     },
-    updateMask: MUTABLE_MASK,
-  });
-  await run.client.wait(op, what, run.timeoutMs);
+    undefined,
+    { version: step.apiVersion },
+  );
+  await run.client.wait(op, what, run.timeoutMs, step.apiVersion);
 }
 
 async function patchTraffic(run: Session, split: Readonly<Record<string, number>>): Promise<void> {
@@ -320,6 +369,10 @@ function deployedModelBody(id: string, d: DeploymentSpec, model: VersionName): R
       machineSpec: d.machineSpec,
       minReplicaCount: d.minReplicaCount,
       maxReplicaCount: d.maxReplicaCount,
+      // Scale To Zero (v1beta1): the periods, and the replicas a wake-up starts.
+      ...(d.scaleToZeroSpec
+        ? { scaleToZeroSpec: d.scaleToZeroSpec, initialReplicaCount: SCALE_TO_ZERO_INITIAL_REPLICAS }
+        : {}),
       autoscalingMetricSpecs: d.autoscalingMetricSpecs,
       spot: d.spot,
     },
@@ -336,5 +389,9 @@ function describeTraffic(split: Readonly<Record<string, number>>): string {
 function describeMachine(d: DeploymentSpec): string {
   const m = d.machineSpec;
   const gpu = m.acceleratorType ? ` + ${m.acceleratorCount ?? 1}x ${m.acceleratorType}` : '';
-  return `${m.machineType}${gpu}, ${d.minReplicaCount}..${d.maxReplicaCount} replicas${d.spot ? ' (spot)' : ''}`;
+  const reserved = m.reservationAffinity
+    ? `, reservation ${m.reservationAffinity.values?.[0] ?? m.reservationAffinity.reservationAffinityType}`
+    : '';
+  const idle = d.scaleToZeroSpec ? ` (scales to zero after ${d.scaleToZeroSpec.idleScaledownPeriod} idle)` : '';
+  return `${m.machineType}${gpu}, ${d.minReplicaCount}..${d.maxReplicaCount} replicas${idle}${d.spot ? ' (spot)' : ''}${reserved}`;
 }

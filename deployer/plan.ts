@@ -1,10 +1,12 @@
 import { type LiveDeployedModel, type LiveEndpoint, liveFingerprint, nonZeroTraffic } from '../contract/live-state';
 import {
+  type ApiVersion,
   type DeploymentSpec,
   type EndpointRef,
   type Manifest,
   type ModelVersionSpec,
   STATE_LABEL,
+  apiVersionOf,
   servedFingerprint,
 } from '../contract/manifest';
 import { type GpuCounts, type GpuHolder, gpuCounts } from '../contract/gpu-need';
@@ -71,13 +73,19 @@ export interface DeployStep {
   readonly version: VersionRef;
 }
 
-/** Change replica bounds, autoscaling targets (the whole list) and container logging of a live deployed model in place. */
+/**
+ * Change replica bounds, autoscaling targets (the whole list), scale-to-zero periods and container
+ * logging of a live deployed model in place.
+ */
 export interface MutateStep {
   readonly kind: 'mutate';
   readonly deployedModelId: string;
+  /** v1beta1 for a deployment that scales to zero (only v1beta1 mutates `scaleToZeroSpec`), else v1. */
+  readonly apiVersion: ApiVersion;
   readonly minReplicaCount: number;
   readonly maxReplicaCount: number;
   readonly autoscalingMetricSpecs: DeploymentSpec['autoscalingMetricSpecs'];
+  readonly scaleToZeroSpec?: DeploymentSpec['scaleToZeroSpec'];
   readonly disableContainerLogging: boolean;
 }
 
@@ -118,6 +126,10 @@ export type TeardownStep = SetTrafficStep | UndeployStep;
  * 4. set the traffic split, once every declared deployment exists;
  * 5. only then undeploy what is on the endpoint but no longer declared;
  * 6. record the state label.
+ * A deployment that scales to zero must be alone on its endpoint (Vertex's Scale To Zero), so when
+ * one is declared or live and another replaces it, the old one goes first: traffic is emptied, the
+ * old deployment undeployed, then the new one deployed and given the traffic (the endpoint serves
+ * nothing in between: a dev or staging trade-off, like the cold starts).
  * What is already true gets no step, so an endpoint that serves the manifest gets none, and a run
  * that stopped half way resumes where it stopped.
  * @throws RolloutError when the manifest cannot be rolled out onto this endpoint; nothing has been changed then
@@ -197,9 +209,11 @@ export function planRollout(manifest: Manifest, live: LiveState): Step[] {
       {
         kind: 'mutate',
         deployedModelId: id,
+        apiVersion: apiVersionOf(d),
         minReplicaCount: d.minReplicaCount,
         maxReplicaCount: d.maxReplicaCount,
         autoscalingMetricSpecs: d.autoscalingMetricSpecs,
+        ...(d.scaleToZeroSpec ? { scaleToZeroSpec: d.scaleToZeroSpec } : {}),
         disableContainerLogging: d.disableContainerLogging,
       },
     ];
@@ -213,7 +227,21 @@ export function planRollout(manifest: Manifest, live: LiveState): Step[] {
   const retired = [...onEndpoint.keys()].filter((id) => !declaredIds.has(id));
   const undeploys: UndeployStep[] = retired.length > 0 ? [{ kind: 'undeploy', deployedModelIds: retired }] : [];
 
-  const changes: Step[] = [...uploads, ...deploys, ...mutations, ...traffic, ...undeploys];
+  // Scale To Zero: one model per endpoint, so a replacement undeploys the old one before it deploys.
+  const alone =
+    declared.some(([, d]) => d.scaleToZeroSpec !== undefined) ||
+    [...onEndpoint.values()].some((dm) => dm.dedicatedResources?.minReplicaCount === 0);
+  const changes: Step[] =
+    alone && deploys.length > 0 && undeploys.length > 0
+      ? [
+          ...uploads,
+          ...(Object.keys(was).length > 0 ? [{ kind: 'set-traffic' as const, split: {}, was }] : []),
+          ...undeploys,
+          ...deploys,
+          ...mutations,
+          ...(Object.keys(split).length > 0 ? [{ kind: 'set-traffic' as const, split, was: {} }] : []),
+        ]
+      : [...uploads, ...deploys, ...mutations, ...traffic, ...undeploys];
   const seen = liveFingerprint(live.endpoint);
   const recorded = live.endpoint.labels?.[STATE_LABEL];
   // With no change to make, the label needs writing only when it does not match (a hand-made change,
@@ -295,7 +323,7 @@ function versionMarker(fingerprint: string): string {
 }
 
 /**
- * Whether replica bounds, autoscaling targets or container logging differ. The live targets are
+ * Whether replica bounds, autoscaling targets, scale-to-zero periods or container logging differ. The live targets are
  * compared as a whole with the declared ones, so removing a target reaches Vertex too (mutate
  * replaces the whole list); a live CPU or GPU target at Vertex's default of 60 that is not declared
  * counts as unset, since Vertex may report the defaults it applies.
@@ -314,10 +342,16 @@ function needsMutation(live: LiveDeployedModel, d: DeploymentSpec): boolean {
   );
   const sameTargets =
     liveTargets.size === declared.size && [...declared].every(([metric, target]) => liveTargets.get(metric) === target);
+  // The periods are compared only for a deployment that scales to zero, which is read with v1beta1.
+  const samePeriods =
+    d.scaleToZeroSpec === undefined ||
+    (r.scaleToZeroSpec?.minScaleupPeriod === d.scaleToZeroSpec.minScaleupPeriod &&
+      r.scaleToZeroSpec?.idleScaledownPeriod === d.scaleToZeroSpec.idleScaledownPeriod);
   return (
     r.minReplicaCount !== d.minReplicaCount ||
     r.maxReplicaCount !== d.maxReplicaCount ||
     !sameTargets ||
+    !samePeriods ||
     (live.disableContainerLogging ?? false) !== d.disableContainerLogging
   );
 }

@@ -1,6 +1,6 @@
 import { type GpuCounts, describeGpus, servingQuotaMetric } from '../contract/gpu-need';
 import { type LiveEndpoint } from '../contract/live-state';
-import { type EndpointRef, type Manifest } from '../contract/manifest';
+import { type EndpointRef, type Manifest, apiVersionOf } from '../contract/manifest';
 import { RolloutError } from './errors';
 import { type RolloutContext, executeRollout, executeTeardown } from './execute';
 import {
@@ -102,7 +102,10 @@ function quotaNames(counts: GpuCounts): string {
 /** The endpoint, and for each model version of the manifest the version its alias names. */
 async function readLiveState(manifest: Manifest, client: VertexClient): Promise<LiveState> {
   const endpointName = endpointPath(manifest.endpoint);
-  const endpoint = await client.get<LiveEndpoint>(endpointName);
+  // A deployment that scales to zero is read with v1beta1, the version that shows its
+  // scaleToZeroSpec (v1 leaves it out); every other endpoint with v1.
+  const beta = Object.values(manifest.deployments).some((d) => apiVersionOf(d) !== 'v1');
+  const endpoint = await client.get<LiveEndpoint>(endpointName, beta ? 'v1beta1' : 'v1');
   if (!endpoint) {
     throw new RolloutError(
       `endpoint ${endpointName} does not exist; Terraform creates it before the rollout, so check the project and region`,

@@ -2,7 +2,11 @@
  * A small client for the Vertex AI REST API subset the deployer uses, with retries of transient
  * errors and waiting on long-running operations. REST reference:
  * https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.endpoints
+ * Requests go to v1 unless a caller names v1beta1, which only what needs it does (a deployment
+ * that scales to zero, rules/vertex.ts SCALE_TO_ZERO_API_VERSION).
  */
+
+import { type ApiVersion } from '../contract/manifest';
 
 /** An error answer from the API. */
 export class VertexApiError extends Error {
@@ -109,10 +113,10 @@ export class VertexClient {
     this.random = options.random ?? Math.random;
   }
 
-  /** GET `/v1/<path>`; undefined on 404. */
-  async get<T>(path: string): Promise<T | undefined> {
+  /** GET `/<version>/<path>` (v1 by default); undefined on 404. */
+  async get<T>(path: string, version: ApiVersion = 'v1'): Promise<T | undefined> {
     try {
-      return await this.request<T>('GET', path);
+      return await this.request<T>('GET', path, undefined, undefined, version);
     } catch (err) {
       if (err instanceof VertexApiError && err.status === 404) return undefined;
       throw err;
@@ -120,18 +124,23 @@ export class VertexClient {
   }
 
   /**
-   * POST `/v1/<path>` with a JSON body. A POST is not idempotent: when an answer is lost (5xx,
-   * dropped connection) the first request may still have taken effect, so `beforeRetry` is asked
-   * before each retry whether it did; a value it returns is the result, and nothing is sent again.
+   * POST `/<version>/<path>` (v1 by default) with a JSON body. A POST is not idempotent: when an
+   * answer is lost (5xx, dropped connection) the first request may still have taken effect, so
+   * `beforeRetry` is asked before each retry whether it did; a value it returns is the result, and
+   * nothing is sent again.
    */
   post<T>(
     path: string,
     body: unknown,
     beforeRetry?: () => Promise<T | undefined>,
-    /** When given, a PERMISSION_DENIED is retried while IAM propagates (see {@link whilePermissionPropagates}). */
-    propagating?: { readonly what: string; readonly waitingFor: string },
+    /** `version`: the API version (v1 by default); `propagating`: a PERMISSION_DENIED is retried while IAM propagates (see {@link whilePermissionPropagates}). */
+    options: {
+      readonly version?: ApiVersion;
+      readonly propagating?: { readonly what: string; readonly waitingFor: string };
+    } = {},
   ): Promise<T> {
-    const send = () => this.request<T>('POST', path, body, beforeRetry);
+    const send = () => this.request<T>('POST', path, body, beforeRetry, options.version ?? 'v1');
+    const { propagating } = options;
     return propagating ? this.whilePermissionPropagates(propagating.what, propagating.waitingFor, send) : send();
   }
 
@@ -180,16 +189,23 @@ export class VertexClient {
    * Polls an operation until it is done, printing what it waits for with the elapsed time.
    * @param what a description such as `deploying yolo26n@v4 as 1234567890`
    * @param timeoutMs give up after this long
+   * @param version the API version the operation was started with (it is polled and cancelled with the same)
    * @returns the operation's `response`
    * @throws OperationError with the operation's own error message, or on timeout (after cancelling the operation and waiting up to `cancelGraceMs` for it to stop)
    */
-  async wait(op: Operation, what: string, timeoutMs: number): Promise<Record<string, unknown>> {
+  async wait(
+    op: Operation,
+    what: string,
+    timeoutMs: number,
+    version: ApiVersion = 'v1',
+  ): Promise<Record<string, unknown>> {
     const started = Date.now();
     let current = op;
     const done =
       current.done === true ||
       (await this.pollUntil(what, timeoutMs, async () => {
-        if (!current.done) current = (await this.request<Operation>('GET', current.name)) ?? current;
+        if (!current.done)
+          current = (await this.request<Operation>('GET', current.name, undefined, undefined, version)) ?? current;
         return current.done === true;
       }));
     if (!done) {
@@ -198,10 +214,10 @@ export class VertexClient {
       // (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.operations/cancel).
       const elapsed = formatDuration(Date.now() - started);
       this.options.log(`  ${what}: not done after ${elapsed}; cancelling operation ${op.name}`);
-      const cancelled = await this.request('POST', `${op.name}:cancel`, {})
+      const cancelled = await this.request('POST', `${op.name}:cancel`, {}, undefined, version)
         .then(() =>
           this.pollUntil(`cancel of ${what}`, this.options.cancelGraceMs ?? 600_000, async () => {
-            current = (await this.request<Operation>('GET', current.name)) ?? current;
+            current = (await this.request<Operation>('GET', current.name, undefined, undefined, version)) ?? current;
             return current.done === true;
           }),
         )
@@ -249,8 +265,9 @@ export class VertexClient {
     path: string,
     body?: unknown,
     beforeRetry?: () => Promise<T | undefined>,
+    version: ApiVersion = 'v1',
   ): Promise<T> {
-    const url = `${baseUrlOf(this.options.baseUrl)}/v1/${path.replace(/^\/+/, '')}`;
+    const url = `${baseUrlOf(this.options.baseUrl)}/${version}/${path.replace(/^\/+/, '')}`;
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0 && beforeRetry) {
         const already = await beforeRetry();
@@ -283,14 +300,15 @@ export class VertexClient {
       const quota = status === 429 ? quotaOf(text) : undefined;
       // A quota does not grow by waiting: one retry (a per-minute quota may have passed), then stop.
       const retries = quota ? Math.min(1, this.options.maxRetries) : this.options.maxRetries;
+      const where = version === 'v1' ? path : `${version}/${path}`;
       if (!retryable || attempt >= retries) {
-        const error = apiError(method, path, status, text, attempt);
+        const error = apiError(method, where, status, text, attempt);
         throw quota ? new QuotaError(quota.metric, quota.region, quota.limit, error.message) : error;
       }
       const cap = Math.min(this.options.backoffMaxMs, this.options.backoffBaseMs * 2 ** attempt);
       const delay = Math.round(cap * this.random());
       this.options.log(
-        `  ${method} ${path}: ${status === 0 ? text : `HTTP ${status}`}${quota ? ` (quota ${quota.metric})` : ''}; retry ${attempt + 1}/${retries} in ${delay} ms`,
+        `  ${method} ${where}: ${status === 0 ? text : `HTTP ${status}`}${quota ? ` (quota ${quota.metric})` : ''}; retry ${attempt + 1}/${retries} in ${delay} ms`,
       );
       await sleep(delay);
     }

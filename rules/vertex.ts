@@ -424,3 +424,201 @@ export function endpointIdentity(i: EndpointIdentity): string {
   const text = JSON.stringify({ project, region, access, kmsKeyName: kmsKeyName ?? '', ...named });
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
+
+/**
+ * Scale To Zero (Preview): a deployment with `minReplicaCount: 0` and a `scaleToZeroSpec`, which
+ * Vertex scales down to no replica (and no bill) after a stretch without traffic
+ * (https://cloud.google.com/vertex-ai/docs/predictions/autoscaling#scale-to-zero). Each period is
+ * 5 minutes to 8 hours, 1 hour by default (`ScaleToZeroSpec`,
+ * https://cloud.google.com/vertex-ai/docs/reference/rest/v1beta1/DedicatedResources#ScaleToZeroSpec):
+ * - `idleMinutes` (`idleScaledownPeriod`): how long without traffic before the replicas go;
+ * - `minUpMinutes` (`minScaleupPeriod`): how long a deployment stays up after it started (deploy or
+ *   wake-up) before its traffic is looked at at all.
+ */
+export const SCALE_TO_ZERO_MINUTES = { min: 5, max: 480, default: 60 } as const;
+
+/**
+ * The API version Scale To Zero needs: only the v1beta1 `deployModel` and `mutateDeployedModel`
+ * take `minReplicaCount: 0` and `scaleToZeroSpec` (autoscaling page above; v1's DedicatedResources
+ * requires `minReplicaCount` of at least 1, https://cloud.google.com/vertex-ai/docs/reference/rest/v1/DedicatedResources).
+ * Everything else stays on v1.
+ */
+export const SCALE_TO_ZERO_API_VERSION = 'v1beta1';
+
+/** Replicas Vertex starts when a scaled-to-zero deployment wakes up (`initialReplicaCount`, 1 to max; Vertex's default 1). */
+export const SCALE_TO_ZERO_INITIAL_REPLICAS = 1;
+
+/** A deployment's scale-to-zero settings, as the rules see them. */
+export interface ScaleToZeroChoice {
+  /** `replicas.min` / `minReplicas`. */
+  readonly minReplicas: number;
+  /** `replicas.max` / `maxReplicas`. */
+  readonly maxReplicas: number;
+  /** Whether `scaleToZero` is set. */
+  readonly scaleToZero: boolean;
+}
+
+/**
+ * Problems with a deployment's scale-to-zero settings, from the limitations of Scale To Zero
+ * (https://cloud.google.com/vertex-ai/docs/predictions/autoscaling#scale-to-zero):
+ * - `replicas.min: 0` and `scaleToZero` go together: Vertex would scale to zero with its default
+ *   periods (1 h) without a `scaleToZeroSpec`, but the project asks for the periods to be written
+ *   down (they decide the bill and the cold starts); `scaleToZero` on a deployment that keeps a
+ *   replica means nothing;
+ * - `replicas.max` at least 1 (`initialReplicaCount` is 1 to max);
+ * - "cannot be enabled on shared public endpoints, all other endpoint types are compatible": not
+ *   `access: public` (`dedicated` and `private-psc` are fine);
+ * - "only compatible with single model deployments and one model per endpoint": the endpoint
+ *   carries no other model (so the deployment has all of its traffic);
+ * - "doesn't support multi-host GPU or multi-host TPU deployments": every machine type this project
+ *   accepts (MACHINE_RULES) runs a replica on one host, so no machine type is refused. The page
+ *   names no machine family or accelerator it does not support (its own example uses
+ *   `n1-standard-4`), so CPU and every GPU of the table are allowed.
+ */
+export function scaleToZeroProblems(s: ScaleToZeroChoice): RuleProblem[] {
+  const problems: RuleProblem[] = [];
+  if (s.minReplicas === 0 && !s.scaleToZero) {
+    problems.push({
+      field: 'scaleToZero',
+      message: `replicas.min 0 scales the deployment to zero (Vertex's Scale To Zero, Preview): also set scaleToZero: { idleMinutes, minUpMinutes } (${SCALE_TO_ZERO_MINUTES.min} to ${SCALE_TO_ZERO_MINUTES.max} minutes each), or keep replicas.min at 1 or more`,
+    });
+  }
+  if (s.minReplicas > 0 && s.scaleToZero) {
+    problems.push({
+      field: 'scaleToZero',
+      message: `only applies with replicas.min 0; replicas.min is ${s.minReplicas}, so the deployment never scales to zero: remove scaleToZero or set replicas.min to 0`,
+    });
+  }
+  if (s.minReplicas === 0 && s.maxReplicas < 1) {
+    problems.push({
+      field: 'replicas',
+      message: 'a deployment that scales to zero needs replicas.max of at least 1 (the replicas it wakes up to)',
+    });
+  }
+  return problems;
+}
+
+/**
+ * Problems with the endpoint a scaled-to-zero deployment is on (see {@link scaleToZeroProblems}):
+ * not a shared public endpoint, and no other model on it.
+ * @param access endpoint access (`public`, `dedicated`, `private-psc`)
+ * @param deploymentsOnEndpoint how many deployments the endpoint carries, the scaled-to-zero one included
+ */
+export function scaleToZeroEndpointProblems(access: string, deploymentsOnEndpoint: number): RuleProblem[] {
+  const problems: RuleProblem[] = [];
+  if (access === 'public') {
+    problems.push({
+      field: 'access',
+      message:
+        'Vertex cannot scale to zero on a shared public endpoint (https://cloud.google.com/vertex-ai/docs/predictions/autoscaling#scale-to-zero): set endpoint.access to dedicated or private-psc, or keep replicas.min at 1 or more',
+    });
+  }
+  if (deploymentsOnEndpoint > 1) {
+    problems.push({
+      field: 'models',
+      message: `Vertex scales to zero only a model alone on its endpoint, and this endpoint carries ${deploymentsOnEndpoint} models: no canary next to a scaled-to-zero model (https://cloud.google.com/vertex-ai/docs/predictions/autoscaling#scale-to-zero)`,
+    });
+  }
+  return problems;
+}
+
+/**
+ * Where a deployment's machines come from (`machineSpec.reservationAffinity`,
+ * https://cloud.google.com/vertex-ai/docs/reference/rest/v1/MachineSpec#ReservationAffinity): `any`
+ * consumes any matching reservation and falls back to on-demand, `specific` only the named
+ * reservation, `none` only on-demand capacity.
+ */
+export const RESERVATION_AFFINITIES = {
+  any: 'ANY_RESERVATION',
+  specific: 'SPECIFIC_RESERVATION',
+  none: 'NO_RESERVATION',
+} as const;
+
+/** A stacks.yaml reservation affinity. */
+export type ReservationAffinityKey = keyof typeof RESERVATION_AFFINITIES;
+
+/** The label key that names a reservation, for `SPECIFIC_RESERVATION` (ReservationAffinity.key). */
+export const RESERVATION_NAME_KEY = 'compute.googleapis.com/reservation-name';
+
+/**
+ * Reservation names: Compute Engine resource names, 1 to 63 lowercase letters, digits and hyphens,
+ * starting with a letter and not ending with a hyphen
+ * (https://cloud.google.com/compute/docs/reference/rest/v1/reservations). A reservation shared from
+ * another project is named `projects/OWNER_PROJECT/reservations/NAME`
+ * (https://cloud.google.com/vertex-ai/docs/predictions/use-reservations).
+ */
+export const RESERVATION_NAME =
+  /^(projects\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/reservations\/)?[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** A deployment's reservation settings, as the rules see them. */
+export interface ReservationChoice {
+  /** `any`, `specific` or `none`. */
+  readonly affinity: string;
+  /** The reservation's name, for `specific`. */
+  readonly name?: string;
+  /** Whether the replicas run on Spot VMs. */
+  readonly spot: boolean;
+  /** Whether the machine has an accelerator. */
+  readonly hasAccelerator: boolean;
+}
+
+/**
+ * Problems with a deployment's reservation settings
+ * (https://cloud.google.com/vertex-ai/docs/predictions/use-reservations):
+ * - `specific` needs the reservation's `name`, and only `specific` takes one (its form is
+ *   {@link RESERVATION_NAME}, checked where the name is read);
+ * - "Vertex AI can only consume reservations of VMs that have GPUs attached": `any` or `specific`
+ *   on a machine without an accelerator is refused (`none` is always fine);
+ * - Spot and a specific reservation: the page lists no Spot VM support for reservations, and a
+ *   Spot replica draws on Spot capacity, not on the reserved VMs the reservation is billed for.
+ *   The docs are silent on whether `deployModel` refuses the pair, so this takes the safe side
+ *   and refuses it. `any` with Spot is allowed (it falls back to other capacity by definition).
+ */
+export function reservationProblems(r: ReservationChoice): RuleProblem[] {
+  const problems: RuleProblem[] = [];
+  if (!(r.affinity in RESERVATION_AFFINITIES)) {
+    return [
+      {
+        field: 'affinity',
+        message: `${JSON.stringify(r.affinity)} is not a reservation affinity; allowed: ${Object.keys(RESERVATION_AFFINITIES).join(', ')}`,
+      },
+    ];
+  }
+  if (r.affinity === 'specific' && r.name === undefined) {
+    problems.push({
+      field: 'name',
+      message: 'affinity specific needs the name of the reservation (name: my-reservation)',
+    });
+  }
+  if (r.affinity !== 'specific' && r.name !== undefined) {
+    problems.push({
+      field: 'name',
+      message: `only applies to affinity specific, not ${r.affinity}; remove name or set affinity: specific`,
+    });
+  }
+  if (r.affinity !== 'none' && !r.hasAccelerator) {
+    problems.push({
+      field: 'affinity',
+      message: `Vertex AI consumes reservations only of GPU machines (https://cloud.google.com/vertex-ai/docs/predictions/use-reservations): set machine.accelerator, or use affinity none`,
+    });
+  }
+  if (r.affinity === 'specific' && r.spot) {
+    problems.push({
+      field: 'affinity',
+      message:
+        'spot replicas do not run on a specific reservation (Spot VMs are not reserved capacity; https://cloud.google.com/vertex-ai/docs/predictions/use-reservations lists no Spot support): set spot: false, or use affinity any',
+    });
+  }
+  return problems;
+}
+
+/** `machineSpec.reservationAffinity` of a valid choice, as Vertex takes it. */
+export function reservationAffinitySpec(r: { readonly affinity: ReservationAffinityKey; readonly name?: string }): {
+  reservationAffinityType: (typeof RESERVATION_AFFINITIES)[ReservationAffinityKey];
+  key?: string;
+  values?: string[];
+} {
+  return r.affinity === 'specific' && r.name !== undefined
+    ? { reservationAffinityType: RESERVATION_AFFINITIES.specific, key: RESERVATION_NAME_KEY, values: [r.name] }
+    : { reservationAffinityType: RESERVATION_AFFINITIES[r.affinity] };
+}

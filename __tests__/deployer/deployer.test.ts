@@ -17,6 +17,7 @@ import {
   REGION,
   REPUSHED,
   V3_ONLY,
+  deployerTestEnv,
   deployment,
 } from './manifests';
 
@@ -43,15 +44,7 @@ async function run(
 ): Promise<number> {
   return runDeployer(
     [command],
-    {
-      DEPLOYER_MANIFEST: JSON.stringify(manifest),
-      VERTEX_API_ENDPOINT: baseUrl,
-      GOOGLE_OAUTH_ACCESS_TOKEN: 'fake-token',
-      DEPLOYER_POLL_SECONDS: '0.001',
-      DEPLOYER_BACKOFF_MS: '1',
-      DEPLOYER_BACKOFF_MAX_MS: '4',
-      ...env,
-    },
+    { ...deployerTestEnv(manifest, baseUrl), ...env },
     { log: (l) => lines.push(l), random: () => 0.5, ...options },
   );
 }

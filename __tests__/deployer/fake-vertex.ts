@@ -7,6 +7,15 @@ import { type AddressInfo } from 'node:net';
  * get/patch/deployModel/undeployModel/mutateDeployedModel, operations.get), and the rules of the
  * real API the deployer relies on: a model with traffic cannot be undeployed, a traffic split
  * adds up to 100 or is empty and names only deployed models, ids are unique.
+ *
+ * It also speaks v1beta1 (`/v1beta1/...`) where Scale To Zero needs it, with the rules of
+ * https://cloud.google.com/vertex-ai/docs/predictions/autoscaling#scale-to-zero: v1 refuses
+ * `minReplicaCount: 0` and `scaleToZeroSpec`; v1beta1 takes them together (this fake refuses
+ * `minReplicaCount: 0` without a spec, as the project never sends one), with periods of 300 to
+ * 28800 s and an `initialReplicaCount` of 1 to max; a scaled-to-zero model is alone on its
+ * endpoint; a v1 read of an endpoint leaves `scaleToZeroSpec` out. And `machineSpec.reservationAffinity`:
+ * a known type, `SPECIFIC_RESERVATION` with key `compute.googleapis.com/reservation-name` and one
+ * value, and not with Spot.
  */
 
 interface FakeModelVersion {
@@ -28,9 +37,11 @@ export interface FakeDeployedModel {
   disableContainerLogging?: boolean;
   privateEndpoints?: { serviceAttachment: string };
   dedicatedResources: {
-    machineSpec?: Record<string, unknown>;
+    machineSpec?: Record<string, any>;
     minReplicaCount: number;
     maxReplicaCount: number;
+    initialReplicaCount?: number;
+    scaleToZeroSpec?: { minScaleupPeriod?: string; idleScaledownPeriod?: string };
     autoscalingMetricSpecs?: { metricName: string; target: number }[];
     spot?: boolean;
   };
@@ -73,7 +84,7 @@ class HttpError extends Error {
 }
 
 export class FakeVertex {
-  /** Every request, as `METHOD path` (query string dropped), in order. */
+  /** Every request, as `METHOD path` (query string dropped; `v1beta1/` leads a v1beta1 path), in order. */
   readonly requests: string[] = [];
   /** The `x-goog-user-project` header of each request (undefined when absent), in order. */
   readonly quotaProjects: (string | undefined)[] = [];
@@ -183,8 +194,12 @@ export class FakeVertex {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake');
-    const path = decodeURIComponent(url.pathname).replace(/^\/v1\//, '');
-    this.requests.push(`${req.method} ${path}`);
+    const full = decodeURIComponent(url.pathname)
+      .replace(/^\/v1\//, '')
+      .replace(/^\//, '');
+    this.requests.push(`${req.method} ${full}`);
+    const beta = full.startsWith('v1beta1/');
+    const path = full.replace(/^v1beta1\//, '');
     this.quotaProjects.push(req.headers['x-goog-user-project'] as string | undefined);
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
@@ -204,7 +219,8 @@ export class FakeVertex {
       return send(res, 401, { error: { code: 401, status: 'UNAUTHENTICATED', message: 'missing token' } });
     }
     try {
-      const answer = this.route(req.method ?? 'GET', path, url.searchParams, body);
+      if (!beta && !/^projects\//.test(path)) throw new HttpError(404, 'NOT_FOUND', `no API version in ${full}`);
+      const answer = this.route(req.method ?? 'GET', path, url.searchParams, body, beta);
       const lost = this.lostAnswers.findIndex((suffix) => path.endsWith(suffix));
       if (lost >= 0) {
         this.lostAnswers.splice(lost, 1);
@@ -219,7 +235,7 @@ export class FakeVertex {
     }
   }
 
-  private route(method: string, path: string, query: URLSearchParams, body: any): unknown {
+  private route(method: string, path: string, query: URLSearchParams, body: any, beta: boolean): unknown {
     let m: RegExpMatchArray | null;
     if (method === 'GET' && /\/operations\/\d+$/.test(path)) return this.poll(path);
     if (method === 'POST' && (m = path.match(/^(.+\/operations\/\d+):cancel$/))) return this.cancel(m[1]);
@@ -234,12 +250,12 @@ export class FakeVertex {
       if (method === 'GET' && !verb) {
         for (const a of this.appearing.filter((a) => a.ep === ep)) ep.deployedModels.push(a.dm);
         this.appearing.splice(0, this.appearing.length, ...this.appearing.filter((a) => a.ep !== ep));
-        return ep;
+        return beta ? ep : v1View(ep);
       }
       if (method === 'PATCH' && !verb) return this.patchEndpoint(ep, query.get('updateMask') ?? '', body);
-      if (method === 'POST' && verb === 'deployModel') return this.deploy(ep, body);
+      if (method === 'POST' && verb === 'deployModel') return this.deploy(ep, body, beta);
       if (method === 'POST' && verb === 'undeployModel') return this.undeploy(ep, body);
-      if (method === 'POST' && verb === 'mutateDeployedModel') return this.mutate(ep, body);
+      if (method === 'POST' && verb === 'mutateDeployedModel') return this.mutate(ep, body, beta);
     }
     throw new HttpError(404, 'NOT_FOUND', `no route for ${method} ${path}`);
   }
@@ -314,10 +330,20 @@ export class FakeVertex {
     return this.operation(parent, () => ({ response: { model: modelName, modelVersionId: version.versionId } }));
   }
 
-  private deploy(ep: FakeEndpoint, body: any): unknown {
+  private deploy(ep: FakeEndpoint, body: any, beta: boolean): unknown {
     const dm = body.deployedModel;
     if (!/^\d{1,10}$/.test(dm?.id ?? ''))
       throw new HttpError(400, 'INVALID_ARGUMENT', 'deployedModel.id must be 1 to 10 digits');
+    checkResources(dm.dedicatedResources ?? {}, beta);
+    checkReservation(dm.dedicatedResources ?? {});
+    const scalesToZero = (d: { dedicatedResources: { minReplicaCount: number } }) =>
+      d.dedicatedResources.minReplicaCount === 0;
+    if (ep.deployedModels.length > 0 && (scalesToZero(dm) || ep.deployedModels.some(scalesToZero)))
+      throw new HttpError(
+        400,
+        'FAILED_PRECONDITION',
+        'Scale To Zero is only compatible with single model deployments and one model per endpoint',
+      );
     if (ep.deployedModels.some((d) => d.id === dm.id))
       throw new HttpError(409, 'ALREADY_EXISTS', `DeployedModel ${dm.id} already exists`);
     const [modelName, version] = String(dm.model).split('@');
@@ -379,26 +405,37 @@ export class FakeVertex {
     return this.operation(ep.name, () => ({ response: {} }));
   }
 
-  private mutate(ep: FakeEndpoint, body: any): unknown {
+  private mutate(ep: FakeEndpoint, body: any, beta: boolean): unknown {
     const dm = ep.deployedModels.find((d) => d.id === body.deployedModel?.id);
     if (!dm) throw new HttpError(404, 'NOT_FOUND', `DeployedModel ${body.deployedModel?.id} not found`);
     const mask = String(body.updateMask ?? '').split(',');
+    // https://cloud.google.com/vertex-ai/docs/reference/rest/v1beta1/projects.locations.endpoints/mutateDeployedModel
     const allowed = [
       'dedicatedResources.minReplicaCount',
       'dedicatedResources.maxReplicaCount',
       'dedicatedResources.autoscalingMetricSpecs',
-      'disableContainerLogging',
+      ...(beta
+        ? ['enableContainerLogging', 'dedicatedResources.scaleToZeroSpec', 'dedicatedResources.initialReplicaCount']
+        : ['disableContainerLogging']),
     ];
     const bad = mask.filter((f) => !allowed.includes(f));
-    if (bad.length > 0) throw new HttpError(400, 'INVALID_ARGUMENT', `cannot mutate ${bad.join(', ')}`);
+    if (bad.length > 0)
+      throw new HttpError(400, 'INVALID_ARGUMENT', `cannot mutate ${bad.join(', ')} with ${beta ? 'v1beta1' : 'v1'}`);
     const r = body.deployedModel.dedicatedResources ?? {};
+    const stz = mask.includes('dedicatedResources.scaleToZeroSpec')
+      ? r.scaleToZeroSpec
+      : dm.dedicatedResources.scaleToZeroSpec;
+    checkResources({ ...dm.dedicatedResources, ...r, scaleToZeroSpec: stz }, beta);
     dm.dedicatedResources = {
       ...dm.dedicatedResources,
       minReplicaCount: r.minReplicaCount,
       maxReplicaCount: r.maxReplicaCount,
       autoscalingMetricSpecs: r.autoscalingMetricSpecs,
+      ...(stz ? { scaleToZeroSpec: stz } : {}),
     };
-    dm.disableContainerLogging = body.deployedModel.disableContainerLogging;
+    dm.disableContainerLogging = beta
+      ? !body.deployedModel.enableContainerLogging
+      : body.deployedModel.disableContainerLogging;
     return this.operation(ep.name, () => ({ response: {} }));
   }
 
@@ -419,6 +456,60 @@ export class FakeVertex {
     }
     return ep;
   }
+}
+
+/** The endpoint as v1 shows it: v1 has no Scale To Zero fields. */
+function v1View(ep: FakeEndpoint): FakeEndpoint {
+  return {
+    ...ep,
+    deployedModels: ep.deployedModels.map((dm) => {
+      const { scaleToZeroSpec: _spec, initialReplicaCount: _initial, ...resources } = dm.dedicatedResources;
+      return { ...dm, dedicatedResources: resources };
+    }),
+  };
+}
+
+/** Replica bounds and Scale To Zero fields, as each API version takes them. */
+function checkResources(r: any, beta: boolean): void {
+  const bad = (message: string) => new HttpError(400, 'INVALID_ARGUMENT', message);
+  if (!beta && (r.scaleToZeroSpec !== undefined || r.initialReplicaCount !== undefined))
+    throw bad(
+      'Invalid JSON payload received. Unknown name "scaleToZeroSpec" at \'deployed_model.dedicated_resources\'',
+    );
+  if (!beta && r.minReplicaCount < 1) throw bad('dedicatedResources.minReplicaCount must be at least 1');
+  if (r.minReplicaCount === 0) {
+    if (r.scaleToZeroSpec === undefined)
+      throw bad('this fake expects minReplicaCount 0 together with dedicatedResources.scaleToZeroSpec');
+    for (const field of ['minScaleupPeriod', 'idleScaledownPeriod']) {
+      const value = r.scaleToZeroSpec[field];
+      const s = Number(/^(\d+)s$/.exec(String(value))?.[1]);
+      if (!(s >= 300 && s <= 28800)) throw bad(`scaleToZeroSpec.${field} must be 300s to 28800s, got ${value}`);
+    }
+    if (
+      r.initialReplicaCount !== undefined &&
+      !(r.initialReplicaCount >= 1 && r.initialReplicaCount <= r.maxReplicaCount)
+    )
+      throw bad('initialReplicaCount must be 1 to maxReplicaCount');
+  } else if (r.scaleToZeroSpec !== undefined) {
+    throw bad('scaleToZeroSpec needs minReplicaCount 0');
+  }
+}
+
+/** `machineSpec.reservationAffinity` (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/MachineSpec#ReservationAffinity). */
+function checkReservation(r: any): void {
+  const a = r.machineSpec?.reservationAffinity;
+  if (a === undefined) return;
+  const bad = (message: string) => new HttpError(400, 'INVALID_ARGUMENT', message);
+  if (!['ANY_RESERVATION', 'SPECIFIC_RESERVATION', 'NO_RESERVATION'].includes(a.reservationAffinityType))
+    throw bad(`unknown reservationAffinityType ${a.reservationAffinityType}`);
+  if (a.reservationAffinityType === 'SPECIFIC_RESERVATION') {
+    if (a.key !== 'compute.googleapis.com/reservation-name' || !Array.isArray(a.values) || a.values.length !== 1)
+      throw bad('SPECIFIC_RESERVATION needs key compute.googleapis.com/reservation-name and the reservation name');
+    if (r.spot) throw bad('Spot VMs cannot consume a specific reservation');
+  } else if (a.key !== undefined || a.values !== undefined) {
+    throw bad(`${a.reservationAffinityType} takes no key or values`);
+  }
+  if (!r.machineSpec.acceleratorType) throw bad('Vertex AI consumes reservations only of GPU machines');
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -83,3 +83,18 @@ export const REPUSHED: ManifestInput = {
 
 export const DUTY = 'aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle';
 export const CPU = 'aiplatform.googleapis.com/prediction/online/cpu/utilization';
+
+/**
+ * The environment `deployer apply|destroy` runs with in the tests: `manifest`, the fake Vertex at
+ * `baseUrl` with its token, and polls and backoffs in milliseconds.
+ */
+export function deployerTestEnv(manifest: ManifestInput, baseUrl: string): NodeJS.ProcessEnv {
+  return {
+    DEPLOYER_MANIFEST: JSON.stringify(manifest),
+    VERTEX_API_ENDPOINT: baseUrl,
+    GOOGLE_OAUTH_ACCESS_TOKEN: 'fake-token',
+    DEPLOYER_POLL_SECONDS: '0.001',
+    DEPLOYER_BACKOFF_MS: '1',
+    DEPLOYER_BACKOFF_MAX_MS: '4',
+  };
+}

@@ -306,6 +306,54 @@ describe('EndpointAlarms alarms', () => {
     expect(EndpointAlarms.canSaturate(deploymentOn(stack, endpoint, { id: 'fixed', maxReplicas: 1 }))).toBe(false);
   });
 
+  test('canSaturate: a deployment that scales to zero with at most 1 replica cannot saturate (it is at 1 whenever it is up)', () => {
+    // GIVEN
+    const stack = new TerraformStack(Testing.app(), 'stack');
+    const endpoint = endpointIn(stack, { access: 'dedicated' });
+    // WHEN
+    const one = deploymentOn(stack, endpoint, { id: 'one', maxReplicas: 1, scaleToZero: true });
+    // THEN
+    expect(EndpointAlarms.canSaturate(one)).toBe(false);
+  });
+
+  test('canSaturate: a deployment that scales to zero and up to 2 replicas can saturate at 2', () => {
+    const stack = new TerraformStack(Testing.app(), 'stack');
+    const two = deploymentOn(stack, endpointIn(stack, { access: 'dedicated' }), { maxReplicas: 2, scaleToZero: true });
+    expect(EndpointAlarms.canSaturate(two)).toBe(true);
+  });
+
+  test('alarmOnNoTraffic does not count the replicas of a deployment that scales to zero (it idles on purpose)', () => {
+    // GIVEN a deployment that scales to zero
+    let id = '';
+    const synthesized = Testing.synthScope((scope) => {
+      const endpoint = endpointIn(scope, { access: 'dedicated' });
+      id = deploymentOn(scope, endpoint, { scaleToZero: true }).deployedModelId;
+      // WHEN
+      new EndpointAlarms(scope, 'alarms', { endpoint }).alarmOnNoTraffic();
+    });
+    // THEN its replicas are left out of the "replicas running" side
+    const policy = Object.values(resourcesOf(synthesized, 'google_monitoring_alert_policy'))[0];
+    expect(policy.conditions[0].condition_prometheus_query_language.query).toMatch(
+      new RegExp(
+        `^sum\\(aiplatform_googleapis_com:prediction_online_replicas\\{[^}]*,deployed_model_id!~"${id}"\\}\\) > 0 unless `,
+      ),
+    );
+    expect(policy.documentation.content).toContain(`that scale to zero, ${id}, do not count`);
+  });
+
+  test('a deployment that scales to zero added after alarmOnNoTraffic() fails synthesis', () => {
+    // GIVEN
+    const stack = new TerraformStack(Testing.app(), 'stack');
+    const alarms = new EndpointAlarms(stack, 'alarms', { endpoint: endpointIn(stack, { access: 'dedicated' }) });
+    alarms.alarmOnNoTraffic();
+    // WHEN
+    deploymentOn(stack, alarms.endpoint, { id: 'late', scaleToZero: true });
+    // THEN
+    expect(() => Testing.fullSynth(stack)).toThrow(
+      /deployment stack\/late scales to zero and was added to stack\/endpoint after alarmOnNoTraffic\(\) was called/,
+    );
+  });
+
   test('rejects an auto-close shorter than Cloud Monitoring allows', () => {
     // WHEN / THEN
     expect(() => synthAlarms(() => undefined, { autoCloseMinutes: 5 })).toThrow(

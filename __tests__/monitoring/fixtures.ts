@@ -20,11 +20,11 @@ export function resourcesOf(synthesized: string, type: string): Record<string, R
   return (JSON.parse(synthesized).resource?.[type] ?? {}) as Record<string, Record<string, any>>;
 }
 
-/** A model version and its deployment on `endpoint`: one L4 GPU per replica, `maxReplicas` at most. */
+/** A model version and its deployment on `endpoint`: one L4 GPU per replica, `maxReplicas` at most; with `scaleToZero`, none while idle. */
 export function deploymentOn(
   scope: Construct,
   endpoint: VertexEndpoint,
-  options: { maxReplicas?: number; id?: string; gpu?: boolean } = {},
+  options: { maxReplicas?: number; id?: string; gpu?: boolean; scaleToZero?: boolean } = {},
 ): VertexDeployment {
   const id = options.id ?? 'yolo';
   const parts = servingParts(scope, endpoint, {
@@ -35,8 +35,9 @@ export function deploymentOn(
   return parts.deployment(id, parts.model('v3'), {
     machineType: options.gpu === false ? 'n1-standard-4' : 'g2-standard-8',
     acceleratorType: options.gpu === false ? undefined : 'NVIDIA_L4',
-    minReplicas: 1,
+    minReplicas: options.scaleToZero ? 0 : 1,
     maxReplicas: options.maxReplicas ?? 2,
+    scaleToZero: options.scaleToZero ? { idleMinutes: 30, minUpMinutes: 15 } : undefined,
     trafficPercent: 100,
   });
 }

@@ -288,13 +288,13 @@ describe('VertexDeployment', () => {
     ).toThrow(/maxReplicas: 2 is less than minReplicas \(4\)/);
   });
 
-  test('min below 1 is refused', () => {
+  test('min below 0 is refused (0 is Scale To Zero, tested in scale-to-zero.test.ts)', () => {
     expect(() =>
       inStack((s) => {
         const p = parts(s);
-        p.deployment('d', p.model('v3'), { minReplicas: 0 });
+        p.deployment('d', p.model('v3'), { minReplicas: -1 });
       }),
-    ).toThrow(/minReplicas: 0 is not allowed; expected an integer from 1 to 1000/);
+    ).toThrow(/minReplicas: -1 is not allowed; expected an integer from 0 to 1000/);
   });
 
   test('an autoscaling target above 100 is refused', () => {

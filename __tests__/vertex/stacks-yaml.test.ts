@@ -131,9 +131,9 @@ describe('stacks.yaml models and endpoint rules', () => {
     ).toMatch(/environments\.dev\.models\[0\]\.autoscaling\.acceleratorDutyCycle: needs machine\.accelerator set/);
   });
 
-  test('replicas min 0 is refused', () => {
-    expect(problemsOf(withModel(OK_MODEL.replace('traffic: 100', 'traffic: 100, replicas: { min: 0 }')))).toMatch(
-      /environments\.dev\.models\[0\]\.replicas\.min: 0 is below the minimum 1/,
+  test('replicas min below 0 is refused (0 is Scale To Zero, tested in scale-to-zero.test.ts)', () => {
+    expect(problemsOf(withModel(OK_MODEL.replace('traffic: 100', 'traffic: 100, replicas: { min: -1 }')))).toMatch(
+      /environments\.dev\.models\[0\]\.replicas\.min: -1 is below the minimum 0/,
     );
   });
 

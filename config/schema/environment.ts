@@ -5,7 +5,7 @@ import { ACCOUNT_ID } from '../../rules/gcp-names';
 import { endpointSchema } from './endpoint';
 import { imageSchema } from './image';
 import { modelSchema } from './model';
-import { endpointAccessProblems, servedVersionsProblems } from '../../rules/vertex';
+import { endpointAccessProblems, scaleToZeroEndpointProblems, servedVersionsProblems } from '../../rules/vertex';
 
 /** `state:` where Terraform keeps this environment's state. */
 const stateSchema = z.strictObject({
@@ -76,6 +76,13 @@ export const environmentSchema = environmentObject.superRefine((env, ctx) => {
       input: true,
     });
   }
+  env.models.forEach((m, i) => {
+    if (m.replicas.min !== 0) return;
+    // Endpoint-wide Scale To Zero rules (rules/vertex.ts); the entry's own are checked with it.
+    for (const p of scaleToZeroEndpointProblems(env.endpoint.access, env.models.length)) {
+      ctx.addIssue({ code: 'custom', path: ['models', i, 'replicas', 'min'], message: p.message, input: 0 });
+    }
+  });
   for (const p of servedVersionsProblems(
     env.models.map((m) => ({ key: `${m.name}@${m.version}`, traffic: m.traffic })),
   )) {

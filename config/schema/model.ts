@@ -9,10 +9,15 @@ import {
   PROBE_LIMITS,
   type ProbeTimingField,
   REPLICAS,
+  RESERVATION_AFFINITIES,
+  RESERVATION_NAME,
   RESERVED_VERSION_ALIASES,
+  SCALE_TO_ZERO_MINUTES,
   SHARED_MEMORY_MB,
   VERSION_ALIAS,
   machineProblems,
+  reservationProblems,
+  scaleToZeroProblems,
 } from '../../rules/vertex';
 import { gcsUri, intBetween, matching, shown, text } from './common';
 
@@ -26,6 +31,23 @@ const machineSchema = z
       .optional()
       .describe('Accelerator type, e.g. `NVIDIA_L4`; omit for CPU-only serving.'),
     count: intBetween(1, 16).optional().describe("Accelerators per replica; defaults to the machine type's own count."),
+    reservation: z
+      .strictObject({
+        affinity: z
+          .enum(Object.keys(RESERVATION_AFFINITIES) as [keyof typeof RESERVATION_AFFINITIES])
+          .describe(
+            '`any`: any matching Compute Engine reservation, else on-demand; `specific`: only the reservation `name`; `none`: on-demand only.',
+          ),
+        name: matching(RESERVATION_NAME, 'a reservation name')
+          .optional()
+          .describe(
+            'Reservation name (`my-reservation`, or `projects/OWNER/reservations/NAME` when shared from another project); only with `specific`.',
+          ),
+      })
+      .optional()
+      .describe(
+        'Compute Engine reservation the replicas draw on (GPU machines only; not `specific` together with `spot`). Changing it deploys a new DeployedModel. Absent: the deploy request names no reservation affinity.',
+      ),
   })
   .superRefine((m, ctx) => {
     // The same table the VertexDeployment construct checks (rules/vertex.ts).
@@ -35,7 +57,10 @@ const machineSchema = z
 /** `models[].replicas:` the autoscaling bounds. */
 const replicasSchema = z
   .strictObject({
-    min: intBetween(REPLICAS.min, REPLICAS.max).default(1).describe('Replicas always running.'),
+    // 0 only with scaleToZero (Vertex's Scale To Zero, rules/vertex.ts), checked with the whole entry.
+    min: intBetween(0, REPLICAS.max)
+      .default(1)
+      .describe('Replicas always running; 0 scales to zero when idle (needs `scaleToZero`).'),
     max: intBetween(REPLICAS.min, REPLICAS.max).optional().describe('Upper bound for autoscaling; `min` when absent.'),
   })
   .superRefine((r, ctx) => {
@@ -43,6 +68,11 @@ const replicasSchema = z
       ctx.addIssue({ code: 'custom', message: `min (${r.min}) is greater than max (${r.max})`, input: r });
     }
   });
+
+const minutes = (what: string) =>
+  intBetween(SCALE_TO_ZERO_MINUTES.min, SCALE_TO_ZERO_MINUTES.max)
+    .default(SCALE_TO_ZERO_MINUTES.default)
+    .describe(`${what}; ${SCALE_TO_ZERO_MINUTES.min} to ${SCALE_TO_ZERO_MINUTES.max} (8 h).`);
 
 const target = (key: AutoscalingMetricKey, what: string) =>
   intBetween(AUTOSCALING_TARGETS[key].min, AUTOSCALING_TARGETS[key].max).optional().describe(what);
@@ -121,6 +151,17 @@ export const modelSchema = z
     machine: machineSchema.describe('Machine, accelerator and accelerator count of each replica.'),
     replicas: replicasSchema.default({ min: 1 }).describe('Replica bounds.'),
     autoscaling: autoscalingSchema.optional().describe('Autoscaling targets.'),
+    scaleToZero: z
+      .strictObject({
+        idleMinutes: minutes('Minutes without traffic before the replicas are removed (`idleScaledownPeriod`)'),
+        minUpMinutes: minutes(
+          'Minutes a started deployment (deployed or woken up) stays up before its traffic is looked at (`minScaleupPeriod`)',
+        ),
+      })
+      .optional()
+      .describe(
+        "Vertex's Scale To Zero (Preview), with `replicas.min: 0`: no replica and no bill while idle; a request to a scaled-down model gets HTTP 429 and wakes it (see Cost and speed). Not on a `public` endpoint, and only for a model alone on its endpoint.",
+      ),
     traffic: intBetween(0, 100)
       .default(0)
       .describe("Percent of the endpoint's traffic; all models' shares add up to 100."),
@@ -131,7 +172,7 @@ export const modelSchema = z
       .boolean()
       .default(false)
       .describe(
-        "GPU machines only: let a replica whose CUDA and TensorRT fail to load serve on its CPU (healthy, many times slower). By default it fails to start (`EXECUTION_PROVIDERS=tensorrt,cuda`), and so does the rollout.",
+        'GPU machines only: let a replica whose CUDA and TensorRT fail to load serve on its CPU (healthy, many times slower). By default it fails to start (`EXECUTION_PROVIDERS=tensorrt,cuda`), and so does the rollout.',
       ),
     sharedMemorySizeMb: intBetween(SHARED_MEMORY_MB.min, SHARED_MEMORY_MB.max)
       .optional()
@@ -176,7 +217,29 @@ export const modelSchema = z
       .optional(),
   })
   .superRefine((m, ctx) => {
-    // The same rule the VertexDeployment construct checks (rules/vertex.ts).
+    // The same rules the VertexDeployment construct checks (rules/vertex.ts); the endpoint-wide
+    // ones (access, models on the endpoint) are checked with the environment.
+    for (const p of scaleToZeroProblems({
+      minReplicas: m.replicas.min,
+      maxReplicas: m.replicas.max ?? m.replicas.min,
+      scaleToZero: m.scaleToZero !== undefined,
+    })) {
+      ctx.addIssue({ code: 'custom', path: [p.field], message: p.message, input: m[p.field as keyof typeof m] });
+    }
+    if (m.machine.reservation) {
+      for (const p of reservationProblems({
+        ...m.machine.reservation,
+        spot: m.spot,
+        hasAccelerator: m.machine.accelerator !== undefined,
+      })) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['machine', 'reservation', p.field],
+          message: p.message,
+          input: m.machine.reservation,
+        });
+      }
+    }
     // An invalid machine (a GPU type without its accelerator, a misspelt key) is reported at
     // machine: judging the targets against it would only add a misleading second message.
     if (machineProblems(m.machine).length > 0) return;
@@ -184,7 +247,8 @@ export const modelSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['allowCpuFallback'],
-        message: 'applies only to GPU machines (machine.accelerator): a CPU machine always serves on its CPU; remove it',
+        message:
+          'applies only to GPU machines (machine.accelerator): a CPU machine always serves on its CPU; remove it',
         input: m.allowCpuFallback,
       });
     }

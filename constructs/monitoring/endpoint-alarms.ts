@@ -243,11 +243,18 @@ export class EndpointAlarms extends Construct {
   }
 
   /**
-   * Whether {@link alarmOnSaturation} watches `deployment`: only a deployment that can scale
-   * (`minReplicas < maxReplicas`) has a maximum it can be stuck at.
+   * Whether {@link alarmOnSaturation} watches `deployment`: only a deployment that can scale while
+   * it runs (`max(minReplicas, 1) < maxReplicas`) has a maximum it can be stuck at. A deployment
+   * that scales to zero with `maxReplicas: 1` runs exactly one replica whenever it is up, so it is
+   * at its maximum after every wake-up; at zero replicas there is nothing to saturate.
    */
   static canSaturate(deployment: VertexDeployment): boolean {
-    return deployment.spec.minReplicaCount < deployment.spec.maxReplicaCount;
+    return Math.max(deployment.spec.minReplicaCount, 1) < deployment.spec.maxReplicaCount;
+  }
+
+  /** Whether `deployment` scales to zero when idle (Vertex's Scale To Zero). */
+  static scalesToZero(deployment: VertexDeployment): boolean {
+    return deployment.spec.scaleToZeroSpec !== undefined;
   }
 
   /** Alerts when a deployed model's mean GPU duty cycle stays near 100 %. */
@@ -283,22 +290,42 @@ export class EndpointAlarms extends Construct {
    * A metric-absence condition cannot catch the second case, as it only fires for a series that
    * once reported (https://cloud.google.com/monitoring/alerts/metric-absence), so this is a
    * PromQL condition: replicas > 0 `unless` any response in the last 15 minutes.
+   *
+   * Replicas of a deployment that scales to zero ({@link scalesToZero}) are not counted: idle, it
+   * stays up for its `minUpMinutes` plus `idleMinutes` (up to 16 hours) before Vertex removes its
+   * replicas, which is the behaviour asked for, not a problem; and at zero replicas it costs
+   * nothing. Call it after the endpoint's deployments are added: synthesis fails, naming the
+   * deployment, when one that scales to zero is added later.
    */
   alarmOnNoTraffic(options: AlarmOptions = {}): MonitoringAlarm {
     const { windowMinutes: window } = this.settings({
       windowMinutes: ['noTrafficWindowMinutes', options.windowMinutes],
     });
+    const ignored = this.endpoint.deployments.filter(EndpointAlarms.scalesToZero);
+    this.node.addValidation({
+      validate: () =>
+        this.endpoint.deployments
+          .filter((d) => EndpointAlarms.scalesToZero(d) && !ignored.includes(d))
+          .map(
+            (d) =>
+              `deployment ${d.node.path} scales to zero and was added to ${this.endpoint.node.path} after alarmOnNoTraffic() was called, so the no-traffic alarm would fire while it idles: call alarmOnNoTraffic() after adding the deployments`,
+          ),
+    });
     const hours = window % 60 === 0 ? `${window / 60} h` : `${window} min`;
     const psc = this.endpoint.access === 'private-psc';
     return this.addAlarm('NoTraffic', {
       displayName: `${this.namePrefix}: replicas running, no responses for ${hours}`,
-      promQl: noResponsesWhileRunningQuery(this.endpoint.endpointIdLiteral, NO_TRAFFIC_LOOKBACK_MINUTES),
+      promQl: noResponsesWhileRunningQuery(
+        this.endpoint.endpointIdLiteral,
+        NO_TRAFFIC_LOOKBACK_MINUTES,
+        ignored.map((d) => d.deployedModelId),
+      ),
       conditionName: `replicas > 0 and no response_count point for ${window} min`,
       windowMinutes: window,
       severity: options.severity ?? 'WARNING',
       documentation: {
         subject: `[${this.namePrefix}] replicas running, no responses reported for ${hours}`,
-        meaning: `Endpoint ${this.describeEndpoint()} has had replicas running for ${hours} without a single prediction response reported to Cloud Monitoring. Either nobody calls it, or its requests are reported under other metric names than \`aiplatform.googleapis.com/prediction/online/response_count\`: then the latency and error-rate alerts of this endpoint cannot fire either.`,
+        meaning: `Endpoint ${this.describeEndpoint()} has had replicas running for ${hours} without a single prediction response reported to Cloud Monitoring${ignored.length > 0 ? ` (replicas of deployed models that scale to zero, ${ignored.map((d) => d.deployedModelId).join(', ')}, do not count: Vertex removes them when idle)` : ''}. Either nobody calls it, or its requests are reported under other metric names than \`aiplatform.googleapis.com/prediction/online/response_count\`: then the latency and error-rate alerts of this endpoint cannot fire either.`,
         firstSteps: [
           'Ask the callers, or read the container logs (Logs Explorer, resource type `aiplatform.googleapis.com/Endpoint`), whether requests reach the endpoint.',
           ...(psc

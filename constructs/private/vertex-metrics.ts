@@ -124,11 +124,19 @@ export function promQlMetricName(metricType: string): string {
  * `lookbackMinutes`. Endpoint metrics' points can become visible up to 6 minutes after sampling
  * (metrics list), so the look-back must be longer than that. `unless` keeps the left side when the right side has no
  * series at all, which is exactly the case of a metric that never reported under this name.
+ * Replicas of `ignoredDeployedModelIds` are not counted.
  */
-export function noResponsesWhileRunningQuery(endpointId: string, lookbackMinutes: number): string {
-  const selector = (name: string) =>
-    `${promQlMetricName(PREFIX + name)}{monitored_resource="${ENDPOINT_RESOURCE}",endpoint_id="${endpointId}"}`;
-  return `sum(${selector('replicas')}) > 0 unless sum(count_over_time(${selector('response_count')}[${lookbackMinutes}m]))`;
+export function noResponsesWhileRunningQuery(
+  endpointId: string,
+  lookbackMinutes: number,
+  ignoredDeployedModelIds: readonly string[] = [],
+): string {
+  const selector = (name: string, extra = '') =>
+    `${promQlMetricName(PREFIX + name)}{monitored_resource="${ENDPOINT_RESOURCE}",endpoint_id="${endpointId}"${extra}}`;
+  // Replicas of the ignored deployed models (those that scale to zero) do not count as running.
+  const ignored =
+    ignoredDeployedModelIds.length > 0 ? `,deployed_model_id!~"${ignoredDeployedModelIds.join('|')}"` : '';
+  return `sum(${selector('replicas', ignored)}) > 0 unless sum(count_over_time(${selector('response_count')}[${lookbackMinutes}m]))`;
 }
 
 /** The builders returned by {@link vertexEndpointMetrics}. */

@@ -10,9 +10,16 @@ import {
   type AutoscalingMetricKey,
   DEPLOYED_MODEL_ID,
   REPLICAS,
+  RESERVATION_NAME,
+  type ReservationAffinityKey,
+  SCALE_TO_ZERO_MINUTES,
   acceleratorCount,
   autoscalingProblems,
   machineProblems,
+  reservationAffinitySpec,
+  reservationProblems,
+  scaleToZeroEndpointProblems,
+  scaleToZeroProblems,
 } from '../../rules/vertex';
 import { type VertexEndpoint } from './endpoint';
 import { type VertexModel } from './model';
@@ -24,6 +31,25 @@ import { type VertexServingAccount } from './serving-account';
  */
 export type AutoscalingTargets = Partial<Record<AutoscalingMetricKey, number>>;
 
+/**
+ * Vertex's Scale To Zero (Preview), with `minReplicas: 0`: the deployment has no replica (and no
+ * bill) while idle. Periods are 5 to 480 minutes.
+ */
+export interface ScaleToZeroOptions {
+  /** Minutes without traffic before the replicas are removed (`idleScaledownPeriod`). @default 60 */
+  readonly idleMinutes?: number;
+  /** Minutes a started deployment (deployed or woken up) stays up before its traffic is looked at (`minScaleupPeriod`). @default 60 */
+  readonly minUpMinutes?: number;
+}
+
+/** The Compute Engine reservation a deployment's replicas draw on (`machineSpec.reservationAffinity`). */
+export interface ReservationOptions {
+  /** `any`: any matching reservation, else on-demand; `specific`: only `name`; `none`: on-demand only. */
+  readonly affinity: ReservationAffinityKey;
+  /** The reservation, for `specific`: `my-reservation` or `projects/OWNER/reservations/NAME`. @default - none */
+  readonly name?: string;
+}
+
 /** How a model version is deployed: what {@link VertexEndpoint.addDeployment} takes besides the model. */
 export interface VertexDeploymentOptions {
   /** Identity the container runs as. */
@@ -34,14 +60,27 @@ export interface VertexDeploymentOptions {
   readonly acceleratorType?: string;
   /** Accelerators per replica. @default - the machine type's own count (1 on N1) */
   readonly acceleratorCount?: number;
-  /** Replicas always running (at least 1). @default 1 */
+  /** Replicas always running; 0 only with `scaleToZero`. @default 1 */
   readonly minReplicas?: number;
   /** Upper bound for autoscaling. @default - minReplicas */
   readonly maxReplicas?: number;
   /** Autoscaling targets. @default - Vertex's default (60% CPU and GPU duty cycle) */
   readonly autoscaling?: AutoscalingTargets;
+  /**
+   * Scale to zero when idle (with `minReplicas: 0`; v1beta1 API). Only on a `dedicated` or
+   * `private-psc` endpoint that carries no other deployment. Turning it on or off deploys a new
+   * DeployedModel; changing the periods changes the live one in place.
+   * @default - never scales below minReplicas
+   */
+  readonly scaleToZero?: ScaleToZeroOptions;
   /** Run replicas on Spot VMs (cheaper, may be preempted). @default false */
   readonly spot?: boolean;
+  /**
+   * The Compute Engine reservation the replicas draw on (GPU machines only; `specific` not with
+   * `spot`). Part of the machine spec: changing it deploys a new DeployedModel.
+   * @default - the deploy request names no reservation affinity
+   */
+  readonly reservation?: ReservationOptions;
   /** Send the container's stdout/stderr to Cloud Logging. @default true */
   readonly containerLogging?: boolean;
   /** Write a Cloud Logging entry per prediction request. @default false */
@@ -66,9 +105,11 @@ export interface VertexDeploymentProps extends VertexDeploymentOptions {
  * A model version deployed to an endpoint on dedicated machines (REST `DeployedModel`).
  *
  * Its id ({@link deployedModelId}) is derived from everything Vertex cannot change on a running
- * deployment: the model version, machine, accelerator, spot, service account, access logging and
- * display name. So an immutable change gives a new id, deployed next to the old one before traffic
- * moves; replica bounds, autoscaling and container logging keep the id and change in place.
+ * deployment: the model version, machine, accelerator, reservation, spot, service account, access
+ * logging, display name and whether it scales to zero. So an immutable change gives a new id,
+ * deployed next to the old one before traffic moves (or, for a deployment that scales to zero,
+ * which must be alone on its endpoint, after the old one is undeployed); replica bounds,
+ * autoscaling, scale-to-zero periods and container logging keep the id and change in place.
  */
 export class VertexDeployment extends Construct {
   /** Endpoint. */
@@ -93,12 +134,32 @@ export class VertexDeployment extends Construct {
     const maxReplicas = props.maxReplicas ?? minReplicas;
     const trafficPercent = props.trafficPercent ?? 0;
     const machine = { type: props.machineType, accelerator: props.acceleratorType, count: props.acceleratorCount };
+    const stz = props.scaleToZero;
     const v = new PropsValidator('VertexDeployment')
-      .integer('minReplicas', minReplicas, REPLICAS.min, REPLICAS.max)
+      .integer('minReplicas', minReplicas, 0, REPLICAS.max)
       .integer('maxReplicas', maxReplicas, REPLICAS.min, REPLICAS.max)
       .integer('trafficPercent', trafficPercent, 0, 100)
       .matches('deployedModelId', props.deployedModelId, DEPLOYED_MODEL_ID, '1 to 10 digits');
     if (maxReplicas < minReplicas) v.fail('maxReplicas', `${maxReplicas} is less than minReplicas (${minReplicas})`);
+    // The same Scale To Zero and reservation rules as stacks.yaml (rules/vertex.ts).
+    for (const p of scaleToZeroProblems({ minReplicas, maxReplicas, scaleToZero: stz !== undefined })) {
+      v.fail(p.field === 'replicas' ? 'maxReplicas' : 'scaleToZero', p.message);
+    }
+    v.integer('scaleToZero.idleMinutes', stz?.idleMinutes, SCALE_TO_ZERO_MINUTES.min, SCALE_TO_ZERO_MINUTES.max);
+    v.integer('scaleToZero.minUpMinutes', stz?.minUpMinutes, SCALE_TO_ZERO_MINUTES.min, SCALE_TO_ZERO_MINUTES.max);
+    if (stz && minReplicas === 0) {
+      for (const p of scaleToZeroEndpointProblems(props.endpoint.access, 1)) v.fail('scaleToZero', p.message);
+    }
+    if (props.reservation) {
+      v.matches('reservation.name', props.reservation.name, RESERVATION_NAME, 'a reservation name');
+      for (const p of reservationProblems({
+        ...props.reservation,
+        spot: props.spot ?? false,
+        hasAccelerator: props.acceleratorType !== undefined,
+      })) {
+        v.fail(`reservation.${p.field}`, p.message);
+      }
+    }
     for (const problem of machineProblems(machine)) v.fail('machineType', problem);
     for (const [key, target] of Object.entries(props.autoscaling ?? {})) {
       const range = AUTOSCALING_TARGETS[key as AutoscalingMetricKey];
@@ -114,6 +175,15 @@ export class VertexDeployment extends Construct {
       );
     }
     v.throwIfInvalid(this.node.path);
+    if (stz) {
+      // Alone on its endpoint: known once every deployment is added, so checked at synthesis.
+      this.node.addValidation({
+        validate: () =>
+          scaleToZeroEndpointProblems(props.endpoint.access, props.endpoint.deployments.length).map(
+            (p) => `${this.node.path}: scaleToZero: ${p.message} (endpoint ${props.endpoint.node.path})`,
+          ),
+      });
+    }
 
     this.endpoint = props.endpoint;
     props.endpoint._addDeployment(this);
@@ -121,9 +191,18 @@ export class VertexDeployment extends Construct {
     this.serviceAccount = props.serviceAccount;
     this.trafficPercent = trafficPercent;
     const count = acceleratorCount(machine);
-    const machineSpec = props.acceleratorType
-      ? { machineType: props.machineType, acceleratorType: props.acceleratorType, acceleratorCount: count }
-      : { machineType: props.machineType };
+    const reservationAffinity = props.reservation ? reservationAffinitySpec(props.reservation) : undefined;
+    const machineSpec = {
+      machineType: props.machineType,
+      ...(props.acceleratorType ? { acceleratorType: props.acceleratorType, acceleratorCount: count } : {}),
+      ...(reservationAffinity ? { reservationAffinity } : {}),
+    };
+    const scaleToZeroSpec = stz
+      ? {
+          minScaleupPeriod: `${(stz.minUpMinutes ?? SCALE_TO_ZERO_MINUTES.default) * 60}s`,
+          idleScaledownPeriod: `${(stz.idleMinutes ?? SCALE_TO_ZERO_MINUTES.default) * 60}s`,
+        }
+      : undefined;
     const displayName = props.displayName ?? props.model.key;
     const spot = props.spot ?? false;
     const enableAccessLogging = props.accessLogging ?? false;
@@ -138,6 +217,9 @@ export class VertexDeployment extends Construct {
           serviceAccount: props.serviceAccount.email,
           enableAccessLogging,
           displayName,
+          // Turning Scale To Zero on or off is a new deployment (only the v1beta1 deployModel is
+          // documented to enable it); left out when off, so other ids stay as they were.
+          ...(stz ? { scaleToZero: true } : {}),
         }),
         10,
       );
@@ -148,6 +230,7 @@ export class VertexDeployment extends Construct {
       machineSpec,
       minReplicaCount: minReplicas,
       maxReplicaCount: maxReplicas,
+      ...(scaleToZeroSpec ? { scaleToZeroSpec } : {}),
       autoscalingMetricSpecs: Object.entries(props.autoscaling ?? {})
         .sort(([a], [b]) => (a < b ? -1 : 1))
         .map(([key, target]) => ({

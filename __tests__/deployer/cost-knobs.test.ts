@@ -1,0 +1,261 @@
+import { runDeployer } from '../../deployer/cli';
+import { type ManifestInput, manifestSchema } from '../../contract/manifest';
+import { type LiveState, planRollout } from '../../deployer/plan';
+import { FakeVertex } from './fake-vertex';
+import {
+  ENDPOINT,
+  ENDPOINT_ID,
+  PROJECT,
+  REGION,
+  V3_ONLY,
+  deployerTestEnv,
+  deployment,
+  modelVersion,
+} from './manifests';
+
+/*
+ * Scale to zero and reserved capacity in the deployer: the requests against the strict fake
+ * (v1beta1 only for a deployment that scales to zero), and the plan decisions they need.
+ */
+
+const STZ_SPEC = { minScaleupPeriod: '900s', idleScaledownPeriod: '1800s' };
+
+/** v3 alone on the endpoint, scaling to zero after 30 idle minutes. */
+const SCALES_TO_ZERO: ManifestInput = {
+  ...V3_ONLY,
+  deployments: {
+    '2000000003': { ...deployment('yolo26n@v3', 100, { minReplicaCount: 0 }), scaleToZeroSpec: STZ_SPEC },
+  },
+};
+
+/** v3 on a specific reservation. */
+const RESERVED: ManifestInput = {
+  ...V3_ONLY,
+  deployments: {
+    '3000000003': {
+      ...deployment('yolo26n@v3', 100),
+      machineSpec: {
+        machineType: 'a2-highgpu-1g',
+        acceleratorType: 'NVIDIA_TESLA_A100',
+        acceleratorCount: 1,
+        reservationAffinity: {
+          reservationAffinityType: 'SPECIFIC_RESERVATION',
+          key: 'compute.googleapis.com/reservation-name',
+          values: ['a100-prod'],
+        },
+      },
+    },
+  },
+};
+
+let fake: FakeVertex;
+let baseUrl: string;
+const lines: string[] = [];
+
+beforeEach(async () => {
+  fake = new FakeVertex();
+  baseUrl = await fake.start();
+  fake.addEndpoint(PROJECT, REGION, ENDPOINT_ID);
+  lines.length = 0;
+});
+afterEach(() => fake.stop());
+
+function apply(manifest: ManifestInput): Promise<number> {
+  return runDeployer(['apply'], deployerTestEnv(manifest, baseUrl), { log: (l) => lines.push(l), random: () => 0.5 });
+}
+
+const onEndpoint = () => fake.endpoints.get(ENDPOINT)!;
+
+describe('scale to zero against the fake Vertex', () => {
+  test('a deployment that scales to zero is deployed with v1beta1, with its periods and one replica to wake up to', async () => {
+    // WHEN
+    expect(await apply(SCALES_TO_ZERO)).toBe(0);
+    // THEN
+    expect(fake.requests).toContain(`POST v1beta1/${ENDPOINT}:deployModel`);
+    expect(onEndpoint().deployedModels[0].dedicatedResources).toMatchObject({
+      minReplicaCount: 0,
+      initialReplicaCount: 1,
+      scaleToZeroSpec: STZ_SPEC,
+    });
+    expect(onEndpoint().trafficSplit).toEqual({ '2000000003': 100 });
+  });
+
+  test('everything else stays on v1: uploads, traffic, labels, and a deployment that keeps its replicas', async () => {
+    // WHEN
+    expect(await apply(V3_ONLY)).toBe(0);
+    // THEN
+    expect(fake.requests.filter((r) => r.includes('v1beta1/'))).toEqual([]);
+  });
+
+  test('re-applying reads the endpoint with v1beta1, sees the periods, and changes nothing', async () => {
+    // GIVEN
+    await apply(SCALES_TO_ZERO);
+    const before = fake.mutations().length;
+    // WHEN
+    expect(await apply(SCALES_TO_ZERO)).toBe(0);
+    // THEN
+    expect(fake.requests).toContain(`GET v1beta1/${ENDPOINT}`);
+    expect(fake.mutations()).toHaveLength(before);
+  });
+
+  test('changing the idle period mutates in place with v1beta1 (enableContainerLogging, not disableContainerLogging)', async () => {
+    // GIVEN
+    await apply(SCALES_TO_ZERO);
+    const longer: ManifestInput = {
+      ...SCALES_TO_ZERO,
+      deployments: {
+        '2000000003': {
+          ...SCALES_TO_ZERO.deployments!['2000000003'],
+          scaleToZeroSpec: { ...STZ_SPEC, idleScaledownPeriod: '3600s' },
+        },
+      },
+    };
+    // WHEN
+    expect(await apply(longer)).toBe(0);
+    // THEN
+    expect(fake.requests).toContain(`POST v1beta1/${ENDPOINT}:mutateDeployedModel`);
+    expect(fake.requests.filter((r) => r.endsWith(':deployModel'))).toHaveLength(1);
+    expect(onEndpoint().deployedModels[0].dedicatedResources.scaleToZeroSpec).toEqual({
+      ...STZ_SPEC,
+      idleScaledownPeriod: '3600s',
+    });
+  });
+
+  test('replacing a model that scales to zero undeploys it before deploying the new one (one model per endpoint)', async () => {
+    // GIVEN v3 scaling to zero
+    await apply(SCALES_TO_ZERO);
+    const v4: ManifestInput = {
+      ...SCALES_TO_ZERO,
+      models: { 'yolo26n@v4': modelVersion('v4', '00000000000000a4') },
+      deployments: {
+        '2000000004': { ...deployment('yolo26n@v4', 100, { minReplicaCount: 0 }), scaleToZeroSpec: STZ_SPEC },
+      },
+    };
+    const before = fake.mutations().length;
+    // WHEN
+    expect(await apply(v4)).toBe(0);
+    // THEN traffic is emptied, v3 undeployed, v4 deployed, then given the traffic
+    expect(fake.mutations().slice(before, -1)).toEqual([
+      expect.stringMatching(/^POST .*models:upload$/),
+      `PATCH ${ENDPOINT}`,
+      `POST ${ENDPOINT}:undeployModel`,
+      `POST v1beta1/${ENDPOINT}:deployModel`,
+      `PATCH ${ENDPOINT}`,
+    ]);
+    expect(onEndpoint().deployedModels.map((dm) => dm.id)).toEqual(['2000000004']);
+    expect(onEndpoint().trafficSplit).toEqual({ '2000000004': 100 });
+  });
+
+  test('a failed deploy after the old model was undeployed says the endpoint serves nothing', async () => {
+    // GIVEN v3 scaling to zero, and v4's deployment failing
+    await apply(SCALES_TO_ZERO);
+    fake.failDeployOf('2000000004', 'container never became healthy');
+    const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    // WHEN
+    const code = await apply({
+      ...SCALES_TO_ZERO,
+      models: { 'yolo26n@v4': modelVersion('v4', '00000000000000a4') },
+      deployments: {
+        '2000000004': { ...deployment('yolo26n@v4', 100, { minReplicaCount: 0 }), scaleToZeroSpec: STZ_SPEC },
+      },
+    });
+    // THEN
+    expect(code).not.toBe(0);
+    expect(errors.mock.calls.flat().join('\n')).toMatch(
+      /the model that scales to zero it replaces \(2000000003\) had been undeployed first, so the endpoint serves nothing until a deploy succeeds/,
+    );
+    errors.mockRestore();
+  });
+
+  test('the fake refuses scaleToZeroSpec on v1', async () => {
+    // GIVEN a client that sends the v1beta1 body to v1
+    const res = await fetch(`${baseUrl}/v1/${ENDPOINT}:deployModel`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer fake-token', 'content-type': 'application/json' },
+      body: JSON.stringify({
+        deployedModel: {
+          id: '1',
+          model: 'x',
+          dedicatedResources: { minReplicaCount: 0, maxReplicaCount: 1, scaleToZeroSpec: STZ_SPEC },
+        },
+      }),
+    });
+    // THEN
+    expect(res.status).toBe(400);
+    expect(await res.text()).toMatch(/Unknown name \\"scaleToZeroSpec\\"/);
+  });
+
+  test('the fake refuses minReplicaCount 0 without a scaleToZeroSpec, even on v1beta1', async () => {
+    const res = await fetch(`${baseUrl}/v1beta1/${ENDPOINT}:deployModel`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer fake-token', 'content-type': 'application/json' },
+      body: JSON.stringify({
+        deployedModel: { id: '1', model: 'x', dedicatedResources: { minReplicaCount: 0, maxReplicaCount: 1 } },
+      }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toMatch(/minReplicaCount 0 together with dedicatedResources\.scaleToZeroSpec/);
+  });
+});
+
+describe('reserved capacity against the fake Vertex', () => {
+  test('the reservation affinity reaches deployModel in the machine spec, on v1', async () => {
+    // WHEN
+    expect(await apply(RESERVED)).toBe(0);
+    // THEN
+    expect(fake.requests).toContain(`POST ${ENDPOINT}:deployModel`);
+    expect(onEndpoint().deployedModels[0].dedicatedResources.machineSpec?.reservationAffinity).toEqual({
+      reservationAffinityType: 'SPECIFIC_RESERVATION',
+      key: 'compute.googleapis.com/reservation-name',
+      values: ['a100-prod'],
+    });
+    expect(lines.some((l) => /reservation a100-prod/.test(l))).toBe(true);
+  });
+
+  test('the fake refuses Spot on a specific reservation', async () => {
+    // GIVEN a manifest that slipped past synthesis
+    const spot: ManifestInput = {
+      ...RESERVED,
+      deployments: { '3000000003': { ...RESERVED.deployments!['3000000003'], spot: true } },
+    };
+    const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    // WHEN
+    const code = await apply(spot);
+    // THEN
+    expect(code).not.toBe(0);
+    expect(errors.mock.calls.flat().join('\n')).toMatch(/Spot VMs cannot consume a specific reservation/);
+    errors.mockRestore();
+  });
+});
+
+describe('the manifest', () => {
+  test('refuses minReplicaCount 0 without a scaleToZeroSpec', () => {
+    const bad = { ...V3_ONLY, deployments: { '2000000003': deployment('yolo26n@v3', 100, { minReplicaCount: 0 }) } };
+    expect(manifestSchema.safeParse(bad).success).toBe(false);
+  });
+});
+
+describe('planRollout with scale to zero', () => {
+  test('a live model scaled to zero is replaced by undeploying it first, even when the new one keeps its replicas', () => {
+    // GIVEN v3 live with minReplicaCount 0 and 100 % of the traffic, and a manifest replacing it with v3 on 1 replica
+    const live: LiveState = {
+      endpoint: {
+        deployedModels: [
+          {
+            id: '2000000003',
+            model: 'm',
+            modelVersionId: '1',
+            dedicatedResources: { minReplicaCount: 0, maxReplicaCount: 2 },
+          },
+        ],
+        trafficSplit: { '2000000003': 100 },
+      },
+      // The alias names another version, so v3 is uploaded again and deployed under the manifest's id.
+      models: { 'yolo26n@v3': { exists: true } },
+    };
+    // WHEN
+    const kinds = planRollout(manifestSchema.parse(V3_ONLY), live).map((s) => s.kind);
+    // THEN
+    expect(kinds).toEqual(['upload', 'set-traffic', 'undeploy', 'deploy', 'set-traffic', 'record-state']);
+  });
+});
