@@ -8,7 +8,8 @@
  *   npm run loadtest -- --url http://localhost:8080/predict --no-auth --requests 200 --json result.json
  *
  * It respects backpressure: a 429 (or 503) answer with `Retry-After` pauses every client until that
- * time has passed, so it measures the endpoint instead of hammering it. Exit 0 when at least one
+ * time has passed, and a client whose request got no answer (refused, timed out) backs off before
+ * the next, so it measures the endpoint instead of hammering it. Exit 0 when at least one
  * request succeeded, 1 when none did, 2 for a usage mistake.
  */
 import { writeFileSync } from 'node:fs';
@@ -99,7 +100,10 @@ export async function runLoad(
       : Math.min(1, (performance.now() - start) / (options.durationMs ?? 1));
 
   const client = async () => {
+    /** Requests in a row this client got no answer to: it backs off (50 ms, doubling, at most 1 s). */
+    let failures = 0;
     while (more()) {
+      if (failures > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** (failures - 1))));
       const wait = Math.min(resumeAt, deadline) - performance.now();
       if (wait > 0) {
         await new Promise((r) => setTimeout(r, wait));
@@ -115,6 +119,7 @@ export async function runLoad(
           body: image.bytes,
           signal: AbortSignal.timeout(options.timeoutMs),
         });
+        failures = 0;
         sent += image.bytes.length;
         const body = Buffer.from(await response.arrayBuffer());
         const now = performance.now();
@@ -134,6 +139,7 @@ export async function runLoad(
       } catch (err) {
         if (err instanceof UsageError) throw err;
         errors++;
+        failures++;
         const cause = (err as { cause?: { code?: string; message?: string } }).cause;
         if (errorSamples.size < 5) errorSamples.add(cause?.code ?? cause?.message ?? (err as Error).message);
       }

@@ -109,6 +109,41 @@ describe('npm run loadtest', () => {
     expect(out.find((l) => l.startsWith('| 2 |'))).toContain('| 401: 2 |');
   });
 
+  test('a client whose requests get no answer backs off instead of retrying at once', async () => {
+    // GIVEN a port nothing listens on
+    const { createServer } = await import('node:net');
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const { port: p } = s.address() as { port: number };
+        s.close(() => resolve(p));
+      });
+    });
+    const json = path.join(dir, 'refused.json');
+    // WHEN one client runs for a second
+    const { io, out } = capture();
+    const code = await main(
+      [
+        '--url',
+        `http://127.0.0.1:${port}/predict`,
+        '--no-auth',
+        '--duration',
+        '1',
+        '--concurrency',
+        '1',
+        '--json',
+        json,
+      ],
+      io,
+    );
+    // THEN it tried a handful of times (50, 100, 200, 400 ms apart), not hundreds, and says why they failed
+    expect(code).toBe(1);
+    const result = JSON.parse(readFileSync(json, 'utf8'));
+    expect(result.errors).toBeGreaterThanOrEqual(1);
+    expect(result.errors).toBeLessThanOrEqual(10);
+    expect(result.errorSamples).toEqual(['ECONNREFUSED']);
+    expect(out).toContain('errors: ECONNREFUSED');
+  });
+
   test('--duration and --requests together are a usage mistake', async () => {
     // WHEN / THEN
     await expect(
