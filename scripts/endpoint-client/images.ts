@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { type TokenSource } from './target';
+import { type TokenSource, UsageError } from './target';
 
 /** One image to send: its bytes and the Content-Type of a raw (rawPredict) body. */
 export interface ImageBody {
@@ -38,7 +38,7 @@ export async function sampleImage(): Promise<ImageBody> {
 /**
  * Reads the user's images (JPEG, PNG or WebP, told from their bytes), or the built-in sample when
  * there are none.
- * @throws Error naming a file that cannot be read or is not one of those formats
+ * @throws UsageError naming a file that cannot be read or is not one of those formats
  */
 export async function loadImages(files: readonly string[]): Promise<ImageBody[]> {
   if (files.length === 0) return [await sampleImage()];
@@ -47,10 +47,10 @@ export async function loadImages(files: readonly string[]): Promise<ImageBody[]>
     try {
       bytes = readFileSync(file);
     } catch (err) {
-      throw new Error(`--image ${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`);
+      throw new UsageError(`--image ${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`);
     }
     const contentType = sniff(bytes);
-    if (!contentType) throw new Error(`--image ${file}: not a JPEG, PNG or WebP image`);
+    if (!contentType) throw new UsageError(`--image ${file}: not a JPEG, PNG or WebP image`);
     return { name: path.basename(file), bytes, contentType };
   });
 }
