@@ -103,7 +103,11 @@ export async function runLoad(
     /** Requests in a row this client got no answer to: it backs off (50 ms, doubling, at most 1 s). */
     let failures = 0;
     while (more()) {
-      if (failures > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** (failures - 1))));
+      if (failures > 0) {
+        const backoff = Math.min(1000, 50 * 2 ** (failures - 1), deadline - performance.now());
+        await new Promise((r) => setTimeout(r, Math.max(0, backoff)));
+        if (!more()) break;
+      }
       const wait = Math.min(resumeAt, deadline) - performance.now();
       if (wait > 0) {
         await new Promise((r) => setTimeout(r, wait));
