@@ -200,6 +200,20 @@ describe('the plan workflow', () => {
     expect(environments).toContain('staging');
   });
 
+  test('smoke tests the staging endpoint right after the deploy, so a failing smoke test fails the run', () => {
+    // GIVEN the deploy job's steps
+    const steps = workflow.jobs['deploy-staging'].steps;
+    const deploy = steps.findIndex((s) => s.run === 'npx cdktf deploy staging --auto-approve --no-color');
+    const smoke = steps.findIndex((s) => s.run === 'npm run smoke -- staging');
+    // THEN the smoke test is the next step, with nothing letting its failure pass (no `if: always()`,
+    // no continue-on-error, no `|| true`)
+    expect(deploy).toBeGreaterThanOrEqual(0);
+    expect(smoke).toBe(deploy + 1);
+    expect(steps[smoke]).not.toHaveProperty('if');
+    expect(steps[smoke]).not.toHaveProperty('continue-on-error');
+    expect(packageJson.scripts.smoke).toBe('ts-node --swc scripts/smoke.ts');
+  });
+
   test('authenticates to Google Cloud with Workload Identity Federation, never a key', () => {
     // THEN
     for (const [name, job] of Object.entries(workflow.jobs)) {
