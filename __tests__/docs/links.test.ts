@@ -10,6 +10,7 @@ const PAGES = [
     .filter((f) => f.endsWith('.md'))
     .map((f) => `docs/${f}`),
   'serving-image/README.md',
+  'CHANGELOG.md',
 ];
 
 /** What is wrong with each relative link of `page` (repository-relative), as `line N: target: reason`. */
