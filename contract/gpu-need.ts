@@ -11,6 +11,8 @@ export interface GpuHolder {
   readonly machineSpec?: { readonly acceleratorType?: string; readonly acceleratorCount?: number };
   readonly maxReplicaCount?: number;
   readonly spot?: boolean;
+  /** Set on a deployment that scales to zero: alone on its endpoint, it is replaced undeploy-first, never side by side. */
+  readonly scaleToZeroSpec?: unknown;
 }
 
 /** GPUs per quota key: the accelerator type, with ` (spot)` appended for Spot VMs. */
@@ -48,12 +50,21 @@ export function addGpuCounts(...all: GpuCounts[]): GpuCounts {
 /**
  * The most GPUs the declared deployments may hold at once during a rollout when every one of them
  * is replaced blue/green (a new image, machine or version): the old and the new deployment at
- * their maximum replicas side by side, so twice what they hold once it is done. The bound a
+ * their maximum replicas side by side, so twice what they hold once it is done; a deployment that
+ * scales to zero is replaced undeploy-first, so it counts once. The bound a
  * region's quota must allow; the deployer prints the exact peak of each rollout.
  */
 export function blueGreenPeakGpus(declared: Iterable<GpuHolder>): GpuCounts {
-  const once = gpuCounts(declared);
-  return addGpuCounts(once, once);
+  const all = [...declared];
+  const sideBySide = all.filter((d) => d.scaleToZeroSpec === undefined);
+  return addGpuCounts(gpuCounts(all), gpuCounts(sideBySide));
+}
+
+/** The larger count of each quota key. */
+export function maxGpuCounts(...all: GpuCounts[]): GpuCounts {
+  const out: Record<string, number> = {};
+  for (const counts of all) for (const [key, n] of Object.entries(counts)) out[key] = Math.max(out[key] ?? 0, n);
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 /**

@@ -15,6 +15,8 @@ export interface LiveDeployedModel {
   readonly modelVersionId?: string;
   readonly displayName?: string;
   readonly disableContainerLogging?: boolean;
+  /** The v1beta1 name of the same setting (Vertex's default: on). */
+  readonly enableContainerLogging?: boolean;
   readonly dedicatedResources?: {
     readonly minReplicaCount?: number;
     readonly maxReplicaCount?: number;

@@ -131,7 +131,9 @@ export async function executeTeardown(
   const left = (after?.deployedModels ?? []).map((dm) => dm.id);
   if (failed.length > 0 || left.length > 0) {
     throw new RolloutError(
-      `Could not undeploy everything from ${session.endpointName} (still there: ${left.join(', ') || 'none'}); the endpoint cannot be deleted until they are gone`,
+      `Could not undeploy everything from ${session.endpointName} (still there: ${left.join(', ') || 'none'})` +
+        (failed.length > 0 ? `; failed: ${failed.join('; ')}` : '') +
+        '; the endpoint cannot be deleted until they are gone: run the destroy again, or undeploy them in the console',
     );
   }
   log(`Nothing deployed on ${session.endpointName} any more`);

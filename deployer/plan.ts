@@ -9,7 +9,7 @@ import {
   apiVersionOf,
   servedFingerprint,
 } from '../contract/manifest';
-import { type GpuCounts, type GpuHolder, gpuCounts } from '../contract/gpu-need';
+import { type GpuCounts, type GpuHolder, gpuCounts, maxGpuCounts } from '../contract/gpu-need';
 import { DEFAULT_AUTOSCALING_TARGETS } from '../rules/vertex';
 import { RolloutError } from './errors';
 
@@ -230,7 +230,8 @@ export function planRollout(manifest: Manifest, live: LiveState): Step[] {
   // Scale To Zero: one model per endpoint, so a replacement undeploys the old one before it deploys.
   const alone =
     declared.some(([, d]) => d.scaleToZeroSpec !== undefined) ||
-    [...onEndpoint.values()].some((dm) => dm.dedicatedResources?.minReplicaCount === 0);
+    // Vertex leaves a zero out of its JSON: no minReplicaCount is 0.
+    [...onEndpoint.values()].some((dm) => (dm.dedicatedResources?.minReplicaCount ?? 0) === 0);
   const changes: Step[] =
     alone && deploys.length > 0 && undeploys.length > 0
       ? [
@@ -279,7 +280,14 @@ export function rolloutGpuNeed(manifest: Manifest, live: LiveState, steps: reado
     };
   });
   const deploys = steps.flatMap((s) => (s.kind === 'deploy' ? [s.deployment] : []));
-  return { peak: gpuCounts([...onEndpoint, ...deploys]), after: gpuCounts(Object.values(manifest.deployments)) };
+  const after = gpuCounts(Object.values(manifest.deployments));
+  // Undeploy-first (a model that scales to zero, alone on its endpoint): the old and the new never run together.
+  const firstDeploy = steps.findIndex((s) => s.kind === 'deploy');
+  const undeployFirst = firstDeploy >= 0 && steps.findIndex((s) => s.kind === 'undeploy') < firstDeploy;
+  if (undeployFirst && steps.some((s) => s.kind === 'undeploy')) {
+    return { peak: maxGpuCounts(gpuCounts(onEndpoint), after), after };
+  }
+  return { peak: gpuCounts([...onEndpoint, ...deploys]), after };
 }
 
 /**
@@ -348,12 +356,18 @@ function needsMutation(live: LiveDeployedModel, d: DeploymentSpec): boolean {
     (r.scaleToZeroSpec?.minScaleupPeriod === d.scaleToZeroSpec.minScaleupPeriod &&
       r.scaleToZeroSpec?.idleScaledownPeriod === d.scaleToZeroSpec.idleScaledownPeriod);
   return (
-    r.minReplicaCount !== d.minReplicaCount ||
+    (r.minReplicaCount ?? 0) !== d.minReplicaCount ||
     r.maxReplicaCount !== d.maxReplicaCount ||
     !sameTargets ||
     !samePeriods ||
-    (live.disableContainerLogging ?? false) !== d.disableContainerLogging
+    containerLoggingDisabled(live) !== d.disableContainerLogging
   );
+}
+
+/** A v1 read says `disableContainerLogging`, a v1beta1 read `enableContainerLogging`; absent is Vertex's default, logging on. */
+function containerLoggingDisabled(live: LiveDeployedModel): boolean {
+  if (live.disableContainerLogging !== undefined) return live.disableContainerLogging;
+  return live.enableContainerLogging === undefined ? false : !live.enableContainerLogging;
 }
 
 function sameTraffic(a: Record<string, number>, b: Record<string, number>): boolean {

@@ -52,7 +52,7 @@ export async function applyManifest(manifest: Manifest, ctx: RolloutContext): Pr
     if (!quota) throw err;
     throw new RolloutError(
       `${(err as Error).message}\nQuota ${quota.quotaMetric} in ${quota.region ?? manifest.endpoint.region}${quota.limit ? ` (limit ${quota.limit})` : ''} ` +
-        `is too small: this rollout needs ${describeGpus(need.peak)} at its peak (old and new deployments side by side, at their max replicas). ` +
+        `is too small: this rollout needs ${describeGpus(need.peak)} at its peak (every deployment it keeps or adds, at its max replicas). ` +
         'Request more (docs/operations.md#gpu-quota), lower replicas.max, or roll out in smaller steps; retrying will not help until the quota is raised',
       quota,
     );

@@ -1,6 +1,7 @@
 import { runDeployer } from '../../deployer/cli';
 import { type ManifestInput, manifestSchema } from '../../contract/manifest';
-import { type LiveState, planRollout } from '../../deployer/plan';
+import { blueGreenPeakGpus, gpuCounts } from '../../contract/gpu-need';
+import { type LiveState, planRollout, rolloutGpuNeed } from '../../deployer/plan';
 import { FakeVertex } from './fake-vertex';
 import {
   ENDPOINT,
@@ -257,5 +258,56 @@ describe('planRollout with scale to zero', () => {
     const kinds = planRollout(manifestSchema.parse(V3_ONLY), live).map((s) => s.kind);
     // THEN
     expect(kinds).toEqual(['upload', 'set-traffic', 'undeploy', 'deploy', 'set-traffic', 'record-state']);
+  });
+
+  test('a live model whose minReplicaCount Vertex left out (a zero) is taken as scaling to zero', () => {
+    // GIVEN v3 live as Vertex answers it: no minReplicaCount, since JSON leaves out zeros
+    const live: LiveState = {
+      endpoint: {
+        deployedModels: [
+          { id: '2000000003', model: 'm', modelVersionId: '1', dedicatedResources: { maxReplicaCount: 2 } },
+        ],
+        trafficSplit: { '2000000003': 100 },
+      },
+      models: { 'yolo26n@v3': { exists: true } },
+    };
+    // WHEN it is replaced
+    const kinds = planRollout(manifestSchema.parse(V3_ONLY), live).map((s) => s.kind);
+    // THEN it is undeployed first, as one model per endpoint requires
+    expect(kinds).toEqual(['upload', 'set-traffic', 'undeploy', 'deploy', 'set-traffic', 'record-state']);
+  });
+
+  test('an undeploy-first replacement holds the larger of the old and the new GPUs, not their sum', () => {
+    // GIVEN a live model scaled to zero replaced by v3 on the same machine and bounds
+    const live: LiveState = {
+      endpoint: {
+        deployedModels: [
+          {
+            id: '2000000003',
+            model: 'm',
+            modelVersionId: '1',
+            dedicatedResources: {
+              // The same machine and bounds as the manifest's v3: the old and the new are alike.
+              machineSpec: Object.values(manifestSchema.parse(V3_ONLY).deployments)[0].machineSpec,
+              maxReplicaCount: Object.values(manifestSchema.parse(V3_ONLY).deployments)[0].maxReplicaCount,
+            },
+          },
+        ],
+        trafficSplit: { '2000000003': 100 },
+      },
+      models: { 'yolo26n@v3': { exists: true } },
+    };
+    const manifest = manifestSchema.parse(V3_ONLY);
+    // WHEN
+    const need = rolloutGpuNeed(manifest, live, planRollout(manifest, live));
+    // THEN the peak is one deployment's GPUs at a time
+    expect(need.peak).toEqual(need.after);
+  });
+
+  test('the stack-wide worst case counts a model that scales to zero once', () => {
+    // GIVEN a deployment that scales to zero: alone on its endpoint, it is never replaced side by side
+    const d = manifestSchema.parse(SCALES_TO_ZERO).deployments['2000000003'];
+    // THEN its worst case is what it holds at its maximum, not twice that
+    expect(blueGreenPeakGpus([d])).toEqual(gpuCounts([d]));
   });
 });

@@ -250,7 +250,7 @@ export class FakeVertex {
       if (method === 'GET' && !verb) {
         for (const a of this.appearing.filter((a) => a.ep === ep)) ep.deployedModels.push(a.dm);
         this.appearing.splice(0, this.appearing.length, ...this.appearing.filter((a) => a.ep !== ep));
-        return beta ? ep : v1View(ep);
+        return beta ? wireView(ep) : wireView(v1View(ep));
       }
       if (method === 'PATCH' && !verb) return this.patchEndpoint(ep, query.get('updateMask') ?? '', body);
       if (method === 'POST' && verb === 'deployModel') return this.deploy(ep, body, beta);
@@ -456,6 +456,23 @@ export class FakeVertex {
     }
     return ep;
   }
+}
+
+/**
+ * The endpoint as the API serializes it: proto3 JSON leaves out fields at their default, so a
+ * `minReplicaCount` of 0 (a deployment that scales to zero) is not in the answer at all.
+ */
+function wireView(ep: FakeEndpoint): FakeEndpoint {
+  return {
+    ...ep,
+    deployedModels: ep.deployedModels.map((dm) => {
+      const { minReplicaCount, ...rest } = dm.dedicatedResources;
+      return {
+        ...dm,
+        dedicatedResources: (minReplicaCount === 0 ? rest : dm.dedicatedResources) as typeof dm.dedicatedResources,
+      };
+    }),
+  };
 }
 
 /** The endpoint as v1 shows it: v1 has no Scale To Zero fields. */
