@@ -60,7 +60,7 @@ describe('main.ts', () => {
     expect(result.stderr).not.toMatch(/^\s+at |Encountered Annotations/m);
   });
 
-  test('a plan written outside the repository points the push script and build context at the repository', () => {
+  test('a plan written outside the repository points the push script, build context and local state at the repository', () => {
     // GIVEN an output folder outside the repository
     const dir = mkdtempSync(path.join(tmpdir(), 'main-'));
     const file = path.join(dir, 'stacks.yaml');
@@ -76,5 +76,8 @@ describe('main.ts', () => {
     const context = /"CONTEXT": "\$\{path\.module\}\/([^"]+)"/.exec(plan)?.[1] ?? '';
     expect(path.resolve(stackDir, script)).toBe(path.join(REPO_ROOT, 'constructs', 'private', 'push-image.sh'));
     expect(path.resolve(stackDir, context)).toBe(path.join(REPO_ROOT, 'serving-image'));
+    // AND the local state stays at the repository root, where every other plan keeps it
+    const state = JSON.parse(plan).terraform.backend.local.path as string;
+    expect(path.resolve(stackDir, state)).toBe(path.join(REPO_ROOT, 'terraform.dev.tfstate'));
   });
 });

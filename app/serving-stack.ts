@@ -1,10 +1,21 @@
 import { type Construct } from 'constructs';
 import { type EnvironmentConfig } from '../config/schema/environment';
-import { ArtifactRegistryRepository } from '../constructs/registry/artifact-registry-repository';
-import { EndpointAlarms } from '../constructs/monitoring/endpoint-alarms';
-import { EndpointDashboard } from '../constructs/monitoring/endpoint-dashboard';
-import { NotificationChannels } from '../constructs/monitoring/notification-channels';
-import { addServingPolicies } from '../constructs/policy';
+import {
+  addServingPolicies,
+  ArtifactRegistryRepository,
+  EndpointAlarms,
+  EndpointDashboard,
+  type ModelProbe,
+  NotificationChannels,
+  pathFromStackDir,
+  ProjectServices,
+  ServingImage,
+  type VertexDeployment,
+  VertexEndpoint,
+  VertexModel,
+  VertexRollout,
+  VertexServingAccount,
+} from '../constructs';
 import {
   GcsBackend,
   LocalBackend,
@@ -15,16 +26,9 @@ import {
   googleClientConfig,
   googleProvider,
 } from '../constructs/cdk';
-import { ProjectServices } from '../constructs/vertex/project-services';
 import { GPU_DEFAULT_STARTUP_PROBE, acceleratorCount } from '../rules/vertex';
-import { ServingImage } from '../constructs/registry/serving-image';
-import { type VertexDeployment } from '../constructs/vertex/deployment';
-import { VertexEndpoint } from '../constructs/vertex/endpoint';
-import { type ModelProbe, VertexModel } from '../constructs/vertex/model';
 import { type ModelConfig } from '../config/schema/model';
 import { blueGreenPeakGpus } from '../contract/gpu-need';
-import { VertexRollout } from '../constructs/vertex/rollout';
-import { VertexServingAccount } from '../constructs/vertex/serving-account';
 
 /** Props of {@link ServingStack}. */
 export interface ServingStackProps {
@@ -94,7 +98,9 @@ export class ServingStack extends TerraformStack {
     } else {
       // Relative to the stack's directory (cdktf.out/stacks/<name>): the project root, outside
       // cdktf.out so re-synthesizing never touches it, and no absolute path in the plan.
-      new LocalBackend(this, { path: `../../../terraform.${name}.tfstate` });
+      new LocalBackend(this, {
+        path: pathFromStackDir(this, props.root ?? process.cwd(), `terraform.${name}.tfstate`),
+      });
     }
 
     this.services = new ProjectServices(this, 'services', { project: env.project, services: BASE_SERVICES });

@@ -14,4 +14,4 @@ export * from './vertex/model';
 export * from './vertex/project-services';
 export * from './vertex/rollout';
 export * from './vertex/serving-account';
-export { PATHS_FROM_REAL_OUTDIR } from './private/stack-path';
+export { PATHS_FROM_REAL_OUTDIR, pathFromStackDir } from './private/stack-path';
