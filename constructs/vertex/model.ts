@@ -213,7 +213,7 @@ export class VertexModel extends Construct {
       labels: props.labels ?? {},
     };
     // Hashed with the image's content tag, known at synth, instead of its digest, known only after
-    // the push; the deployer also compares the digest when it looks the version up (deployer/rollout.ts).
+    // the push; the deployer also compares the digest when it looks the version up (deployer/plan.ts).
     // Labels are left out: they do not change what serves, and a new fingerprint means a new
     // version and a new GPU deployment. New labels reach the versions uploaded after the change.
     this.fingerprint = servedFingerprint({ ...upload, containerSpec: containerSpec(props.image.taggedUri) });

@@ -209,7 +209,7 @@ export class VertexRollout extends Construct {
 /**
  * Whether the plan-time read found no endpoint: HTTP 404, or the Vertex API not enabled yet (403
  * SERVICE_DISABLED, on the first plan of a new project, whose apply enables it). `strcontains`
- * needs Terraform 1.5, the version the README asks for.
+ * needs Terraform 1.5, the version docs/deploying.md asks for.
  */
 function nothingThere(read: string): string {
   return `(${read}.status_code == 404 || (${read}.status_code == 403 && strcontains(${read}.response_body, "SERVICE_DISABLED")))`;
