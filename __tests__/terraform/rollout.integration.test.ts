@@ -60,12 +60,12 @@ const v4 = (traffic: number, replicas: { min: number; max: number }) => ({
 });
 
 /** The example stacks.yaml's prod environment alone, with these models (and endpoint overrides). */
-function stacksYaml(models: object[], endpoint: object = {}): string {
+function stacksYaml(models: object[], endpoint: object = {}, environment: object = {}): string {
   const example = parse(readFileSync(path.join(REPO_ROOT, 'stacks.yaml'), 'utf8'));
   const prod = example.environments[STACK];
   return stringify({
     defaults: example.defaults,
-    environments: { [STACK]: { ...prod, models, endpoint: { ...prod.endpoint, ...endpoint } } },
+    environments: { [STACK]: { ...prod, ...environment, models, endpoint: { ...prod.endpoint, ...endpoint } } },
   });
 }
 
@@ -100,7 +100,12 @@ function rolloutConfig(yaml: string): Rollout {
   const [endpointResource, endpoint] = Object.entries(synth.resource.google_vertex_ai_endpoint as Json)[0];
   const endpointStandIn = `standin_google_vertex_ai_endpoint_${endpointResource}`;
   const resources: Json = {
-    [endpointStandIn]: { triggers_replace: endpoint.name, input: { name: endpoint.name } },
+    [endpointStandIn]: {
+      triggers_replace: endpoint.name,
+      input: { name: endpoint.name },
+      // The production guard (prevent_destroy), as the real endpoint carries it.
+      ...(endpoint.lifecycle?.prevent_destroy ? { lifecycle: { prevent_destroy: true } } : {}),
+    },
   };
   const rewrite = (text: string) =>
     text
@@ -446,7 +451,14 @@ describeWithTerraform('the rollout under real Terraform (terraform_data + local-
       access: 'private-psc',
       endpointId: '987654321',
     });
-    await synth(stacksYaml([v4(100, { min: 2, max: 8 })], { endpointId: '987654321', identity }));
+    const replaced = (environment: object) =>
+      stacksYaml([v4(100, { min: 2, max: 8 })], { endpointId: '987654321', identity }, environment);
+    // (the production guard refuses the replacement until allowDestroy says it is meant)
+    await synth(replaced({}));
+    const guarded = await terraform('plan');
+    expect(guarded.code).toBe(1);
+    expect(guarded.stderr).toMatch(/Instance cannot be destroyed/);
+    await synth(replaced({ allowDestroy: true }));
     expect(rollout.endpointId).toBe('987654321');
     endpointName = `projects/${PROJECT}/locations/${REGION}/endpoints/${rollout.endpointId}`;
     fake.addEndpoint(PROJECT, REGION, rollout.endpointId); // what the google provider would create
@@ -480,7 +492,8 @@ describeWithTerraform('the rollout under real Terraform (terraform_data + local-
   });
 
   test('terraform destroy: Teardown (destroy-time self.output) empties the traffic split and undeploys everything; models stay', async () => {
-    // GIVEN
+    // GIVEN the stack as last synthesized, with allowDestroy: true (production is otherwise guarded)
+    expect(JSON.stringify(rollout.config)).not.toContain('prevent_destroy');
     await refreshLiveRead();
     // WHEN
     let destroyed: Run | undefined;
