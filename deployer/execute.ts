@@ -152,8 +152,8 @@ async function runStep(run: Run, step: Step): Promise<void> {
       run.log(`Setting traffic: ${describeTraffic(step.split)} (was ${describeTraffic(step.was)})`);
       return patchTraffic(run, step.split);
     case 'undeploy':
-      await retire(run, step.deployedModelIds);
-      // Undeployed before a deploy of this run: a model that scales to zero being replaced.
+      // Before any deploy of this run: a model that scales to zero being replaced (one model per endpoint).
+      await retire(run, step.deployedModelIds, run.created.length === 0);
       if (run.created.length === 0) run.undeployedFirst.push(...step.deployedModelIds);
       return;
     case 'record-state':
@@ -306,13 +306,15 @@ async function patchTraffic(run: Session, split: Readonly<Record<string, number>
 }
 
 /** Undeploys what is no longer declared, once the new deployments serve the traffic. */
-async function retire(run: Run, ids: readonly string[]): Promise<void> {
+async function retire(run: Run, ids: readonly string[], beforeDeploying: boolean): Promise<void> {
   run.log(`Undeploying what is no longer declared: ${ids.join(', ')}`);
   const { failed } = await undeployAll(run, ids);
-  if (failed.length > 0)
-    throw new RolloutError(
-      `New deployments serve the traffic, but old ones could not all be undeployed: ${undeployAdvice(failed)}`,
-    );
+  if (failed.length === 0) return;
+  throw new RolloutError(
+    beforeDeploying
+      ? `The traffic split of ${run.endpointName} was emptied to replace a model that scales to zero, but it could not be undeployed, so nothing was deployed and the endpoint serves nothing: ${undeployAdvice(failed)}`
+      : `New deployments serve the traffic, but old ones could not all be undeployed: ${undeployAdvice(failed)}`,
+  );
 }
 
 /** What became of each id {@link undeployAll} was given. */

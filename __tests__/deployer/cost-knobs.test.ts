@@ -168,6 +168,29 @@ describe('scale to zero against the fake Vertex', () => {
     errors.mockRestore();
   });
 
+  test('an undeploy that fails while replacing a model that scales to zero says the endpoint serves nothing', async () => {
+    // GIVEN v3 scaling to zero, whose undeploy Vertex refuses
+    await apply(SCALES_TO_ZERO);
+    fake.refuse(':undeployModel', 1, { code: 400, status: 'FAILED_PRECONDITION', message: 'internal error' });
+    const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    // WHEN v4 replaces it
+    const code = await apply({
+      ...SCALES_TO_ZERO,
+      models: { 'yolo26n@v4': modelVersion('v4', '00000000000000a4') },
+      deployments: {
+        '2000000004': { ...deployment('yolo26n@v4', 100, { minReplicaCount: 0 }), scaleToZeroSpec: STZ_SPEC },
+      },
+    });
+    // THEN it does not claim new deployments serve the traffic
+    expect(code).not.toBe(0);
+    const said = errors.mock.calls.flat().join('\n');
+    expect(said).toMatch(
+      /was emptied to replace a model that scales to zero, but it could not be undeployed, so nothing was deployed and the endpoint serves nothing/,
+    );
+    expect(said).not.toMatch(/New deployments serve the traffic/);
+    errors.mockRestore();
+  });
+
   test('the fake refuses scaleToZeroSpec on v1', async () => {
     // GIVEN a client that sends the v1beta1 body to v1
     const res = await fetch(`${baseUrl}/v1/${ENDPOINT}:deployModel`, {
