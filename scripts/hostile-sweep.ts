@@ -34,7 +34,7 @@ function exchange(port: number, request: Buffer, timeoutMs = 60_000): Promise<st
       socket.destroy();
       const text = data.toString('latin1');
       const status = /^HTTP\/1\.1 (\d{3})/.exec(text)?.[1];
-      const code = /"code":"([A-Z_]+)"/.exec(text)?.[1] ?? (/"status":"(\w+)"/.exec(text)?.[1] || '');
+      const code = /"code":"([A-Z0-9_]+)"/.exec(text)?.[1] ?? (/"status":"(\w+)"/.exec(text)?.[1] || '');
       resolve(status ? `${status} ${code}`.trim() : (why ?? 'closed without an answer'));
     };
     socket.setTimeout(timeoutMs, () => finish('no answer (client timeout)'));
@@ -45,8 +45,10 @@ function exchange(port: number, request: Buffer, timeoutMs = 60_000): Promise<st
       const length = /\r\ncontent-length: (\d+)/i.exec(text.slice(0, head))?.[1];
       if (head >= 0 && length !== undefined && data.length >= head + 4 + Number(length)) finish();
     });
-    socket.on('error', (err: NodeJS.ErrnoException) => finish(err.code ?? err.message));
-    socket.on('close', () => finish());
+    // EPIPE while still sending a body the server refused early (413, 429): its answer may still be readable.
+    let failure: string | undefined;
+    socket.on('error', (err: NodeJS.ErrnoException) => (failure = err.code ?? err.message));
+    socket.on('close', () => finish(failure));
     socket.write(request);
   });
 }
