@@ -141,8 +141,10 @@ export function buildApp(options: AppOptions): ServingApp {
     // HTTP/1.1 requires Host (RFC 9112, 3.2).
     if (request.raw.httpVersion === '1.1' && request.headers.host === undefined)
       throw new HttpRefusal({ status: 400, code: 'MALFORMED_REQUEST', message: 'the request has no Host header' });
-    // Draining: no connection is kept for another request.
-    if (admission.health === 'shutting_down') void reply.header('connection', 'close');
+    // Draining: a request with no body left to read gets Connection: close. (Closing while the
+    // client still sends a body refused before it was read resets the connection before the client
+    // reads the answer: Node then reads and drops the rest of the body instead.)
+    if (admission.health === 'shutting_down' && request.raw.complete) void reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (request, reply) => logRequest(request, reply, metrics, urls));
   const replyWithError = (err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
