@@ -57,47 +57,62 @@ describe('queue room', () => {
     expect(() => admission.admit(3)).toThrow(expect.objectContaining({ code: 'QUEUE_FULL' }));
   });
 
-  test('an upload in progress holds one image of room', () => {
+  test('an upload in progress takes no queue room', () => {
     // GIVEN room for two images and one upload in progress
     const { admission } = opened(2);
-    admission.holdUpload();
-    // WHEN two images are asked for THEN they no longer fit
-    expect(() => admission.admit(2)).toThrow(expect.objectContaining({ code: 'QUEUE_FULL' }));
+    admission.holdUpload(() => {});
+    // WHEN two images are asked for THEN they still fit
+    expect(() => admission.admit(2)).not.toThrow();
   });
 
-  test('an upload gives its room back once, however many times it is released', () => {
-    // GIVEN room for two images and two uploads, the first released twice (onResponse and the socket's close)
-    const { admission } = opened(2);
-    const release = admission.holdUpload();
-    admission.holdUpload();
-    release();
-    release();
-    // THEN the second upload still holds its image: two more do not fit, one does
-    expect(() => admission.admit(2)).toThrow(expect.objectContaining({ code: 'QUEUE_FULL' }));
-    expect(() => admission.admit(1)).not.toThrow();
-  });
-
-  test('the number of uploads in progress is reported as it changes', () => {
+  test('the number of uploads in progress is reported as it changes, a slot given back once however many times it is released', () => {
     // GIVEN an admission reporting uploads
     const counts: number[] = [];
     const admission = new Admission<Capacity>((n) => counts.push(n));
     admission.open(fakeCapacity(4));
-    // WHEN two uploads start and one ends
-    const release = admission.holdUpload();
-    admission.holdUpload();
+    // WHEN two uploads start and one ends, released twice (onResponse and the socket's close)
+    const release = admission.holdUpload(() => {});
+    admission.holdUpload(() => {});
     release();
-    // THEN each change was reported
+    release();
+    // THEN each change was reported once
     expect(counts).toEqual([1, 2, 1]);
   });
 
-  test('an upload that does not fit is refused and holds nothing', () => {
+  test('an upload arriving while the queue is full is refused and holds nothing', () => {
     // GIVEN no room at all
     const counts: number[] = [];
     const admission = new Admission<Capacity>((n) => counts.push(n));
     admission.open(fakeCapacity(0));
     // WHEN an upload starts THEN it is refused and no upload was counted
-    expect(() => admission.holdUpload()).toThrow(expect.objectContaining({ code: 'QUEUE_FULL' }));
+    expect(() => admission.holdUpload(() => {})).toThrow(expect.objectContaining({ code: 'QUEUE_FULL' }));
     expect(counts).toEqual([]);
+  });
+
+  test('past MAX_UPLOADS, a new upload is refused while every slot holds a recent upload', () => {
+    // GIVEN two upload slots, both taken 100 ms ago, uploads cut after 1 s at the earliest
+    const admission = new Admission<Capacity>(() => {}, { maxUploads: 2, minUploadAgeMs: 1000 });
+    admission.open(fakeCapacity(100));
+    const cuts: number[] = [];
+    admission.holdUpload(() => cuts.push(1), 0);
+    admission.holdUpload(() => cuts.push(2), 0);
+    // WHEN a third arrives THEN it is refused QUEUE_FULL and nobody is cut
+    expect(() => admission.holdUpload(() => {}, 100)).toThrow(expect.objectContaining({ code: 'QUEUE_FULL' }));
+    expect(cuts).toEqual([]);
+  });
+
+  test('past MAX_UPLOADS, a new upload cuts the oldest one that has lasted long enough, so stalled clients cannot lock others out', () => {
+    // GIVEN two upload slots, taken at 0 and 500 ms
+    const counts: number[] = [];
+    const admission = new Admission<Capacity>((n) => counts.push(n), { maxUploads: 2, minUploadAgeMs: 1000 });
+    admission.open(fakeCapacity(100));
+    const cuts: number[] = [];
+    admission.holdUpload(() => cuts.push(1), 0);
+    admission.holdUpload(() => cuts.push(2), 500);
+    // WHEN a third arrives at 1200 ms THEN the first is cut and the new one admitted
+    expect(() => admission.holdUpload(() => {}, 1200)).not.toThrow();
+    expect(cuts).toEqual([1]);
+    expect(counts.at(-1)).toBe(2);
   });
 
   test("a running prediction's images hold room until they are decoded", async () => {
@@ -153,7 +168,7 @@ describe('draining', () => {
     // THEN health says so, and new predictions and uploads are refused
     expect(admission.health).toBe('shutting_down');
     expect(() => admission.admit(1)).toThrow(expect.objectContaining({ code: 'SHUTTING_DOWN' }));
-    expect(() => admission.holdUpload()).toThrow(expect.objectContaining({ code: 'SHUTTING_DOWN' }));
+    expect(() => admission.holdUpload(() => {})).toThrow(expect.objectContaining({ code: 'SHUTTING_DOWN' }));
   });
 
   test('drain waits for the predictions already admitted', async () => {

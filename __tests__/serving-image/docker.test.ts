@@ -86,6 +86,17 @@ describe('Dockerfile', () => {
     expect(instructions.find((l) => l.startsWith('ENV NODE_ENV=production'))).toMatch(/XDG_CACHE_HOME=\/tmp/);
   });
 
+  test('both runtime bases preload jemalloc and bound glibc arenas, so memory freed after a burst is returned', () => {
+    // GIVEN the runtime stage's apt installs and environment
+    const runs = instructions.filter((l) => l.startsWith('RUN apt-get') && l.includes('libjemalloc2'));
+    // THEN both bases install jemalloc at an architecture-independent path, and the image preloads it
+    expect(runs).toHaveLength(2);
+    for (const run of runs) expect(run).toContain('/usr/local/lib/libjemalloc.so.2');
+    expect(instructions.find((l) => l.startsWith('ENV NODE_ENV=production'))).toMatch(
+      /LD_PRELOAD=\/usr\/local\/lib\/libjemalloc\.so\.2 MALLOC_ARENA_MAX=2/,
+    );
+  });
+
   test('runs node as a non-root user on port 8080', () => {
     const users = instructions.filter((l) => l.startsWith('USER '));
     expect(users).toEqual(['USER 10001']);

@@ -1,10 +1,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { solidImage } from './helpers/images';
 import { startFakeGcs } from './helpers/fake-gcs';
-import { freePort, spawnServer, waitForOk } from './helpers/process';
+import { freePort, type ServerProcess, spawnServer, waitForOk } from './helpers/process';
 import { buildTinyModel } from './helpers/tiny-model';
 
 const ROUTES = {
@@ -147,4 +148,122 @@ describe('the server process (dist/main.js)', () => {
     expect(await Promise.all(accepted)).toEqual([200, 200, 200, 200, 200]);
     expect(await server.exited).toBe(0);
   });
+
+  test('a start without CUDA writes only JSON lines with a severity, on stdout and stderr', async () => {
+    // GIVEN the default providers (TensorRT and CUDA fail to load on this machine)
+    const dir = mkdtempSync(path.join(tmpdir(), 'serving-'));
+    writeFileSync(path.join(dir, 'm.onnx'), buildTinyModel({ size: 32 }));
+    const server = spawnServer({ MODEL_PATH: path.join(dir, 'm.onnx'), EXECUTION_PROVIDERS: 'tensorrt,cuda,cpu' });
+    // WHEN it starts, serves and stops
+    await waitForOk(`${await server.url}/health`);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    // THEN every line it wrote parses as JSON with a severity
+    const bad = server.lines.filter(({ text }) => {
+      try {
+        return typeof (JSON.parse(text) as { severity?: unknown }).severity !== 'string';
+      } catch {
+        return true;
+      }
+    });
+    expect(bad).toEqual([]);
+  });
 });
+
+/** A server on a model whose inferences take about 150 ms each, on one worker. */
+async function slowServer(env: Record<string, string>): Promise<{ server: ServerProcess; url: string }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'serving-'));
+  writeFileSync(path.join(dir, 'slow.onnx'), buildTinyModel({ size: 640, heavyChannels: 24 }));
+  const server = spawnServer({ MODEL_PATH: path.join(dir, 'slow.onnx'), ...env });
+  const url = await server.url;
+  await waitForOk(`${url}/health`, 30_000);
+  return { server, url };
+}
+
+/** Resolves once the server has written a log line whose message starts with `prefix`. */
+async function logged(server: ServerProcess, prefix: string): Promise<void> {
+  while (!server.logs.some((l) => String(l.message).startsWith(prefix))) await new Promise((r) => setTimeout(r, 5));
+}
+
+describe('shutdown', () => {
+  test('a stalled upload does not hold SIGTERM: the process exits 0 soon, without claiming accepted work was lost', async () => {
+    // GIVEN a server with a long SHUTDOWN_TIMEOUT_MS and an upload that stalled after its headers
+    const server = spawnServer({ MODEL_PATH: await tinyModelFile(), SHUTDOWN_TIMEOUT_MS: '60000' });
+    const url = new URL(await server.url);
+    await waitForOk(`${url.origin}/health`);
+    const socket = connect(Number(url.port), url.hostname);
+    socket.on('error', () => {});
+    socket.write('POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\nabc');
+    try {
+      while (!(await fetch(`${url.origin}/metrics`).then((r) => r.text())).includes('serving_uploads_in_progress 1'))
+        await new Promise((r) => setTimeout(r, 10));
+      // WHEN SIGTERM arrives
+      const started = Date.now();
+      server.child.kill('SIGTERM');
+      // THEN it exits 0 within seconds, not after SHUTDOWN_TIMEOUT_MS
+      expect(await server.exited).toBe(0);
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(server.logs.filter((l) => l.severity === 'ERROR')).toEqual([]);
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  test('a connection accepted during the drain that sends its request as the listener closes gets 503 SHUTTING_DOWN, not a reset', async () => {
+    // GIVEN a slow server with three predictions accepted
+    const { server, url } = await slowServer({ SHUTDOWN_TIMEOUT_MS: '30000' });
+    const image = await solidImage([255, 0, 0], 640, 640);
+    const accepted = Array.from({ length: 3 }, () =>
+      fetch(`${url}/predict`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: image }).then(
+        (r) => r.status,
+      ),
+    );
+    while (!(await fetch(`${url}/metrics`).then((r) => r.text())).match(/serving_queue_depth [12]\n/))
+      await new Promise((r) => setTimeout(r, 10));
+    // WHEN SIGTERM arrives, and a client connects during the drain but sends nothing yet
+    server.child.kill('SIGTERM');
+    await logged(server, 'shutting down');
+    const { port, hostname } = new URL(url);
+    const socket: Socket = connect(Number(port), hostname);
+    socket.on('error', () => {});
+    await new Promise((r) => socket.once('connect', r));
+    let answer = '';
+    socket.on('data', (d) => (answer += d.toString()));
+    const closed = new Promise((r) => socket.once('close', r));
+    // ... and sends its request once the accepted predictions are answered and the listener closes
+    await logged(server, 'accepted predictions answered');
+    socket.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+    await closed;
+    // THEN it is answered 503 SHUTTING_DOWN-style (health says shutting_down), and the accepted ones 200
+    expect(answer).toMatch(/^HTTP\/1\.1 503 /);
+    expect(answer).toContain('shutting_down');
+    expect(await Promise.all(accepted)).toEqual([200, 200, 200]);
+    expect(await server.exited).toBe(0);
+  });
+
+  test.each([1, 2, 3])('SHUTDOWN_TIMEOUT_MS expiring during an inference exits 1, not SIGABRT (run %i)', async () => {
+    // GIVEN a slow server with predictions running and queued
+    const { server, url } = await slowServer({ SHUTDOWN_TIMEOUT_MS: '200' });
+    const image = await solidImage([255, 0, 0], 640, 640);
+    const requests = Array.from({ length: 4 }, () =>
+      fetch(`${url}/predict`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: image }).then(
+        (r) => r.status,
+        () => 0,
+      ),
+    );
+    while (!(await fetch(`${url}/metrics`).then((r) => r.text())).match(/serving_queue_depth [123]\n/))
+      await new Promise((r) => setTimeout(r, 10));
+    // WHEN SIGTERM arrives and the timeout expires while an inference runs
+    server.child.kill('SIGTERM');
+    // THEN the process exits 1 (the documented code), with the reason logged
+    expect(await server.exited).toBe(1);
+    expect(server.logs.some((l) => String(l.message).includes('SHUTDOWN_TIMEOUT_MS'))).toBe(true);
+    await Promise.all(requests);
+  });
+});
+
+async function tinyModelFile(): Promise<string> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'serving-'));
+  writeFileSync(path.join(dir, 'm.onnx'), buildTinyModel({ size: 32 }));
+  return path.join(dir, 'm.onnx');
+}

@@ -23,23 +23,34 @@ export class Admission<T extends Capacity> {
   private active = 0;
   private idle?: () => void;
   /**
-   * Requests admitted whose body is still arriving or being parsed: each holds at least one
-   * future image and up to MAX_REQUEST_BYTES of memory, so each takes one image's room until its
-   * body is parsed. Without this, any number of slow uploads could pass admission at once.
+   * Requests admitted whose body is still arriving or being parsed, oldest first: each may come
+   * to hold MAX_REQUEST_BYTES of memory, so there are at most `maxUploads`. They do not take queue
+   * room: a client that stops sending must not keep others' images out of the queue.
    */
-  private uploading = 0;
+  private readonly uploads: Upload[] = [];
   /**
    * Images accepted and still being decoded: they count against the queue's room too, so a
    * burst of requests cannot all pass the check and hold decoded images beyond MAX_QUEUE_SIZE.
    */
   private decoding = 0;
 
-  /** @param onUploads told the number of uploads in progress whenever it changes */
-  constructor(private readonly onUploads: (count: number) => void = () => {}) {}
+  /**
+   * @param onUploads told the number of uploads in progress whenever it changes
+   * @param limits see {@link UploadLimits}
+   */
+  constructor(
+    private readonly onUploads: (count: number) => void = () => {},
+    private readonly limits: UploadLimits = { maxUploads: Number.POSITIVE_INFINITY, minUploadAgeMs: 1000 },
+  ) {}
 
   /** The model is loaded and warm: predictions are admitted to `target`. */
   open(target: T): void {
     this.target = target;
+  }
+
+  /** Predictions accepted and not yet answered. */
+  get pending(): number {
+    return this.active;
   }
 
   get health(): HealthStatus {
@@ -58,20 +69,36 @@ export class Admission<T extends Capacity> {
     if (!this.target) throw new ServingError('NOT_READY', 'the model is still loading');
     if (!this.target.healthy)
       throw new ServingError('WORKER_FAILED', 'no inference worker is ready (one is being replaced); retry');
-    if (!this.target.hasRoom(this.uploading + this.decoding + images))
+    if (!this.target.hasRoom(this.decoding + images))
       throw new ServingError('QUEUE_FULL', 'the inference queue is full (MAX_QUEUE_SIZE); retry later');
     return this.target;
   }
 
   /**
-   * Admits a request whose body has not arrived yet: it holds one image of room until the
-   * returned function (which may be called any number of times) gives it back.
-   * @throws ServingError as {@link admit}
+   * Admits a request whose body has not arrived yet: it holds one of the `maxUploads` slots until
+   * the returned function (which may be called any number of times) gives it back. When every
+   * slot is taken, the oldest upload that has lasted `minUploadAgeMs` is cut (`cut` is called on
+   * it; it must end that request and give its slot back), so that clients that stop sending
+   * cannot keep everyone else's uploads out.
+   * @param cut ends this upload's request when a newer one needs its slot
+   * @throws ServingError as {@link admit}; QUEUE_FULL when every slot holds a recent upload
    */
-  holdUpload(): () => void {
+  holdUpload(cut: () => void, now = Date.now()): () => void {
     this.admit(1);
-    this.setUploading(this.uploading + 1);
-    return once(() => this.setUploading(this.uploading - 1));
+    if (this.uploads.length >= this.limits.maxUploads) {
+      const oldest = this.uploads[0];
+      if (now - oldest.since < this.limits.minUploadAgeMs)
+        throw new ServingError(
+          'QUEUE_FULL',
+          `${this.uploads.length} request bodies are arriving (MAX_UPLOADS); retry later`,
+        );
+      this.release(oldest);
+      oldest.cut();
+    }
+    const upload: Upload = { since: now, cut };
+    this.uploads.push(upload);
+    this.onUploads(this.uploads.length);
+    return once(() => this.release(upload));
   }
 
   /**
@@ -102,10 +129,25 @@ export class Admission<T extends Capacity> {
     return this.active === 0 ? Promise.resolve() : new Promise((resolve) => (this.idle = resolve));
   }
 
-  private setUploading(count: number): void {
-    this.uploading = count;
-    this.onUploads(count);
+  private release(upload: Upload): void {
+    const i = this.uploads.indexOf(upload);
+    if (i < 0) return;
+    this.uploads.splice(i, 1);
+    this.onUploads(this.uploads.length);
   }
+}
+
+/** Bounds of the request bodies arriving at once. */
+export interface UploadLimits {
+  /** Most uploads in progress (MAX_UPLOADS). */
+  readonly maxUploads: number;
+  /** An upload younger than this is never cut to make room for a newer one. */
+  readonly minUploadAgeMs: number;
+}
+
+interface Upload {
+  readonly since: number;
+  readonly cut: () => void;
 }
 
 /** `fn`, run on the first call only: room is given back once, whichever event comes first. */

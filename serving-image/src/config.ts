@@ -41,6 +41,12 @@ export interface ServerConfig {
   readonly maxBatchSize: number;
   /** Longest an image waits for a batch to fill. */
   readonly maxQueueDelayMs: number;
+  /** Most request bodies arriving at once. */
+  readonly maxUploads: number;
+  /** Longest a request (headers and body) may take to arrive before it is answered 408 and closed. */
+  readonly bodyTimeoutMs: number;
+  /** Most decoded pixels in flight (images being decoded and resized), counted from their headers. */
+  readonly decodePixelBudget: number;
   /** Most images waiting for a worker; beyond it requests are answered 429. */
   readonly maxQueueSize: number;
   /** Longest an image may wait in the queue before its request is answered 503. */
@@ -154,6 +160,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     maxInstances: int('MAX_INSTANCES', 16, 1, 1024),
     maxRequestBytes: int('MAX_REQUEST_BYTES', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     maxImagePixels: int('MAX_IMAGE_PIXELS', 40_000_000, 1, 1_000_000_000),
+    maxUploads: int('MAX_UPLOADS', 16, 1, 100_000),
+    bodyTimeoutMs: int('BODY_TIMEOUT_MS', 10_000, 100, 600_000),
+    decodePixelBudget: int('DECODE_PIXEL_BUDGET', 80_000_000, 1, 10_000_000_000),
     maxBatchSize: int('MAX_BATCH_SIZE', 8, 1, 256),
     maxQueueDelayMs: int('MAX_QUEUE_DELAY_MS', 5, 0, 10_000),
     maxQueueSize: int('MAX_QUEUE_SIZE', 64, 1, 100_000),
@@ -167,6 +176,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
   if (config.maxInstances > config.maxQueueSize) {
     problems.push(
       `MAX_INSTANCES=${config.maxInstances} is larger than MAX_QUEUE_SIZE=${config.maxQueueSize}: a request that large could never be queued; lower MAX_INSTANCES or raise MAX_QUEUE_SIZE`,
+    );
+  }
+  // An image as large as MAX_IMAGE_PIXELS must fit in the budget alone, else it would wait forever.
+  if (config.maxImagePixels > config.decodePixelBudget) {
+    problems.push(
+      `MAX_IMAGE_PIXELS=${config.maxImagePixels} is larger than DECODE_PIXEL_BUDGET=${config.decodePixelBudget}: such an image could never be decoded; lower MAX_IMAGE_PIXELS or raise DECODE_PIXEL_BUDGET`,
     );
   }
   if (config.metricsPort !== undefined && config.metricsPort === config.port) {

@@ -1,4 +1,6 @@
+import { STATUS_CODES } from 'node:http';
 import { type FastifyError } from 'fastify';
+import { MAX_ECHO_CHARS, truncate } from './echo';
 import { type ErrorCode, ServingError } from './errors';
 import { SUPPORTED_FORMATS } from './preprocess';
 
@@ -9,7 +11,19 @@ export type HttpErrorCode =
   | 'BODY_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'NOT_FOUND'
+  | 'MALFORMED_REQUEST'
+  | 'HEADERS_TOO_LARGE'
+  | 'REQUEST_TIMEOUT'
   | 'INTERNAL';
+
+/** Limits quoted in refusals, so that a message names the number, not only the variable. */
+export interface HttpLimits {
+  readonly maxRequestBytes?: number;
+  readonly bodyTimeoutMs?: number;
+}
+
+/** Longest message answered or logged: longer ones (which can only be echoes) are cut. */
+const MAX_MESSAGE_CHARS = 4 * MAX_ECHO_CHARS + 200;
 
 /** An error as it is answered: `{"error": {"code", "message", "instance"}}` with `status`. */
 export interface HttpError {
@@ -19,6 +33,14 @@ export interface HttpError {
   readonly instance?: number;
   /** Seconds for a `Retry-After` header: the refusal is temporary. */
   readonly retryAfterSeconds?: number;
+}
+
+/** A refusal the HTTP layer makes itself (e.g. a request without Host), answered as `error` says. */
+export class HttpRefusal extends Error {
+  constructor(readonly error: HttpError) {
+    super(error.message);
+    this.name = 'HttpRefusal';
+  }
 }
 
 /** The README's error table, for the domain's codes. A `Record`, so a new code cannot go unmapped. */
@@ -40,23 +62,68 @@ export const DOMAIN_ERROR_STATUS: Readonly<
 };
 
 /** Maps any error a request ends with to its answer: domain refusals, fastify's own, and bugs (500). */
-export function toHttpError(err: unknown): HttpError {
+export function toHttpError(err: unknown, limits: HttpLimits = {}): HttpError {
   if (err instanceof ServingError) {
-    const { code, message, instance } = err;
+    const { code, instance } = err;
+    const message = truncate(err.message, MAX_MESSAGE_CHARS);
     return { ...DOMAIN_ERROR_STATUS[code], code, message, ...(instance === undefined ? {} : { instance }) };
   }
-  return fromFastifyError(err as Partial<FastifyError>);
+  if (err instanceof HttpRefusal) return err.error;
+  const httpError = fromFastifyError(err as Partial<FastifyError>, limits);
+  return { ...httpError, message: truncate(httpError.message, MAX_MESSAGE_CHARS) };
 }
 
-function fromFastifyError(err: Partial<FastifyError>): HttpError {
+/**
+ * Maps an error Node's HTTP parser (or its request timeout) raised on a connection, before any
+ * route ran (the server's 'clientError' event): a malformed request, oversized headers, a body
+ * too slow to arrive.
+ */
+export function fromClientError(err: Partial<NodeJS.ErrnoException>, limits: HttpLimits = {}): HttpError {
+  switch (err.code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return {
+        status: 408,
+        code: 'REQUEST_TIMEOUT',
+        message: `the request did not arrive within ${limits.bodyTimeoutMs ?? 'the limit of'} ms (BODY_TIMEOUT_MS)`,
+      };
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, code: 'HEADERS_TOO_LARGE', message: 'the request line and headers are too large' };
+  }
+  // HPE_UNEXPECTED_CONTENT_LENGTH, HPE_INVALID_CONTENT_LENGTH, HPE_INVALID_CHUNK_SIZE...: llhttp's
+  // reason, without the bytes it quotes.
+  const reason = (err as { reason?: string }).reason ?? err.message ?? 'unparsable';
+  return {
+    status: 400,
+    code: 'MALFORMED_REQUEST',
+    message: `malformed HTTP request: ${truncate(reason)}${err.code ? ` (${err.code})` : ''}`,
+  };
+}
+
+/** A whole HTTP/1.1 error answer, for a socket no fastify reply owns; the connection closes after it. */
+export function rawErrorResponse(err: HttpError): string {
+  const body = JSON.stringify(errorBody(err));
+  return [
+    `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? ''}`,
+    'Content-Type: application/json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Connection: close',
+    '',
+    body,
+  ].join('\r\n');
+}
+
+function fromFastifyError(err: Partial<FastifyError>, limits: HttpLimits): HttpError {
   const message = err.message ?? '';
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return {
         status: 413,
         code: 'BODY_TOO_LARGE',
-        message: `the body is larger than ${message.match(/\d+/)?.[0] ?? 'the limit'} bytes (MAX_REQUEST_BYTES)`,
+        message: `the body is larger than ${limits.maxRequestBytes ?? 'the limit'} bytes (MAX_REQUEST_BYTES)`,
       };
+    case 'FST_ERR_BAD_URL':
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return { status: 400, code: 'MALFORMED_REQUEST', message: 'the URL is malformed' };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return {
         status: 415,

@@ -65,25 +65,43 @@ function loadConfigOrExit(): ServerConfig {
   }
 }
 
+/**
+ * Longest the process waits, once SHUTDOWN_TIMEOUT_MS has passed, for the `session.run` calls in
+ * progress to return before it exits anyway: exiting while a worker is inside onnxruntime's native
+ * run aborts the process (SIGABRT) instead of exiting 1.
+ */
+const RUN_EXIT_GRACE_MS = 10_000;
+/** How long connections accepted just before the listener closes may still send a request (answered 503). */
+const LISTENER_GRACE_MS = 1_000;
+
 /** Drains the accepted predictions, then exits 0; exits 1 if that outlasts SHUTDOWN_TIMEOUT_MS. */
 async function stop(server: Server, signal: string): Promise<void> {
   if (server.stopping) return;
   server.stopping = true;
   const { config, logger, serving } = server;
   logger.info({ signal }, 'shutting down: health is 503, new predictions are refused, accepted ones are finishing');
-  const timer = setTimeout(() => {
-    logger.error(
-      { timeoutMs: config.shutdownTimeoutMs },
-      'accepted predictions did not finish within SHUTDOWN_TIMEOUT_MS; exiting anyway',
-    );
-    process.exit(1);
-  }, config.shutdownTimeoutMs);
+  const timer = setTimeout(() => void exitAfterTimeout(server), config.shutdownTimeoutMs);
   await serving.drain();
-  await Promise.all([serving.app.close(), server.metricsApp?.close()]);
+  logger.info('accepted predictions answered; closing the listener');
+  // Requests still arriving (uploads never accepted) are cut; new connections are refused.
+  await Promise.all([serving.closeListener(LISTENER_GRACE_MS), server.metricsApp?.close()]);
   await server.pool?.terminate();
   clearTimeout(timer);
   logger.info('stopped');
   process.exit(0);
+}
+
+/** SHUTDOWN_TIMEOUT_MS passed: exits 1, once no inference is inside onnxruntime's native run. */
+async function exitAfterTimeout({ config, logger, serving, pool }: Server): Promise<void> {
+  logger.error(
+    { timeoutMs: config.shutdownTimeoutMs, pending: serving.pending },
+    'accepted predictions did not finish within SHUTDOWN_TIMEOUT_MS; exiting 1',
+  );
+  if (pool) {
+    const grace = new Promise((resolve) => setTimeout(resolve, RUN_EXIT_GRACE_MS).unref());
+    await Promise.race([pool.stopRunning(), grace]);
+  }
+  process.exit(1);
 }
 
 async function listenOrExit({ config, logger, serving, metricsApp }: Server): Promise<void> {

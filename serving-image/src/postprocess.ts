@@ -174,8 +174,9 @@ export function roundHalfEven(v: number): number {
  */
 export function letterbox(width: number, height: number, targetWidth: number, targetHeight: number): Letterbox {
   const scale = Math.min(targetHeight / height, targetWidth / width);
-  const w = roundHalfEven(width * scale);
-  const h = roundHalfEven(height * scale);
+  // At least one pixel: a 1x20000 image would otherwise round its thin side to 0, which no resize accepts.
+  const w = Math.max(1, roundHalfEven(width * scale));
+  const h = Math.max(1, roundHalfEven(height * scale));
   const dw = (targetWidth - w) / 2;
   const dh = (targetHeight - h) / 2;
   // max(0, …) turns round(-0.1) = -0 into 0.

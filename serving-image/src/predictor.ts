@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { annotateImage } from './annotate';
 import { className } from './class-names';
@@ -6,6 +7,7 @@ import { type InferenceResult } from './engine/scheduler';
 import { type ModelImage } from './engine/protocol';
 import { ServingError } from './errors';
 import { type DecodeOptions, layoutClassCount, unletterboxBox } from './postprocess';
+import { PixelBudget } from './pixel-budget';
 import { type PreparedImage, prepareImage } from './preprocess';
 import { type PredictParameters, type PredictRequest } from './request';
 
@@ -37,6 +39,11 @@ export interface Prediction {
 /** Options of {@link Predictor}. */
 export interface PredictorOptions {
   readonly maxImagePixels: number;
+  /**
+   * Most decoded pixels in flight, decoding and annotating (DECODE_PIXEL_BUDGET).
+   * @default - unbounded
+   */
+  readonly decodePixelBudget?: number;
   /** Told how long each image took to decode and resize. */
   readonly onPreprocess?: (seconds: number) => void;
 }
@@ -46,11 +53,15 @@ export interface PredictorOptions {
  * map its boxes back to the original image.
  */
 export class Predictor {
+  private readonly budget?: PixelBudget;
+
   constructor(
     private readonly engine: Engine,
     private readonly classNames: ReadonlyMap<number, string>,
     private readonly options: PredictorOptions,
-  ) {}
+  ) {
+    if (options.decodePixelBudget !== undefined) this.budget = new PixelBudget(options.decodePixelBudget);
+  }
 
   get healthy(): boolean {
     return this.engine.healthy;
@@ -91,7 +102,7 @@ export class Predictor {
   private async prepareOne(bytes: Buffer): Promise<PreparedImage> {
     const { width, height } = this.engine.model.shape;
     const t0 = performance.now();
-    const image = await prepareImage(bytes, width, height, this.options.maxImagePixels);
+    const image = await prepareImage(bytes, width, height, this.options.maxImagePixels, this.budget);
     this.options.onPreprocess?.((performance.now() - t0) / 1000);
     return image;
   }
@@ -102,6 +113,8 @@ export class Predictor {
    */
   private infer(images: readonly PreparedImage[], decode: DecodeOptions): Promise<InferenceResult[]> {
     const abandon = new AbortController();
+    // One listener per image (MAX_INSTANCES can be over Node's default warning threshold of 10).
+    setMaxListeners(images.length + 1, abandon.signal);
     return Promise.all(
       images.map((img, i) =>
         this.engine.infer(img, decode, abandon.signal).catch((err: unknown) => {
@@ -137,10 +150,16 @@ export class Predictor {
       confidence: d.confidence,
       bbox: d.bbox,
     }));
-    return {
-      ...prediction,
-      annotated_image: await annotateImage(bytes, image.width, image.height, drawn, this.options.maxImagePixels),
-    };
+    // Drawing decodes the whole image again: it counts against the budget too.
+    const release = this.budget ? await this.budget.acquire(image.width * image.height) : () => {};
+    try {
+      return {
+        ...prediction,
+        annotated_image: await annotateImage(bytes, image.width, image.height, drawn, this.options.maxImagePixels),
+      };
+    } finally {
+      release();
+    }
   }
 }
 

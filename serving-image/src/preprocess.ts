@@ -1,6 +1,8 @@
 import sharp, { type Metadata } from 'sharp';
+import { truncate } from './echo';
 import { ServingError } from './errors';
 import { type ModelImage } from './engine/protocol';
+import { type PixelBudget } from './pixel-budget';
 import { letterbox } from './postprocess';
 
 /** Image formats the server accepts, by sharp's format name. */
@@ -26,7 +28,23 @@ export async function prepareImage(
   inputWidth: number,
   inputHeight: number,
   maxPixels: number,
+  budget?: PixelBudget,
 ): Promise<PreparedImage> {
+  const meta = await readHeader(bytes, maxPixels);
+  // The decoded pixels are counted from the header before decoding starts (DECODE_PIXEL_BUDGET).
+  const release = budget ? await budget.acquire((meta.width ?? 0) * (meta.height ?? 0)) : () => {};
+  try {
+    return await decode(bytes, meta, inputWidth, inputHeight, maxPixels);
+  } finally {
+    release();
+  }
+}
+
+/**
+ * Reads and checks an image's header, decoding no pixel.
+ * @throws ServingError NOT_AN_IMAGE, UNSUPPORTED_IMAGE_FORMAT or IMAGE_TOO_LARGE
+ */
+export async function readHeader(bytes: Buffer, maxPixels: number): Promise<Metadata> {
   let meta: Metadata;
   try {
     // Header only: no pixel is decoded here. (No limitInputPixels: it would turn a too-large image into this generic error.)
@@ -47,6 +65,16 @@ export async function prepareImage(
       `image is ${meta.width}x${meta.height} = ${pixels} pixels; the limit is ${maxPixels} (MAX_IMAGE_PIXELS)`,
     );
   }
+  return meta;
+}
+
+async function decode(
+  bytes: Buffer,
+  meta: Metadata,
+  inputWidth: number,
+  inputHeight: number,
+  maxPixels: number,
+): Promise<PreparedImage> {
   const width = meta.autoOrient.width;
   const height = meta.autoOrient.height;
   const lb = letterbox(width, height, inputWidth, inputHeight);
@@ -86,6 +114,6 @@ export async function prepareImage(
     return { pixels: data, width, height, letterbox: lb };
   } catch (err) {
     // Truncated or corrupt data only shows while decoding pixels.
-    throw new ServingError('NOT_AN_IMAGE', `the image could not be decoded: ${(err as Error).message}`);
+    throw new ServingError('NOT_AN_IMAGE', `the image could not be decoded: ${truncate((err as Error).message, 200)}`);
   }
 }

@@ -1,3 +1,4 @@
+import { preview } from './echo';
 import { ServingError } from './errors';
 
 /** Prediction parameters, after defaults. */
@@ -86,13 +87,16 @@ export function parseParameters(raw: unknown, classCount: number | undefined): P
   if (!isObject(raw)) throw new ServingError('INVALID_PARAMETER', '"parameters" must be an object');
   const problems: string[] = [];
   const known = ['confidence', 'iou', 'maxDetections', 'classes', 'return_annotated_image'];
-  for (const key of Object.keys(raw))
-    if (!known.includes(key)) problems.push(`unknown parameter "${key}" (known: ${known.join(', ')})`);
+  const unknown = Object.keys(raw).filter((key) => !known.includes(key));
+  // Named one by one up to a few: a body with 100k keys must not come back as a 100k-line message.
+  for (const key of unknown.slice(0, 3))
+    problems.push(`unknown parameter ${preview(key)} (known: ${known.join(', ')})`);
+  if (unknown.length > 3) problems.push(`${unknown.length - 3} more unknown parameters`);
   const fraction = (name: string, fallback: number): number => {
     const v = raw[name];
     if (v === undefined) return fallback;
     if (typeof v !== 'number' || !(v >= 0 && v <= 1))
-      problems.push(`${name}=${JSON.stringify(v)}: must be a number from 0 to 1`);
+      problems.push(`${name}=${preview(v)}: must be a number from 0 to 1`);
     return v as number;
   };
   const confidence = fraction('confidence', DEFAULT_PARAMETERS.confidence);
@@ -104,9 +108,7 @@ export function parseParameters(raw: unknown, classCount: number | undefined): P
     maxDetections < 1 ||
     maxDetections > MAX_DETECTIONS_LIMIT
   ) {
-    problems.push(
-      `maxDetections=${JSON.stringify(maxDetections)}: must be an integer from 1 to ${MAX_DETECTIONS_LIMIT}`,
-    );
+    problems.push(`maxDetections=${preview(maxDetections)}: must be an integer from 1 to ${MAX_DETECTIONS_LIMIT}`);
   }
   const classes = raw.classes;
   const maxClass = classCount === undefined ? undefined : classCount - 1;
@@ -118,12 +120,12 @@ export function parseParameters(raw: unknown, classCount: number | undefined): P
       ))
   ) {
     problems.push(
-      `classes=${JSON.stringify(classes)}: must be an array of class ids from 0 to ${maxClass ?? 'the last class'}`,
+      `classes=${preview(classes)}: must be an array of class ids from 0 to ${maxClass ?? 'the last class'}`,
     );
   }
   const annotated = raw.return_annotated_image ?? false;
   if (typeof annotated !== 'boolean')
-    problems.push(`return_annotated_image=${JSON.stringify(annotated)}: must be true or false`);
+    problems.push(`return_annotated_image=${preview(annotated)}: must be true or false`);
   if (problems.length > 0) throw new ServingError('INVALID_PARAMETER', problems.join('; '));
   return {
     confidence,

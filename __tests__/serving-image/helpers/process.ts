@@ -8,10 +8,12 @@ export interface ServerProcess {
   readonly child: ChildProcess;
   /** JSON log lines so far. */
   readonly logs: Record<string, unknown>[];
+  /** Every line written to stdout or stderr, as written (JSON or not). */
+  readonly lines: { stream: 'stdout' | 'stderr'; text: string }[];
   /** Resolves with the base URL once it listens. */
   readonly url: Promise<string>;
-  /** Resolves with the exit code. */
-  readonly exited: Promise<number | null>;
+  /** Resolves with the exit code, or `signal <name>` when a signal killed it (e.g. SIGABRT). */
+  readonly exited: Promise<number | string | null>;
 }
 
 /** Starts the server with `env` (plus PATH) on a free loopback port. */
@@ -31,21 +33,36 @@ export function spawnServer(env: Record<string, string>): ServerProcess {
   const logs: Record<string, unknown>[] = [];
   let resolveUrl: (u: string) => void;
   const url = new Promise<string>((r) => (resolveUrl = r));
+  const lines: { stream: 'stdout' | 'stderr'; text: string }[] = [];
   let buffered = '';
+  let bufferedErr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    bufferedErr += chunk.toString('utf8');
+    const parts = bufferedErr.split('\n');
+    bufferedErr = parts.pop()!;
+    for (const text of parts) lines.push({ stream: 'stderr', text });
+  });
   child.stdout!.on('data', (chunk: Buffer) => {
     buffered += chunk.toString('utf8');
-    const lines = buffered.split('\n');
-    buffered = lines.pop()!;
-    for (const line of lines) {
-      const entry = JSON.parse(line) as Record<string, unknown>;
+    const parts = buffered.split('\n');
+    buffered = parts.pop()!;
+    for (const line of parts) {
+      lines.push({ stream: 'stdout', text: line });
+      let entry: Record<string, unknown>;
+      try {
+        entry = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        continue; // kept in `lines`: a test of the log format sees it
+      }
       logs.push(entry);
       const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(String(entry.message));
       if (m) resolveUrl(m[1]);
     }
   });
-  child.stderr!.resume();
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, logs, url, exited };
+  const exited = new Promise<number | string | null>((resolve) =>
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? `signal ${signal}` : null))),
+  );
+  return { child, logs, lines, url, exited };
 }
 
 /** Polls `url` until it answers 200 (or `timeoutMs` passes); returns the statuses seen. */

@@ -88,6 +88,15 @@ export class InferencePool {
   }
 
   /**
+   * Refuses queued and new images (SHUTTING_DOWN) and resolves once no worker is inside
+   * `session.run`: from then on, exiting the process cannot abort it in onnxruntime's native code.
+   */
+  async stopRunning(): Promise<void> {
+    this.scheduler.close(shuttingDown());
+    await this.supervisor.whenIdle();
+  }
+
+  /**
    * Stops every worker; queued images are refused SHUTTING_DOWN. Call it once nothing is running
    * (after draining): terminating a worker inside onnxruntime's native `run` aborts the process.
    */

@@ -13,6 +13,8 @@ export function sessionOptions(intraOpThreads: number): InferenceSession.Session
     intraOpNumThreads: intraOpThreads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
+    // 4 = FATAL: onnxruntime writes its own log lines (not JSON) to stderr; see ort.env.logLevel in worker.ts.
+    logSeverityLevel: 4,
     extra: {
       session: {
         // onnxruntime's pool threads keep spinning for a while after session.run returns, waiting

@@ -72,6 +72,8 @@ export class WorkerSupervisor implements Workers {
   /** Worker failures since a batch last succeeded. */
   private failuresInARow = 0;
   private stopped = false;
+  /** Called once no worker holds a batch. */
+  private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly options: SupervisorOptions) {}
 
@@ -97,6 +99,16 @@ export class WorkerSupervisor implements Workers {
   /** Images being inferred. */
   get inFlight(): number {
     return this.slots.reduce((n, s) => n + (s.batch?.size ?? 0), 0);
+  }
+
+  /**
+   * Resolves once no worker is running a batch (at once when none is). Terminating a worker, or
+   * exiting the process, while one is inside onnxruntime's native `run` aborts the process
+   * (`terminate called after throwing an instance of 'Napi::Error'`).
+   */
+  whenIdle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   idle(): RunBatch | undefined {
@@ -204,6 +216,7 @@ export class WorkerSupervisor implements Workers {
       this.failuresInARow = 0;
       batch.resolve({ detections: msg.detections, timings: msg.timings });
     }
+    this.notifyIfIdle();
     this.options.onIdle();
   }
 
@@ -219,6 +232,7 @@ export class WorkerSupervisor implements Workers {
       const why = `inference failed (${msg.message}); the worker is being replaced, retry`;
       slot.batch.reject(new ServingError('WORKER_FAILED', why));
       slot.batch = undefined;
+      this.notifyIfIdle();
     }
     void slot.worker.terminate();
   }
@@ -232,6 +246,7 @@ export class WorkerSupervisor implements Workers {
     if (i < 0) return false;
     this.slots.splice(i, 1);
     slot.batch?.reject(new ServingError('WORKER_FAILED', 'the inference worker running this image stopped; retry'));
+    this.notifyIfIdle();
     return !this.stopped;
   }
 
@@ -257,6 +272,11 @@ export class WorkerSupervisor implements Workers {
       );
     }, delayMs);
     this.restartTimers.add(timer);
+  }
+
+  private notifyIfIdle(): void {
+    if (this.inFlight > 0) return;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   private giveUp(): void {

@@ -13,6 +13,10 @@ import { sessionOptions } from './session-options';
 import { modelShape, toTensor } from './tensor';
 
 const init = workerData as WorkerInit;
+// onnxruntime's own log goes to stderr as coloured, non-JSON lines (e.g. a CUDA provider that
+// cannot load, at ERROR): only fatal ones are let through. Provider failures are reported by the
+// supervisor as JSON (WARNING) from the errors the session creation throws.
+ort.env.logLevel = 'fatal';
 const port = parentPort!;
 const post = (m: WorkerMessage) => port.postMessage(m);
 

@@ -1,3 +1,4 @@
+import { type Socket } from 'node:net';
 import { type FastifyPluginAsync } from 'fastify';
 import { type Admission } from '../admission';
 import { type Predictor } from '../predictor';
@@ -17,18 +18,22 @@ export interface PredictRouteOptions {
   readonly url: string;
   readonly maxInstances: number;
   readonly admission: Admission<Predictor>;
+  /** Ends a request whose body is still arriving, to give its upload slot to a newer one. */
+  readonly cutUpload: (socket: Socket) => void;
 }
 
 /** `POST <url>`: a JSON body of base64 instances, or one raw image (Vertex rawPredict). */
 export const predictRoute: FastifyPluginAsync<PredictRouteOptions> = async (app, options) => {
-  const { url, maxInstances, admission } = options;
+  const { url, maxInstances, admission, cutUpload } = options;
   app.post(
     url,
     {
       // Under overload, refuse before the body is read and parsed: a flood of refused multi-megabyte
       // bodies would otherwise take the CPU the inferences need.
       onRequest: async (request, reply) => {
-        request.releaseUpload = admission.holdUpload();
+        // Cut (408, connection closed) when newer uploads need the slot of this one, still
+        // arriving after a while: a stalled client then cannot keep the slot until BODY_TIMEOUT_MS.
+        request.releaseUpload = admission.holdUpload(() => cutUpload(request.raw.socket));
         // Also when the body never gets parsed (too large, invalid JSON: onResponse) or the client
         // goes away mid-upload (no response: the socket's close).
         reply.raw.once('close', request.releaseUpload);
