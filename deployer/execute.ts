@@ -199,31 +199,30 @@ async function upload(run: Run, step: UploadStep): Promise<VersionName> {
       ? { name: `${modelName}/upload`, done: true, response: { modelVersionId: found.versionId } }
       : undefined;
   };
-  const op = await client.post<Operation>(
-    `${locationPath(run.endpoint)}/models:upload`,
-    {
-      // A new version under the same model id; applying the alias moves it from an older version.
-      ...(step.underExistingModel ? { parentModel: modelName } : { modelId: spec.modelId }),
-      model: {
-        displayName: spec.displayName,
-        description: spec.description,
-        versionAliases: [spec.versionAlias],
-        versionDescription: `${marker} (managed by cdktf)`,
-        artifactUri: spec.artifactUri,
-        labels: spec.labels,
-        containerSpec: spec.containerSpec,
+  // Vertex copies the artifacts with its service agent, inside the upload's operation, and the stack
+  // may have just granted it the bucket: a refusal of the request or of the copy is retried while
+  // IAM propagates.
+  const waitingFor = `the Vertex AI service agent's read grant on ${spec.artifactUri ?? 'the artifacts'}`;
+  const response = await client.whilePermissionPropagates(what, waitingFor, async () => {
+    const op = await client.post<Operation>(
+      `${locationPath(run.endpoint)}/models:upload`,
+      {
+        // A new version under the same model id; applying the alias moves it from an older version.
+        ...(step.underExistingModel ? { parentModel: modelName } : { modelId: spec.modelId }),
+        model: {
+          displayName: spec.displayName,
+          description: spec.description,
+          versionAliases: [spec.versionAlias],
+          versionDescription: `${marker} (managed by cdktf)`,
+          artifactUri: spec.artifactUri,
+          labels: spec.labels,
+          containerSpec: spec.containerSpec,
+        },
       },
-    },
-    alreadyUploaded,
-    // Vertex copies the artifacts with its service agent, whose bucket grant the stack may have just made.
-    {
-      propagating: {
-        what,
-        waitingFor: `the Vertex AI service agent's read grant on ${spec.artifactUri ?? 'the artifacts'}`,
-      },
-    },
-  );
-  const response = await client.wait(op, what, run.timeoutMs);
+      alreadyUploaded,
+    );
+    return client.wait(op, what, run.timeoutMs);
+  });
   const versionId = response.modelVersionId;
   if (typeof versionId !== 'string') throw new RolloutError(`${what}: the upload answered without a modelVersionId`);
   return `${modelName}@${versionId}`;

@@ -44,10 +44,20 @@ export class QuotaError extends Error {
 
 /** A long-running operation that finished with an error, or did not finish in time. */
 export class OperationError extends Error {
-  constructor(message: string) {
+  /** @param code the operation's google.rpc.Code, when it ended with an error (7: PERMISSION_DENIED) */
+  constructor(
+    message: string,
+    readonly code?: number,
+  ) {
     super(message);
     this.name = 'OperationError';
   }
+}
+
+/** A refusal IAM propagation may lift: HTTP 403 PERMISSION_DENIED, or an operation that ended with code 7. */
+function permissionDenied(err: unknown): boolean {
+  if (err instanceof VertexApiError) return err.status === 403 && err.reason === 'PERMISSION_DENIED';
+  return err instanceof OperationError && err.code === 7;
 }
 
 /** Options of {@link VertexClient}. */
@@ -164,14 +174,15 @@ export class VertexClient {
       try {
         return await call();
       } catch (err) {
-        if (!(err instanceof VertexApiError) || err.status !== 403 || err.reason !== 'PERMISSION_DENIED') throw err;
+        if (!permissionDenied(err)) throw err;
         this.permissionDeniedSince ??= Date.now();
         const waited = Date.now() - this.permissionDeniedSince;
         if (waited + interval > budget) {
+          const refused = err as Error;
           throw new VertexApiError(
-            err.status,
-            err.reason,
-            `${err.message} (still refused after waiting ${formatDuration(waited)} for IAM propagation, the most this run waits: ` +
+            403,
+            'PERMISSION_DENIED',
+            `${refused.message} (still refused after waiting ${formatDuration(waited)} for IAM propagation, the most this run waits: ` +
               `a permission is missing rather than propagating; the identity that runs cdktf needs roles/aiplatform.user and ` +
               `roles/iam.serviceAccountUser on ${waitingFor}, see docs/operations.md#permission-propagation)`,
           );
@@ -233,7 +244,9 @@ export class VertexClient {
       const message = `${what} failed: ${current.error.message ?? `error code ${current.error.code}`}`;
       // google.rpc.Code 8: RESOURCE_EXHAUSTED, e.g. "The following quota metrics exceed quota limits: ...".
       const metric = current.error.code === 8 ? quotaMetricIn(current.error.message ?? '') : undefined;
-      throw metric ? new QuotaError(metric, undefined, undefined, message) : new OperationError(message);
+      throw metric
+        ? new QuotaError(metric, undefined, undefined, message)
+        : new OperationError(message, current.error.code);
     }
     this.options.log(`  done: ${what} (${formatDuration(Date.now() - started)})`);
     return current.response ?? {};

@@ -497,6 +497,23 @@ describe('deployer apply: first deployment on a new project', () => {
     expect(waits[0]).toContain('https://cloud.google.com/iam/docs/access-change-propagation');
   });
 
+  test("an upload whose artifact copy is refused (operation PERMISSION_DENIED) is retried while the service agent's grant propagates", async () => {
+    // GIVEN the first upload's operation ends with code 7: the new bucket grant has not reached the agent
+    fake.refuseArtifactCopy(1, { code: 7, message: 'Permission denied on the artifacts bucket' });
+    // WHEN
+    const code = await run('apply', CANARY, { DEPLOYER_IAM_RETRY_SECONDS: '0.01' });
+    // THEN the upload is sent again and the rollout completes, having said why it waited
+    expect(code).toBe(0);
+    expect(fake.requests.filter((r) => r.endsWith('models:upload')).length).toBe(3);
+    expect(
+      lines.some((l) =>
+        /PERMISSION_DENIED; IAM changes take up to 7 minutes to propagate \(.*\) and the Vertex AI service agent's read grant on gs:\/\//.test(
+          l,
+        ),
+      ),
+    ).toBe(true);
+  });
+
   test('PERMISSION_DENIED that outlasts the wait fails, saying it is a missing permission', async () => {
     // GIVEN Vertex keeps refusing
     fake.refuse(':deployModel', 1000, PERMISSION_DENIED);

@@ -104,6 +104,7 @@ export class FakeVertex {
   private readonly deployOps = new Map<string, string>();
   private readonly lostAnswers: string[] = [];
   private readonly refusals: { suffix: string; error: FakeError }[] = [];
+  private readonly refusedCopies: { code: number; message: string }[] = [];
   private opCounter = 0;
   private server?: Server;
 
@@ -169,6 +170,14 @@ export class FakeVertex {
    */
   refuse(suffix: string, times: number, error: FakeError): void {
     for (let i = 0; i < times; i++) this.refusals.push({ suffix, error });
+  }
+
+  /**
+   * The next `times` uploads are accepted, then their operation ends with `error` (a
+   * google.rpc.Status), as when Vertex's service agent may not read the artifacts yet.
+   */
+  refuseArtifactCopy(times: number, error: { code: number; message: string }): void {
+    for (let i = 0; i < times; i++) this.refusedCopies.push(error);
   }
 
   /** Deployments succeed again. */
@@ -305,6 +314,9 @@ export class FakeVertex {
     const model = body.model ?? {};
     if (!model.containerSpec?.imageUri)
       throw new HttpError(400, 'INVALID_ARGUMENT', 'model.containerSpec.imageUri is required');
+    // The artifact copy refused: the operation ends with the error and no version is created.
+    const copyRefused = this.refusedCopies.shift();
+    if (copyRefused) return this.operation(parent, () => ({ error: copyRefused }));
     let modelName: string;
     if (body.parentModel) {
       modelName = body.parentModel;
