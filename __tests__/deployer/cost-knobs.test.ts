@@ -29,6 +29,15 @@ const SCALES_TO_ZERO: ManifestInput = {
   },
 };
 
+/** v4 replacing v3, scaling to zero too. */
+const V4_SCALES_TO_ZERO: ManifestInput = {
+  ...SCALES_TO_ZERO,
+  models: { 'yolo26n@v4': modelVersion('v4', '00000000000000a4') },
+  deployments: {
+    '2000000004': { ...deployment('yolo26n@v4', 100, { minReplicaCount: 0 }), scaleToZeroSpec: STZ_SPEC },
+  },
+};
+
 /** v3 on a specific reservation. */
 const RESERVED: ManifestInput = {
   ...V3_ONLY,
@@ -125,16 +134,9 @@ describe('scale to zero against the fake Vertex', () => {
   test('replacing a model that scales to zero undeploys it before deploying the new one (one model per endpoint)', async () => {
     // GIVEN v3 scaling to zero
     await apply(SCALES_TO_ZERO);
-    const v4: ManifestInput = {
-      ...SCALES_TO_ZERO,
-      models: { 'yolo26n@v4': modelVersion('v4', '00000000000000a4') },
-      deployments: {
-        '2000000004': { ...deployment('yolo26n@v4', 100, { minReplicaCount: 0 }), scaleToZeroSpec: STZ_SPEC },
-      },
-    };
     const before = fake.mutations().length;
     // WHEN
-    expect(await apply(v4)).toBe(0);
+    expect(await apply(V4_SCALES_TO_ZERO)).toBe(0);
     // THEN traffic is emptied, v3 undeployed, v4 deployed, then given the traffic
     expect(fake.mutations().slice(before, -1)).toEqual([
       expect.stringMatching(/^POST .*models:upload$/),
@@ -153,13 +155,7 @@ describe('scale to zero against the fake Vertex', () => {
     fake.failDeployOf('2000000004', 'container never became healthy');
     const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     // WHEN
-    const code = await apply({
-      ...SCALES_TO_ZERO,
-      models: { 'yolo26n@v4': modelVersion('v4', '00000000000000a4') },
-      deployments: {
-        '2000000004': { ...deployment('yolo26n@v4', 100, { minReplicaCount: 0 }), scaleToZeroSpec: STZ_SPEC },
-      },
-    });
+    const code = await apply(V4_SCALES_TO_ZERO);
     // THEN
     expect(code).not.toBe(0);
     expect(errors.mock.calls.flat().join('\n')).toMatch(
@@ -174,13 +170,7 @@ describe('scale to zero against the fake Vertex', () => {
     fake.refuse(':undeployModel', 1, { code: 400, status: 'FAILED_PRECONDITION', message: 'internal error' });
     const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     // WHEN v4 replaces it
-    const code = await apply({
-      ...SCALES_TO_ZERO,
-      models: { 'yolo26n@v4': modelVersion('v4', '00000000000000a4') },
-      deployments: {
-        '2000000004': { ...deployment('yolo26n@v4', 100, { minReplicaCount: 0 }), scaleToZeroSpec: STZ_SPEC },
-      },
-    });
+    const code = await apply(V4_SCALES_TO_ZERO);
     // THEN it does not claim new deployments serve the traffic
     expect(code).not.toBe(0);
     const said = errors.mock.calls.flat().join('\n');
@@ -259,67 +249,35 @@ describe('the manifest', () => {
   });
 });
 
-describe('planRollout with scale to zero', () => {
-  test('a live model scaled to zero is replaced by undeploying it first, even when the new one keeps its replicas', () => {
-    // GIVEN v3 live with minReplicaCount 0 and 100 % of the traffic, and a manifest replacing it with v3 on 1 replica
-    const live: LiveState = {
-      endpoint: {
-        deployedModels: [
-          {
-            id: '2000000003',
-            model: 'm',
-            modelVersionId: '1',
-            dedicatedResources: { minReplicaCount: 0, maxReplicaCount: 2 },
-          },
-        ],
-        trafficSplit: { '2000000003': 100 },
-      },
-      // The alias names another version, so v3 is uploaded again and deployed under the manifest's id.
-      models: { 'yolo26n@v3': { exists: true } },
-    };
-    // WHEN
-    const kinds = planRollout(manifestSchema.parse(V3_ONLY), live).map((s) => s.kind);
-    // THEN
-    expect(kinds).toEqual(['upload', 'set-traffic', 'undeploy', 'deploy', 'set-traffic', 'record-state']);
-  });
+/** The endpoint serving one model, 2000000003, with these dedicated resources and all the traffic. */
+function servingAlone(dedicatedResources: Record<string, unknown>): LiveState {
+  return {
+    endpoint: {
+      deployedModels: [{ id: '2000000003', model: 'm', modelVersionId: '1', dedicatedResources }],
+      trafficSplit: { '2000000003': 100 },
+    },
+    // The alias names another version, so v3 is uploaded again and deployed under the manifest's id.
+    models: { 'yolo26n@v3': { exists: true } },
+  };
+}
 
-  test('a live model whose minReplicaCount Vertex left out (a zero) is taken as scaling to zero', () => {
-    // GIVEN v3 live as Vertex answers it: no minReplicaCount, since JSON leaves out zeros
-    const live: LiveState = {
-      endpoint: {
-        deployedModels: [
-          { id: '2000000003', model: 'm', modelVersionId: '1', dedicatedResources: { maxReplicaCount: 2 } },
-        ],
-        trafficSplit: { '2000000003': 100 },
-      },
-      models: { 'yolo26n@v3': { exists: true } },
-    };
-    // WHEN it is replaced
-    const kinds = planRollout(manifestSchema.parse(V3_ONLY), live).map((s) => s.kind);
+describe('planRollout with scale to zero', () => {
+  test.each([
+    ['minReplicaCount 0', { minReplicaCount: 0, maxReplicaCount: 2 }],
+    // Vertex's JSON leaves out a field at its default, so a zero minReplicaCount is absent.
+    ['no minReplicaCount (Vertex leaves out a zero)', { maxReplicaCount: 2 }],
+  ])('a live model scaled to zero, read with %s, is replaced by undeploying it first', (_, resources) => {
+    // GIVEN v3 live, scaled to zero, with all the traffic; a manifest replacing it with v3 on 1 replica
+    // WHEN
+    const kinds = planRollout(manifestSchema.parse(V3_ONLY), servingAlone(resources)).map((s) => s.kind);
     // THEN it is undeployed first, as one model per endpoint requires
     expect(kinds).toEqual(['upload', 'set-traffic', 'undeploy', 'deploy', 'set-traffic', 'record-state']);
   });
 
   test('an undeploy-first replacement holds the larger of the old and the new GPUs, not their sum', () => {
     // GIVEN a live model scaled to zero replaced by v3 on the same machine and bounds
-    const live: LiveState = {
-      endpoint: {
-        deployedModels: [
-          {
-            id: '2000000003',
-            model: 'm',
-            modelVersionId: '1',
-            dedicatedResources: {
-              // The same machine and bounds as the manifest's v3: the old and the new are alike.
-              machineSpec: Object.values(manifestSchema.parse(V3_ONLY).deployments)[0].machineSpec,
-              maxReplicaCount: Object.values(manifestSchema.parse(V3_ONLY).deployments)[0].maxReplicaCount,
-            },
-          },
-        ],
-        trafficSplit: { '2000000003': 100 },
-      },
-      models: { 'yolo26n@v3': { exists: true } },
-    };
+    const declared = Object.values(manifestSchema.parse(V3_ONLY).deployments)[0];
+    const live = servingAlone({ machineSpec: declared.machineSpec, maxReplicaCount: declared.maxReplicaCount });
     const manifest = manifestSchema.parse(V3_ONLY);
     // WHEN
     const need = rolloutGpuNeed(manifest, live, planRollout(manifest, live));
