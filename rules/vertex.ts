@@ -85,6 +85,25 @@ export const DEFAULT_AUTOSCALING_TARGETS: Readonly<Record<string, number>> = {
 };
 
 /**
+ * What the caller calls the settings a rule's message tells the user to change: stacks.yaml keys
+ * (config/) or construct props (constructs/). The rules know neither.
+ */
+export interface SettingNames {
+  /** e.g. `replicas.min` / `minReplicas` */
+  readonly minReplicas: string;
+  /** e.g. `replicas.max` / `maxReplicas` */
+  readonly maxReplicas: string;
+  /** e.g. `scaleToZero` */
+  readonly scaleToZero: string;
+  /** e.g. `endpoint.access` / `the endpoint's access` */
+  readonly access: string;
+  /** e.g. `machine.accelerator` / `acceleratorType` */
+  readonly accelerator: string;
+  /** e.g. `spot` */
+  readonly spot: string;
+}
+
+/**
  * Problems with which autoscaling metrics are set, beyond each target's range: the metric must be
  * one Vertex knows, and a GPU duty-cycle target needs an accelerator (without one there is no
  * duty cycle to measure).
@@ -92,6 +111,7 @@ export const DEFAULT_AUTOSCALING_TARGETS: Readonly<Record<string, number>> = {
 export function autoscalingProblems(
   targets: Readonly<Record<string, number | undefined>>,
   hasAccelerator: boolean,
+  names: Pick<SettingNames, 'accelerator'>,
 ): { key: string; message: string }[] {
   return Object.entries(targets)
     .filter(([, target]) => target !== undefined)
@@ -102,7 +122,7 @@ export function autoscalingProblems(
         return [
           {
             key,
-            message: 'needs machine.accelerator set: without an accelerator there is no GPU duty cycle to measure',
+            message: `needs ${names.accelerator} set: without an accelerator there is no GPU duty cycle to measure`,
           },
         ];
       return [];
@@ -475,24 +495,24 @@ export interface ScaleToZeroChoice {
  *   names no machine family or accelerator it does not support (its own example uses
  *   `n1-standard-4`), so CPU and every GPU of the table are allowed.
  */
-export function scaleToZeroProblems(s: ScaleToZeroChoice): RuleProblem[] {
+export function scaleToZeroProblems(s: ScaleToZeroChoice, n: SettingNames): RuleProblem[] {
   const problems: RuleProblem[] = [];
   if (s.minReplicas === 0 && !s.scaleToZero) {
     problems.push({
       field: 'scaleToZero',
-      message: `replicas.min 0 scales the deployment to zero (Vertex's Scale To Zero, Preview): also set scaleToZero: { idleMinutes, minUpMinutes } (${SCALE_TO_ZERO_MINUTES.min} to ${SCALE_TO_ZERO_MINUTES.max} minutes each), or keep replicas.min at 1 or more`,
+      message: `${n.minReplicas} 0 scales the deployment to zero (Vertex's Scale To Zero, Preview): also set ${n.scaleToZero}: { idleMinutes, minUpMinutes } (${SCALE_TO_ZERO_MINUTES.min} to ${SCALE_TO_ZERO_MINUTES.max} minutes each), or keep ${n.minReplicas} at 1 or more`,
     });
   }
   if (s.minReplicas > 0 && s.scaleToZero) {
     problems.push({
       field: 'scaleToZero',
-      message: `only applies with replicas.min 0; replicas.min is ${s.minReplicas}, so the deployment never scales to zero: remove scaleToZero or set replicas.min to 0`,
+      message: `only applies with ${n.minReplicas} 0; ${n.minReplicas} is ${s.minReplicas}, so the deployment never scales to zero: remove ${n.scaleToZero} or set ${n.minReplicas} to 0`,
     });
   }
   if (s.minReplicas === 0 && s.maxReplicas < 1) {
     problems.push({
       field: 'replicas',
-      message: 'a deployment that scales to zero needs replicas.max of at least 1 (the replicas it wakes up to)',
+      message: `a deployment that scales to zero needs ${n.maxReplicas} of at least 1 (the replicas it wakes up to)`,
     });
   }
   return problems;
@@ -504,13 +524,16 @@ export function scaleToZeroProblems(s: ScaleToZeroChoice): RuleProblem[] {
  * @param access endpoint access (`public`, `dedicated`, `private-psc`)
  * @param deploymentsOnEndpoint how many deployments the endpoint carries, the scaled-to-zero one included
  */
-export function scaleToZeroEndpointProblems(access: string, deploymentsOnEndpoint: number): RuleProblem[] {
+export function scaleToZeroEndpointProblems(
+  access: string,
+  deploymentsOnEndpoint: number,
+  n: SettingNames,
+): RuleProblem[] {
   const problems: RuleProblem[] = [];
   if (access === 'public') {
     problems.push({
       field: 'access',
-      message:
-        'Vertex cannot scale to zero on a shared public endpoint (https://cloud.google.com/vertex-ai/docs/predictions/autoscaling#scale-to-zero): set endpoint.access to dedicated or private-psc, or keep replicas.min at 1 or more',
+      message: `Vertex cannot scale to zero on a shared public endpoint (https://cloud.google.com/vertex-ai/docs/predictions/autoscaling#scale-to-zero): set ${n.access} to dedicated or private-psc, or keep ${n.minReplicas} at 1 or more`,
     });
   }
   if (deploymentsOnEndpoint > 1) {
@@ -574,7 +597,7 @@ export interface ReservationChoice {
  *   The docs are silent on whether `deployModel` refuses the pair, so this takes the safe side
  *   and refuses it. `any` with Spot is allowed (it falls back to other capacity by definition).
  */
-export function reservationProblems(r: ReservationChoice): RuleProblem[] {
+export function reservationProblems(r: ReservationChoice, n: SettingNames): RuleProblem[] {
   const problems: RuleProblem[] = [];
   if (!(r.affinity in RESERVATION_AFFINITIES)) {
     return [
@@ -599,14 +622,13 @@ export function reservationProblems(r: ReservationChoice): RuleProblem[] {
   if (r.affinity !== 'none' && !r.hasAccelerator) {
     problems.push({
       field: 'affinity',
-      message: `Vertex AI consumes reservations only of GPU machines (https://cloud.google.com/vertex-ai/docs/predictions/use-reservations): set machine.accelerator, or use affinity none`,
+      message: `Vertex AI consumes reservations only of GPU machines (https://cloud.google.com/vertex-ai/docs/predictions/use-reservations): set ${n.accelerator}, or use affinity none`,
     });
   }
   if (r.affinity === 'specific' && r.spot) {
     problems.push({
       field: 'affinity',
-      message:
-        'spot replicas do not run on a specific reservation (Spot VMs are not reserved capacity; https://cloud.google.com/vertex-ai/docs/predictions/use-reservations lists no Spot support): set spot: false, or use affinity any',
+      message: `spot replicas do not run on a specific reservation (Spot VMs are not reserved capacity; https://cloud.google.com/vertex-ai/docs/predictions/use-reservations lists no Spot support): set ${n.spot} false, or use affinity any`,
     });
   }
   return problems;

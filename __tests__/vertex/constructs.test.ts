@@ -331,7 +331,7 @@ describe('VertexDeployment', () => {
           autoscaling: { acceleratorDutyCycle: 60 },
         });
       }),
-    ).toThrow(/autoscaling\.acceleratorDutyCycle: needs machine\.accelerator set/);
+    ).toThrow(/autoscaling\.acceleratorDutyCycle: needs acceleratorType set/);
   });
 
   test('a deployed model id over 10 digits is refused', () => {

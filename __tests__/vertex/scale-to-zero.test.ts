@@ -144,7 +144,7 @@ describe('VertexDeployment scaleToZero', () => {
         const p = partsOn(s);
         p.deployment('d', p.model('v1'), { minReplicas: 0, maxReplicas: 1 });
       }),
-    ).toThrow(/scaleToZero: replicas\.min 0 scales the deployment to zero/);
+    ).toThrow(/scaleToZero: minReplicas 0 scales the deployment to zero.*also set scaleToZero/);
   });
 
   test('scaleToZero with minReplicas above 0 is refused', () => {
@@ -153,7 +153,7 @@ describe('VertexDeployment scaleToZero', () => {
         const p = partsOn(s);
         p.deployment('d', p.model('v1'), { minReplicas: 1, maxReplicas: 2, scaleToZero: {} });
       }),
-    ).toThrow(/scaleToZero: only applies with replicas\.min 0/);
+    ).toThrow(/scaleToZero: only applies with minReplicas 0; minReplicas is/);
   });
 
   test('a period outside 5 to 480 minutes is refused', () => {

@@ -82,3 +82,13 @@ export const gcsUri = matching(GCS_URI, 'a gs:// URI');
 export function intBetween(min: number, max: number): z.ZodNumber {
   return z.number().int().min(min).max(max);
 }
+
+/** The stacks.yaml keys of a model entry, as the shared rules' messages name them (rules/vertex.ts). */
+export const STACKS_YAML_NAMES = {
+  minReplicas: 'replicas.min',
+  maxReplicas: 'replicas.max',
+  scaleToZero: 'scaleToZero',
+  access: 'endpoint.access',
+  accelerator: 'machine.accelerator',
+  spot: 'spot:',
+} as const;

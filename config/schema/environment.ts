@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { alertsSchema } from './alerts';
-import { BUCKET_NAME, PROJECT_ID, REGION, labelsSchema, matching } from './common';
+import { BUCKET_NAME, PROJECT_ID, REGION, labelsSchema, matching, STACKS_YAML_NAMES } from './common';
 import { ACCOUNT_ID } from '../../rules/gcp-names';
 import { endpointSchema } from './endpoint';
 import { imageSchema } from './image';
@@ -79,7 +79,7 @@ export const environmentSchema = environmentObject.superRefine((env, ctx) => {
   env.models.forEach((m, i) => {
     if (m.replicas.min !== 0) return;
     // Endpoint-wide Scale To Zero rules (rules/vertex.ts); the entry's own are checked with it.
-    for (const p of scaleToZeroEndpointProblems(env.endpoint.access, env.models.length)) {
+    for (const p of scaleToZeroEndpointProblems(env.endpoint.access, env.models.length, STACKS_YAML_NAMES)) {
       ctx.addIssue({ code: 'custom', path: ['models', i, 'replicas', 'min'], message: p.message, input: 0 });
     }
   });

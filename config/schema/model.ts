@@ -19,7 +19,7 @@ import {
   reservationProblems,
   scaleToZeroProblems,
 } from '../../rules/vertex';
-import { gcsUri, intBetween, matching, shown, text } from './common';
+import { gcsUri, intBetween, matching, shown, text, STACKS_YAML_NAMES } from './common';
 
 /** `models[].machine:` the machine each replica runs on. */
 const machineSchema = z
@@ -219,19 +219,25 @@ export const modelSchema = z
   .superRefine((m, ctx) => {
     // The same rules the VertexDeployment construct checks (rules/vertex.ts); the endpoint-wide
     // ones (access, models on the endpoint) are checked with the environment.
-    for (const p of scaleToZeroProblems({
-      minReplicas: m.replicas.min,
-      maxReplicas: m.replicas.max ?? m.replicas.min,
-      scaleToZero: m.scaleToZero !== undefined,
-    })) {
+    for (const p of scaleToZeroProblems(
+      {
+        minReplicas: m.replicas.min,
+        maxReplicas: m.replicas.max ?? m.replicas.min,
+        scaleToZero: m.scaleToZero !== undefined,
+      },
+      STACKS_YAML_NAMES,
+    )) {
       ctx.addIssue({ code: 'custom', path: [p.field], message: p.message, input: m[p.field as keyof typeof m] });
     }
     if (m.machine.reservation) {
-      for (const p of reservationProblems({
-        ...m.machine.reservation,
-        spot: m.spot,
-        hasAccelerator: m.machine.accelerator !== undefined,
-      })) {
+      for (const p of reservationProblems(
+        {
+          ...m.machine.reservation,
+          spot: m.spot,
+          hasAccelerator: m.machine.accelerator !== undefined,
+        },
+        STACKS_YAML_NAMES,
+      )) {
         ctx.addIssue({
           code: 'custom',
           path: ['machine', 'reservation', p.field],
@@ -252,7 +258,11 @@ export const modelSchema = z
         input: m.allowCpuFallback,
       });
     }
-    for (const { key, message } of autoscalingProblems(m.autoscaling ?? {}, m.machine.accelerator !== undefined)) {
+    for (const { key, message } of autoscalingProblems(
+      m.autoscaling ?? {},
+      m.machine.accelerator !== undefined,
+      STACKS_YAML_NAMES,
+    )) {
       ctx.addIssue({ code: 'custom', path: ['autoscaling', key], message, input: m.autoscaling });
     }
   });

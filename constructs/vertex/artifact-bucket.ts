@@ -59,7 +59,7 @@ export class VertexArtifactBucket extends Construct {
             // Bucket locations are upper case (US-CENTRAL1, EU, NAM4); a dual- or multi-region
             // bucket is refused too, as the documented rule asks for the endpoint's region.
             condition: `\${upper(self.location) == "${region.toUpperCase()}"}`,
-            errorMessage: `Model artifacts in gs://${bucket} cannot be imported into ${region}: the bucket's location is \${self.location}, and Vertex AI imports model artifacts only from a bucket in the endpoint's region (${IMPORT_MODEL_DOCS}). Copy the artifacts to a bucket in ${region} (gcloud storage cp -r gs://${bucket}/PATH gs://NEW_BUCKET/PATH) and point models[].artifactUri at it.`,
+            errorMessage: `Model artifacts in gs://${bucket} cannot be imported into ${region}: the bucket's location is \${self.location}, and Vertex AI imports model artifacts only from a bucket in the endpoint's region (${IMPORT_MODEL_DOCS}). Copy the artifacts to a bucket in ${region} (gcloud storage cp -r gs://${bucket}/PATH gs://NEW_BUCKET/PATH) and point the model's artifactUri at it.`,
           },
         ],
       },

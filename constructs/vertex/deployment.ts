@@ -20,6 +20,7 @@ import {
   reservationProblems,
   scaleToZeroEndpointProblems,
   scaleToZeroProblems,
+  type SettingNames,
 } from '../../rules/vertex';
 import { type VertexEndpoint } from './endpoint';
 import { type VertexModel } from './model';
@@ -49,6 +50,16 @@ export interface ReservationOptions {
   /** The reservation, for `specific`: `my-reservation` or `projects/OWNER/reservations/NAME`. @default - none */
   readonly name?: string;
 }
+
+/** This construct's props, as the shared rules' messages name them (rules/vertex.ts). */
+const PROP_NAMES: SettingNames = {
+  minReplicas: 'minReplicas',
+  maxReplicas: 'maxReplicas',
+  scaleToZero: 'scaleToZero',
+  access: "the endpoint's access",
+  accelerator: 'acceleratorType',
+  spot: 'spot:',
+};
 
 /** How a model version is deployed: what {@link VertexEndpoint.addDeployment} takes besides the model. */
 export interface VertexDeploymentOptions {
@@ -142,21 +153,25 @@ export class VertexDeployment extends Construct {
       .matches('deployedModelId', props.deployedModelId, DEPLOYED_MODEL_ID, '1 to 10 digits');
     if (maxReplicas < minReplicas) v.fail('maxReplicas', `${maxReplicas} is less than minReplicas (${minReplicas})`);
     // The same Scale To Zero and reservation rules as stacks.yaml (rules/vertex.ts).
-    for (const p of scaleToZeroProblems({ minReplicas, maxReplicas, scaleToZero: stz !== undefined })) {
+    for (const p of scaleToZeroProblems({ minReplicas, maxReplicas, scaleToZero: stz !== undefined }, PROP_NAMES)) {
       v.fail(p.field === 'replicas' ? 'maxReplicas' : 'scaleToZero', p.message);
     }
     v.integer('scaleToZero.idleMinutes', stz?.idleMinutes, SCALE_TO_ZERO_MINUTES.min, SCALE_TO_ZERO_MINUTES.max);
     v.integer('scaleToZero.minUpMinutes', stz?.minUpMinutes, SCALE_TO_ZERO_MINUTES.min, SCALE_TO_ZERO_MINUTES.max);
     if (stz && minReplicas === 0) {
-      for (const p of scaleToZeroEndpointProblems(props.endpoint.access, 1)) v.fail('scaleToZero', p.message);
+      for (const p of scaleToZeroEndpointProblems(props.endpoint.access, 1, PROP_NAMES))
+        v.fail('scaleToZero', p.message);
     }
     if (props.reservation) {
       v.matches('reservation.name', props.reservation.name, RESERVATION_NAME, 'a reservation name');
-      for (const p of reservationProblems({
-        ...props.reservation,
-        spot: props.spot ?? false,
-        hasAccelerator: props.acceleratorType !== undefined,
-      })) {
+      for (const p of reservationProblems(
+        {
+          ...props.reservation,
+          spot: props.spot ?? false,
+          hasAccelerator: props.acceleratorType !== undefined,
+        },
+        PROP_NAMES,
+      )) {
         v.fail(`reservation.${p.field}`, p.message);
       }
     }
@@ -165,7 +180,11 @@ export class VertexDeployment extends Construct {
       const range = AUTOSCALING_TARGETS[key as AutoscalingMetricKey];
       if (range) v.integer(`autoscaling.${key}`, target, range.min, range.max);
     }
-    for (const { key, message } of autoscalingProblems(props.autoscaling ?? {}, props.acceleratorType !== undefined)) {
+    for (const { key, message } of autoscalingProblems(
+      props.autoscaling ?? {},
+      props.acceleratorType !== undefined,
+      PROP_NAMES,
+    )) {
       v.fail(`autoscaling.${key}`, message);
     }
     if (props.model.project !== props.endpoint.project || props.model.region !== props.endpoint.region) {
@@ -179,7 +198,7 @@ export class VertexDeployment extends Construct {
       // Alone on its endpoint: known once every deployment is added, so checked at synthesis.
       this.node.addValidation({
         validate: () =>
-          scaleToZeroEndpointProblems(props.endpoint.access, props.endpoint.deployments.length).map(
+          scaleToZeroEndpointProblems(props.endpoint.access, props.endpoint.deployments.length, PROP_NAMES).map(
             (p) => `${this.node.path}: scaleToZero: ${p.message} (endpoint ${props.endpoint.node.path})`,
           ),
       });
