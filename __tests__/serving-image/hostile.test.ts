@@ -4,6 +4,7 @@ import { PixelBudget } from '../../serving-image/src/pixel-budget';
 import { jsonBody, solidImage } from './helpers/images';
 import { startTestServer, type TestServer } from './helpers/server';
 import { buildTinyModel } from './helpers/tiny-model';
+import { answerComplete } from '../../scripts/lib/raw-http';
 
 // Hostile and malformed requests, on a listening server (real sockets: fastify's inject never
 // goes through Node's HTTP parser).
@@ -40,10 +41,7 @@ function raw(request: string | Buffer): Promise<RawAnswer> {
     };
     socket.on('data', (chunk) => {
       data = Buffer.concat([data, chunk]);
-      const text = data.toString('latin1');
-      const head = text.indexOf('\r\n\r\n');
-      const length = /\r\ncontent-length: (\d+)/i.exec(text.slice(0, head))?.[1];
-      if (head >= 0 && length !== undefined && data.length >= head + 4 + Number(length)) finish();
+      if (answerComplete(data)) finish();
     });
     socket.on('error', () => {});
     socket.on('close', finish);
