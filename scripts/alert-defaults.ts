@@ -8,7 +8,7 @@
  */
 import { alertsSchema } from '../config/schema/alerts';
 import { ALERT_SETTINGS, type AlertSettingName, describeAlertSetting } from '../rules/alert-limits';
-import { type GeneratedSection, withFreshSection, writeSection, markdownCell } from './generated-section';
+import { type GeneratedSection, generatorMain, markdownCell } from './generated-section';
 
 /** The table, one row per numeric alert setting, in the order of `ALERT_SETTINGS`. */
 export function renderAlertDefaults(): string {
@@ -27,12 +27,4 @@ export const ALERT_DEFAULTS: GeneratedSection = {
   render: renderAlertDefaults,
 };
 
-/** `page` (docs/monitoring.md) with the table between the markers replaced by a fresh rendering. */
-export function withFreshAlertDefaults(page: string): string {
-  return withFreshSection(page, ALERT_DEFAULTS);
-}
-
-if (require.main === module) {
-  if (process.argv.includes('--write')) writeSection(ALERT_DEFAULTS);
-  else console.log(renderAlertDefaults());
-}
+if (require.main === module) generatorMain(ALERT_DEFAULTS);

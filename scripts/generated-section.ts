@@ -40,3 +40,9 @@ export function writeSection(section: GeneratedSection): void {
   const file = path.join(REPO_ROOT, section.file);
   writeFileSync(file, withFreshSection(readFileSync(file, 'utf8'), section));
 }
+
+/** The command line of a generator script: `--write` rewrites the section in its page, else it is printed. */
+export function generatorMain(section: GeneratedSection): void {
+  if (process.argv.includes('--write')) writeSection(section);
+  else console.log(section.render());
+}

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { defaultsSchema } from '../config/schema/environment';
-import { type GeneratedSection, withFreshSection, writeSection, markdownCell } from './generated-section';
+import { type GeneratedSection, generatorMain, markdownCell } from './generated-section';
 
 type JsonSchema = {
   type?: string | string[];
@@ -107,12 +107,4 @@ export const STACKS_REFERENCE: GeneratedSection = {
   render: renderStacksReference,
 };
 
-/** `page` (docs/stacks-reference.md) with the reference between the markers replaced by a fresh rendering. */
-export function withFreshReference(page: string): string {
-  return withFreshSection(page, STACKS_REFERENCE);
-}
-
-if (require.main === module) {
-  if (process.argv.includes('--write')) writeSection(STACKS_REFERENCE);
-  else console.log(renderStacksReference());
-}
+if (require.main === module) generatorMain(STACKS_REFERENCE);

@@ -1,7 +1,8 @@
+import { withFreshSection } from '../../scripts/generated-section';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { alertsSchema } from '../../config/schema/alerts';
-import { ALERT_DEFAULTS, renderAlertDefaults, withFreshAlertDefaults } from '../../scripts/alert-defaults';
+import { ALERT_DEFAULTS, renderAlertDefaults } from '../../scripts/alert-defaults';
 import { ALERT_SETTINGS, type AlertSettingName } from '../../rules/alert-limits';
 import { REPO_ROOT } from '../helpers/paths';
 
@@ -12,7 +13,7 @@ describe('the alert-defaults table in docs/monitoring.md', () => {
     // GIVEN the page as committed
     const committed = page();
     // WHEN the table between its markers is rendered afresh
-    const fresh = withFreshAlertDefaults(committed);
+    const fresh = withFreshSection(committed, ALERT_DEFAULTS);
     // THEN nothing changes
     expect(fresh).toBe(committed);
   });
@@ -22,7 +23,7 @@ describe('the alert-defaults table in docs/monitoring.md', () => {
     const committed = page();
     const stale = committed.replace('| `alerts.latencyP99Ms` | `1000` |', '| `alerts.latencyP99Ms` | `500` |');
     // WHEN it is rendered afresh
-    const fresh = withFreshAlertDefaults(stale);
+    const fresh = withFreshSection(stale, ALERT_DEFAULTS);
     // THEN the fresh page differs from the stale one (so the freshness test would fail) and holds the real default
     expect(stale).not.toBe(committed);
     expect(fresh).not.toBe(stale);
@@ -32,7 +33,9 @@ describe('the alert-defaults table in docs/monitoring.md', () => {
   test('a page without the markers is refused, naming the file', () => {
     // GIVEN a page without markers
     // WHEN / THEN
-    expect(() => withFreshAlertDefaults('# Monitoring and alerts\n')).toThrow(/docs\/monitoring\.md lacks the markers/);
+    expect(() => withFreshSection('# Monitoring and alerts\n', ALERT_DEFAULTS)).toThrow(
+      /docs\/monitoring\.md lacks the markers/,
+    );
   });
 
   test('has one row per setting with its default and range', () => {

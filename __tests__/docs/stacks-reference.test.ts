@@ -1,6 +1,7 @@
+import { withFreshSection } from '../../scripts/generated-section';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { STACKS_REFERENCE, renderStacksReference, withFreshReference } from '../../scripts/stacks-reference';
+import { STACKS_REFERENCE, renderStacksReference } from '../../scripts/stacks-reference';
 import { REPO_ROOT } from '../helpers/paths';
 
 describe('the stacks.yaml reference in docs/stacks-reference.md', () => {
@@ -8,7 +9,7 @@ describe('the stacks.yaml reference in docs/stacks-reference.md', () => {
     // GIVEN the page as committed
     const page = readFileSync(path.join(REPO_ROOT, STACKS_REFERENCE.file), 'utf8');
     // WHEN the table between its markers is rendered afresh
-    const fresh = withFreshReference(page);
+    const fresh = withFreshSection(page, STACKS_REFERENCE);
     // THEN nothing changes
     expect(fresh).toBe(page);
   });
@@ -18,7 +19,7 @@ describe('the stacks.yaml reference in docs/stacks-reference.md', () => {
     const page = readFileSync(path.join(REPO_ROOT, STACKS_REFERENCE.file), 'utf8');
     const stale = page.replace(/^\| `region` \|.*\n/m, '');
     // WHEN it is rendered afresh
-    const fresh = withFreshReference(stale);
+    const fresh = withFreshSection(stale, STACKS_REFERENCE);
     // THEN the fresh page differs from the stale one (so the freshness test would fail)
     expect(stale).not.toBe(page);
     expect(fresh).not.toBe(stale);
@@ -27,7 +28,7 @@ describe('the stacks.yaml reference in docs/stacks-reference.md', () => {
   test('a page without the markers is refused, naming the file', () => {
     // GIVEN a page without markers
     // WHEN / THEN
-    expect(() => withFreshReference('# stacks.yaml reference\n')).toThrow(
+    expect(() => withFreshSection('# stacks.yaml reference\n', STACKS_REFERENCE)).toThrow(
       /docs\/stacks-reference\.md lacks the markers/,
     );
   });

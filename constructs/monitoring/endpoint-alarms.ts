@@ -201,16 +201,11 @@ export class EndpointAlarms extends Construct {
     const { windowMinutes: window } = this.settings({
       windowMinutes: ['saturationWindowMinutes', options.windowMinutes],
     });
-    const watched = this.endpoint.deployments.filter(EndpointAlarms.canSaturate);
-    this.node.addValidation({
-      validate: () =>
-        this.endpoint.deployments
-          .filter((d) => EndpointAlarms.canSaturate(d) && !watched.includes(d))
-          .map(
-            (d) =>
-              `deployment ${d.node.path} was added to ${this.endpoint.node.path} after alarmOnSaturation() was called, so nothing watches its saturation: call alarmOnSaturation() after adding the deployments`,
-          ),
-    });
+    const watched = this.seenNowAndLater(
+      EndpointAlarms.canSaturate,
+      (d) =>
+        `deployment ${d.node.path} was added to ${this.endpoint.node.path} after alarmOnSaturation() was called, so nothing watches its saturation: call alarmOnSaturation() after adding the deployments`,
+    );
     return watched.map((d) => this.saturationAlarm(d, window, options.severity));
   }
 
@@ -301,16 +296,11 @@ export class EndpointAlarms extends Construct {
     const { windowMinutes: window } = this.settings({
       windowMinutes: ['noTrafficWindowMinutes', options.windowMinutes],
     });
-    const ignored = this.endpoint.deployments.filter(EndpointAlarms.scalesToZero);
-    this.node.addValidation({
-      validate: () =>
-        this.endpoint.deployments
-          .filter((d) => EndpointAlarms.scalesToZero(d) && !ignored.includes(d))
-          .map(
-            (d) =>
-              `deployment ${d.node.path} scales to zero and was added to ${this.endpoint.node.path} after alarmOnNoTraffic() was called, so the no-traffic alarm would fire while it idles: call alarmOnNoTraffic() after adding the deployments`,
-          ),
-    });
+    const ignored = this.seenNowAndLater(
+      EndpointAlarms.scalesToZero,
+      (d) =>
+        `deployment ${d.node.path} scales to zero and was added to ${this.endpoint.node.path} after alarmOnNoTraffic() was called, so the no-traffic alarm would fire while it idles: call alarmOnNoTraffic() after adding the deployments`,
+    );
     const hours = window % 60 === 0 ? `${window / 60} h` : `${window} min`;
     const psc = this.endpoint.access === 'private-psc';
     return this.addAlarm('NoTraffic', {
@@ -337,6 +327,21 @@ export class EndpointAlarms extends Construct {
         ],
       },
     });
+  }
+
+  /**
+   * The endpoint's deployments that match `kind` now, for an alarm built from them; one that
+   * matches and is added later fails synthesis with `tooLate(it)`, since the alarm cannot see it.
+   */
+  private seenNowAndLater(
+    kind: (d: VertexDeployment) => boolean,
+    tooLate: (d: VertexDeployment) => string,
+  ): VertexDeployment[] {
+    const seen = this.endpoint.deployments.filter(kind);
+    this.node.addValidation({
+      validate: () => this.endpoint.deployments.filter((d) => kind(d) && !seen.includes(d)).map(tooLate),
+    });
+    return seen;
   }
 
   private addAlarm(
