@@ -20,7 +20,15 @@ type Labels = Readonly<Record<string, string>>;
  */
 export class RequiredLabelsAspect implements IAspect {
   /** @param labels the environment's labels (stacks.yaml `labels`); an empty map disables the check */
+  /** Each provider's rendered `default_labels`, read once: every labelled resource asks for them. */
+  private readonly rendered = new Map<googleProvider.GoogleProvider | undefined, Labels | undefined>();
+
   constructor(private readonly labels: Labels) {}
+
+  private defaultLabels(provider: googleProvider.GoogleProvider | undefined): Labels | undefined {
+    if (!this.rendered.has(provider)) this.rendered.set(provider, defaultLabelsOf(provider));
+    return this.rendered.get(provider);
+  }
 
   visit(node: IConstruct): void {
     const wanted = Object.entries(this.labels);
@@ -36,7 +44,7 @@ export class RequiredLabelsAspect implements IAspect {
     let where: string;
     if ('terraformLabels' in resource) {
       const own = resource.labelsInput as Labels | undefined;
-      const defaults = defaultLabelsOf(providerOf(resource));
+      const defaults = this.defaultLabels(providerOf(resource));
       if (isUnresolved(own) || isUnresolved(defaults)) return;
       carried = { ...defaults, ...own };
       where = "neither in its `labels` nor in the google provider's `default_labels`";
