@@ -26,6 +26,7 @@ import {
   googleClientConfig,
   googleProvider,
 } from '../constructs/cdk';
+import { type ServingProfile, cpuThreadLayout, machineVcpus } from '../rules/serving-profile';
 import { GPU_DEFAULT_STARTUP_PROBE, acceleratorCount } from '../rules/vertex';
 import { type ModelConfig } from '../config/schema/model';
 import { blueGreenPeakGpus } from '../contract/gpu-need';
@@ -165,6 +166,7 @@ export class ServingStack extends TerraformStack {
         // healthy and many times slower: without the CPU provider, it fails to start instead, and
         // so does the rollout (serving-image/README.md, EXECUTION_PROVIDERS).
         ...(gpus > 0 && !m.allowCpuFallback ? { EXECUTION_PROVIDERS: 'tensorrt,cuda' } : {}),
+        ...(m.profile ? profileEnv(m.profile, m.machine.type) : {}),
       };
       const model = new VertexModel(this, `model-${key}`, {
         project: env.project,
@@ -285,6 +287,21 @@ export class ServingStack extends TerraformStack {
       description: 'DeployedModel id of each model version (see README: Models, endpoints and rollouts)',
     });
   }
+}
+
+/**
+ * A CPU model's serving profile as the server's environment: the thread layout computed from the
+ * machine type's vCPUs, so that `cdktf diff` shows it (the schema refuses a profile on GPU machines).
+ */
+function profileEnv(profile: ServingProfile, machineType: string): Record<string, string> {
+  const vcpus = machineVcpus(machineType);
+  if (vcpus === undefined) return { SERVING_PROFILE: profile };
+  const layout = cpuThreadLayout(profile, vcpus);
+  return {
+    SERVING_PROFILE: profile,
+    WORKERS: String(layout.workers),
+    INTRA_OP_THREADS: String(layout.intraOpThreads),
+  };
 }
 
 /** A stacks.yaml probe as VertexModel takes it: `path` is an HTTP GET on the serving port. */

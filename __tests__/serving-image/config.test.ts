@@ -75,6 +75,69 @@ describe('loadConfig', () => {
     expect(loadConfig({ MODEL_PATH: 'm.onnx', MAX_QUEUE_SIZE: '8', MAX_INSTANCES: '8' }).maxQueueSize).toBe(8);
   });
 
+  describe('SERVING_PROFILE', () => {
+    const cores = availableParallelism();
+
+    test('throughput on CPU serving: one single-threaded worker per core', () => {
+      // GIVEN CPU serving with the throughput profile WHEN loaded THEN each core runs its own image
+      const c = loadConfig({ MODEL_PATH: 'm.onnx', EXECUTION_PROVIDERS: 'cpu', SERVING_PROFILE: 'throughput' });
+      expect(c).toMatchObject({ profile: 'throughput', workers: Math.min(cores, 16), intraOpThreads: 1 });
+    });
+
+    test('latency (the default) on CPU serving: one worker on every core', () => {
+      const c = loadConfig({ MODEL_PATH: 'm.onnx', EXECUTION_PROVIDERS: 'cpu' });
+      expect(c).toMatchObject({ profile: 'latency', workers: 1, intraOpThreads: cores });
+    });
+
+    test('GPU serving (a GPU provider first): one worker per GPU in either profile', () => {
+      // GIVEN two visible GPUs WHEN loaded with the throughput profile THEN the GPU layout applies
+      const c = loadConfig({ MODEL_PATH: 'm.onnx', CUDA_VISIBLE_DEVICES: '0,1', SERVING_PROFILE: 'throughput' });
+      expect(c).toMatchObject({ workers: 2, intraOpThreads: Math.max(1, Math.floor(cores / 2)) });
+    });
+
+    test('WORKERS and INTRA_OP_THREADS win over the profile', () => {
+      const c = loadConfig({
+        MODEL_PATH: 'm.onnx',
+        EXECUTION_PROVIDERS: 'cpu',
+        SERVING_PROFILE: 'throughput',
+        WORKERS: '3',
+        INTRA_OP_THREADS: '2',
+      });
+      expect(c).toMatchObject({ workers: 3, intraOpThreads: 2 });
+    });
+
+    test('throughput on CPU gives the first worker a lone-image session on every core, where that adds cores', () => {
+      // GIVEN the throughput profile on CPU WHEN loaded THEN a lone image may use all cores (none on a 1-core machine)
+      const c = loadConfig({ MODEL_PATH: 'm.onnx', EXECUTION_PROVIDERS: 'cpu', SERVING_PROFILE: 'throughput' });
+      expect(c.loneImageThreads).toBe(cores > 1 ? cores : undefined);
+      // AND the latency profile, whose one worker already has every core, has none
+      expect(loadConfig({ MODEL_PATH: 'm.onnx', EXECUTION_PROVIDERS: 'cpu' }).loneImageThreads).toBeUndefined();
+      // AND LONE_IMAGE_THREADS=0 turns it off
+      expect(
+        loadConfig({
+          MODEL_PATH: 'm.onnx',
+          EXECUTION_PROVIDERS: 'cpu',
+          SERVING_PROFILE: 'throughput',
+          LONE_IMAGE_THREADS: '0',
+        }).loneImageThreads,
+      ).toBeUndefined();
+    });
+
+    test('an unknown profile is refused, naming the allowed ones', () => {
+      expect(() => loadConfig({ MODEL_PATH: 'm.onnx', SERVING_PROFILE: 'fast' })).toThrow(
+        /SERVING_PROFILE="fast": must be one of latency, throughput/,
+      );
+    });
+  });
+
+  test('WORKER_NICE lowers the inference threads by 10 by default, 0 to 19', () => {
+    expect(loadConfig({ MODEL_PATH: 'm.onnx' }).workerNice).toBe(10);
+    expect(loadConfig({ MODEL_PATH: 'm.onnx', WORKER_NICE: '0' }).workerNice).toBe(0);
+    expect(() => loadConfig({ MODEL_PATH: 'm.onnx', WORKER_NICE: '20' })).toThrow(
+      /WORKER_NICE="20": must be an integer from 0 to 19/,
+    );
+  });
+
   test('GPU_COUNT defaults to the GPUs in CUDA_VISIBLE_DEVICES, else 1', () => {
     expect(loadConfig({ MODEL_PATH: 'm.onnx', CUDA_VISIBLE_DEVICES: '0,1,2,3' }).gpuCount).toBe(4);
     expect(loadConfig({ MODEL_PATH: 'm.onnx', CUDA_VISIBLE_DEVICES: '2,3', GPU_COUNT: '1' }).gpuCount).toBe(1);

@@ -19,6 +19,7 @@ import {
   reservationProblems,
   scaleToZeroProblems,
 } from '../../rules/vertex';
+import { SERVING_PROFILES } from '../../rules/serving-profile';
 import { gcsUri, intBetween, matching, shown, text, STACKS_YAML_NAMES } from './common';
 
 /** `models[].machine:` the machine each replica runs on. */
@@ -174,6 +175,12 @@ export const modelSchema = z
       .describe(
         'GPU machines only: let a replica whose CUDA and TensorRT fail to load serve on its CPU (healthy, many times slower). By default it fails to start (`EXECUTION_PROVIDERS=tensorrt,cuda`), and so does the rollout.',
       ),
+    profile: z
+      .enum(SERVING_PROFILES)
+      .optional()
+      .describe(
+        "CPU machines only: `latency` runs each image on all vCPUs (one inference worker); `throughput` runs one single-threaded worker per vCPU (up to 16), more images per second at a longer time per image. Sets `SERVING_PROFILE`, `WORKERS` and `INTRA_OP_THREADS` from the machine type's vCPUs (`env` wins). Absent: the server's default, `latency`.",
+      ),
     sharedMemorySizeMb: intBetween(SHARED_MEMORY_MB.min, SHARED_MEMORY_MB.max)
       .optional()
       .describe('`/dev/shm` size of the container, MB.'),
@@ -256,6 +263,15 @@ export const modelSchema = z
         message:
           'applies only to GPU machines (machine.accelerator): a CPU machine always serves on its CPU; remove it',
         input: m.allowCpuFallback,
+      });
+    }
+    if (m.profile !== undefined && m.machine.accelerator !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['profile'],
+        message:
+          'applies only to CPU machines: a GPU machine runs one inference worker per GPU whatever the profile; remove profile',
+        input: m.profile,
       });
     }
     for (const { key, message } of autoscalingProblems(

@@ -5,6 +5,43 @@ export const KNOWN_EXECUTION_PROVIDERS = ['tensorrt', 'cuda', 'cpu'] as const;
 /** One of {@link KNOWN_EXECUTION_PROVIDERS}. */
 export type ExecutionProvider = (typeof KNOWN_EXECUTION_PROVIDERS)[number];
 
+/** What `SERVING_PROFILE` optimises the CPU thread layout for. */
+export const SERVING_PROFILES = ['latency', 'throughput'] as const;
+/** One of {@link SERVING_PROFILES}. */
+export type ServingProfile = (typeof SERVING_PROFILES)[number];
+
+/** Inference workers and onnxruntime intra-op threads per worker. */
+export interface ThreadLayout {
+  readonly workers: number;
+  readonly intraOpThreads: number;
+}
+
+/**
+ * The thread layout a profile gives. GPU serving: one worker per GPU, the cores shared among them,
+ * in both profiles (the GPU does the work; more workers per GPU only queue on it). CPU serving:
+ * - `latency`: one worker whose session runs each image on every core: the shortest time per
+ *   image, but the cores idle while the worker decodes the output and waits for the next image.
+ * - `throughput`: one single-threaded worker per core, each running its own image: no core waits
+ *   on another inside an operator, at the cost of each image taking longer (on 2 cores, yolov8n:
+ *   1.35x a plain server's throughput, concurrency-1 latency 98 -> 141 ms; docs/benchmarks.md).
+ *   Two workers of 2 threads each on 2 cores oversubscribed them (0.73x): never more threads than cores.
+ * The stack computes the same layout from the machine type's vCPUs (rules/vertex.ts
+ * `servingThreadLayout`; a test holds the two equal).
+ * @param cores CPU cores the process may use
+ * @param gpus GPUs served on; 0 for CPU serving
+ */
+export function profileThreadLayout(profile: ServingProfile, cores: number, gpus: number): ThreadLayout {
+  if (gpus > 0) return { workers: gpus, intraOpThreads: Math.max(1, Math.floor(cores / gpus)) };
+  if (profile === 'throughput') return { workers: Math.min(cores, MAX_THROUGHPUT_WORKERS), intraOpThreads: 1 };
+  return { workers: 1, intraOpThreads: cores };
+}
+
+/**
+ * Most workers the throughput profile starts: each holds a session (the model's weights and its
+ * arena), so a 96-vCPU machine would otherwise hold 96 copies; past this, threads per worker grow.
+ */
+const MAX_THROUGHPUT_WORKERS = 16;
+
 /** The server's whole configuration, read once from the environment by {@link loadConfig}. */
 export interface ServerConfig {
   /** Interface to listen on. */
@@ -21,6 +58,8 @@ export interface ServerConfig {
   readonly labelsPath?: string;
   /** Execution providers in the order they are tried. */
   readonly executionProviders: readonly ExecutionProvider[];
+  /** What the defaults of `workers` and `intraOpThreads` optimise for (`SERVING_PROFILE`). */
+  readonly profile: ServingProfile;
   /** Inference worker threads. */
   readonly workers: number;
   /** onnxruntime intra-op threads per worker. */
@@ -29,6 +68,14 @@ export interface ServerConfig {
   readonly imageThreads: number;
   /** GPUs the workers are spread over (worker i uses GPU `i % gpuCount`). */
   readonly gpuCount: number;
+  /**
+   * Intra-op threads of the first worker's second session, which runs an image that arrives while
+   * every worker is idle (undefined: no second session). The throughput profile on CPU sets it to
+   * the core count, so a lone image does not run on one core while the others idle.
+   */
+  readonly loneImageThreads?: number;
+  /** Nice value of the inference threads, so HTTP and decoding run first when the cores are busy (0: off). */
+  readonly workerNice: number;
   /** Replacement workers that may fail in a row before the process exits. */
   readonly workerMaxRestarts: number;
   /** Most instances in one request. */
@@ -57,6 +104,11 @@ export interface ServerConfig {
   readonly metricsPort?: number;
   /** pino log level. */
   readonly logLevel: string;
+}
+
+/** 0 (off) as undefined. */
+function loneImageThreads(threads: number): number | undefined {
+  return threads === 0 ? undefined : threads;
 }
 
 /** Thrown by {@link loadConfig} with every problem found, one a line. */
@@ -134,8 +186,28 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     );
   }
 
+  const profile = (env.SERVING_PROFILE || 'latency') as ServingProfile;
+  if (!SERVING_PROFILES.includes(profile))
+    problems.push(
+      `SERVING_PROFILE=${JSON.stringify(env.SERVING_PROFILE)}: must be one of ${SERVING_PROFILES.join(', ')}`,
+    );
   const cores = availableParallelism();
-  const workers = int('WORKERS', 1, 1, 64);
+  const gpuCount = int('GPU_COUNT', visibleGpus(env.CUDA_VISIBLE_DEVICES), 1, 64);
+  // GPU serving when a GPU provider is tried first; a CPU-only list gets the profile's CPU layout.
+  const layout = profileThreadLayout(
+    SERVING_PROFILES.includes(profile) ? profile : 'latency',
+    cores,
+    eps[0] === 'cpu' ? 0 : gpuCount,
+  );
+  const workers = int('WORKERS', layout.workers, 1, 64);
+  // The profile's threads for its own worker count; a WORKERS of its own shares the cores among
+  // them, so intra-op pools do not oversubscribe.
+  const intraOpThreads = int(
+    'INTRA_OP_THREADS',
+    workers === layout.workers ? layout.intraOpThreads : Math.max(1, Math.floor(cores / workers)),
+    1,
+    256,
+  );
   const logLevel = env.LOG_LEVEL || 'info';
   if (!LOG_LEVELS.includes(logLevel))
     problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)}: must be one of ${LOG_LEVELS.join(', ')}`);
@@ -148,14 +220,25 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     model,
     labelsPath: env.LABELS_PATH || undefined,
     executionProviders: eps as ExecutionProvider[],
+    profile,
     workers,
-    // One worker uses every core; several share them, so intra-op pools do not oversubscribe.
-    intraOpThreads: int('INTRA_OP_THREADS', Math.max(1, Math.floor(cores / workers)), 1, 256),
+    intraOpThreads,
     // sharp defaults to 1 thread on glibc Linux (to limit malloc fragmentation,
     // https://sharp.pixelplumbing.com/api-utility#concurrency); decoding a frame on every core cuts
     // the latency of a lone request (measured: 21.7 -> 14.9 ms median per image on 2 cores).
     imageThreads: int('IMAGE_THREADS', cores, 1, 256),
-    gpuCount: int('GPU_COUNT', visibleGpus(env.CUDA_VISIBLE_DEVICES), 1, 64),
+    gpuCount,
+    // Health p99 under load went from ~50 ms to ... (docs/benchmarks.md): see lowerThreadPriority.
+    // By default only where it adds cores: CPU workers with fewer intra-op threads than cores (0 turns it off).
+    loneImageThreads: loneImageThreads(
+      int(
+        'LONE_IMAGE_THREADS',
+        profile === 'throughput' && eps[0] === 'cpu' && workers > 1 && intraOpThreads < cores ? cores : 0,
+        0,
+        256,
+      ),
+    ),
+    workerNice: int('WORKER_NICE', 10, 0, 19),
     workerMaxRestarts: int('WORKER_MAX_RESTARTS', 5, 0, 100),
     maxInstances: int('MAX_INSTANCES', 16, 1, 1024),
     maxRequestBytes: int('MAX_REQUEST_BYTES', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),

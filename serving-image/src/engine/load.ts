@@ -36,6 +36,8 @@ export async function loadEngine(
     gpuCount: config.gpuCount,
     maxRestarts: config.workerMaxRestarts,
     maxBatchSize: config.maxBatchSize,
+    workerNice: config.workerNice,
+    loneImageThreads: config.loneImageThreads,
     maxQueueDelayMs: config.maxQueueDelayMs,
     maxQueueSize: config.maxQueueSize,
     requestTimeoutMs: config.requestTimeoutMs,

@@ -12,6 +12,13 @@ export interface WorkerInit {
   readonly deviceId: number;
   /** Largest batch the pool sends (a dynamic batch is warmed up at this size too). */
   readonly maxBatchSize: number;
+  /** Nice value of the worker's threads (0 keeps the process's priority); see lowerThreadPriority. */
+  readonly nice: number;
+  /**
+   * When set, the worker also holds a second session with this many intra-op threads, for a lone
+   * image ({@link RunMessage.wide}); see `loneImageThreads` in the server configuration.
+   */
+  readonly wideIntraOpThreads?: number;
 }
 
 /** What the model expects, as the worker found it. */
@@ -39,6 +46,8 @@ export interface RunMessage {
   readonly images: readonly ModelImage[];
   /** Decoding options per image. */
   readonly options: readonly DecodeOptions[];
+  /** Run it on the worker's wide session (every core), which only a worker started with one has. */
+  readonly wide?: boolean;
 }
 
 /** How long a worker spent on one batch, in ms. */

@@ -14,8 +14,11 @@ export type RunBatch = (images: readonly ModelImage[], options: readonly DecodeO
 
 /** Where batches run. */
 export interface Workers {
-  /** A ready worker without a batch, or undefined when there is none. */
-  idle(): RunBatch | undefined;
+  /**
+   * A ready worker without a batch, or undefined when there is none.
+   * @param lone the batch is the only image waiting: the workers may run it on more cores
+   */
+  idle(lone: boolean): RunBatch | undefined;
 }
 
 /** One image's result. */
@@ -120,7 +123,7 @@ export class BatchScheduler {
     clearTimeout(this.batchTimer);
     this.batchTimer = undefined;
     while (this.queue.length > 0) {
-      const run = this.workers.idle();
+      const run = this.workers.idle(this.queue.length === 1);
       if (!run || this.holdForBatch()) return;
       this.dispatch(run, this.queue.splice(0, this.options.maxBatch));
     }

@@ -28,6 +28,18 @@ export interface SupervisorOptions {
   readonly gpuCount?: number;
   /** Largest batch a worker is sent (a dynamic batch is warmed up at this size too). */
   readonly maxBatchSize: number;
+  /**
+   * Nice value of the workers' threads, below the main thread's (see lowerThreadPriority).
+   * @default 0 - the process's own priority
+   */
+  readonly workerNice?: number;
+  /**
+   * Intra-op threads of a second session the first worker holds for a lone image: when one image
+   * is waiting and every worker is idle, it runs there on this many threads instead of on one
+   * worker's `intraOpThreads` while the other cores idle.
+   * @default - no second session
+   */
+  readonly loneImageThreads?: number;
   /** Replacement workers that may fail in a row (fail to start, or die before finishing a batch). */
   readonly maxRestarts: number;
   /**
@@ -55,6 +67,8 @@ interface WorkerSlot {
   ready: boolean;
   /** Loaded the model once: if it then dies, it failed at serving, not at starting. */
   warmed: boolean;
+  /** Holds a second session for a lone image (SupervisorOptions.loneImageThreads). */
+  readonly wide: boolean;
   batch?: RunningBatch;
 }
 
@@ -111,9 +125,12 @@ export class WorkerSupervisor implements Workers {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  idle(): RunBatch | undefined {
-    const slot = this.slots.find((s) => s.ready && !s.batch);
-    return slot && ((images, options) => this.run(slot, images, options));
+  idle(lone: boolean): RunBatch | undefined {
+    const ready = this.slots.filter((s) => s.ready);
+    const wide = lone ? ready.find((s) => s.wide) : undefined;
+    if (wide && ready.every((s) => !s.batch)) return (images, options) => this.run(wide, images, options, true);
+    const slot = ready.find((s) => !s.batch);
+    return slot && ((images, options) => this.run(slot, images, options, false));
   }
 
   /**
@@ -133,9 +150,10 @@ export class WorkerSupervisor implements Workers {
     slot: WorkerSlot,
     images: readonly ModelImage[],
     options: readonly DecodeOptions[],
+    wide: boolean,
   ): Promise<BatchOutput> {
     const id = this.nextId++;
-    const msg: RunMessage = { type: 'run', id, images, options };
+    const msg: RunMessage = { type: 'run', id, images, options, wide };
     return new Promise((resolve, reject) => {
       slot.batch = { id, size: images.length, resolve, reject };
       try {
@@ -157,7 +175,7 @@ export class WorkerSupervisor implements Workers {
   private spawn(index: number, replacement = false): Promise<ReadyMessage> {
     const init = this.workerInit(index);
     const worker = new Worker(this.options.workerScript, { workerData: init });
-    const slot: WorkerSlot = { worker, ready: false, warmed: false };
+    const slot: WorkerSlot = { worker, ready: false, warmed: false, wide: init.wideIntraOpThreads !== undefined };
     this.slots.push(slot);
     const log = this.options.logger.child({ worker: worker.threadId, deviceId: init.deviceId });
     return new Promise((resolve, reject) => {
@@ -193,6 +211,9 @@ export class WorkerSupervisor implements Workers {
       intraOpThreads: this.options.intraOpThreads,
       deviceId: index % (this.options.gpuCount ?? 1),
       maxBatchSize: this.options.maxBatchSize,
+      nice: this.options.workerNice ?? 0,
+      // One worker (the first, and its replacements) is enough: it only serves when all are idle.
+      wideIntraOpThreads: index === 0 ? this.options.loneImageThreads : undefined,
     };
   }
 

@@ -10,6 +10,7 @@ import * as ort from 'onnxruntime-node';
 import { decodeOutput, detectLayout } from '../postprocess';
 import { type RunMessage, type WorkerInit, type WorkerMessage } from './protocol';
 import { sessionOptions } from './session-options';
+import { lowerThreadPriority } from './thread-priority';
 import { modelShape, toTensor } from './tensor';
 
 const init = workerData as WorkerInit;
@@ -58,7 +59,17 @@ async function createSession(): Promise<{
 }
 
 async function main(): Promise<void> {
+  // Before the session exists, so that its intra-op threads inherit the lower priority.
+  lowerThreadPriority(init.nice);
   const { session, provider, failures } = await createSession();
+  // The lone-image session runs on the provider the first one got, with more intra-op threads.
+  const wide =
+    init.wideIntraOpThreads === undefined
+      ? undefined
+      : await ort.InferenceSession.create(init.model, {
+          ...sessionOptions(init.wideIntraOpThreads),
+          executionProviders: providerConfigs([provider]),
+        });
   const shape = modelShape(session);
   const outputName = session.outputNames[0];
   // Warm-up: the first run allocates and (on GPUs) builds engines; health turns 200 only after it.
@@ -75,6 +86,7 @@ async function main(): Promise<void> {
     const warm = await session.run({ [shape.inputName]: toTensor([], batch, shape.height, shape.width, storage) });
     if (outputDims.length === 0) outputDims = warm[outputName].dims.map(Number);
   }
+  await wide?.run({ [shape.inputName]: toTensor([], shape.batch ?? 1, shape.height, shape.width, storage) });
   // Refuse an output the server cannot decode now, as a startup error, not on the first request.
   detectLayout(outputDims);
   post({ type: 'ready', provider, failures, shape: { ...shape, outputDims }, warmupMs: performance.now() - start });
@@ -91,7 +103,7 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     let out: ort.InferenceSession.ReturnType;
     try {
-      out = await session.run({ [shape.inputName]: input });
+      out = await (msg.wide && wide ? wide : session).run({ [shape.inputName]: input });
     } catch (err) {
       // The input was built here and has the model's shape, so this is the runtime's failure (a
       // CUDA error can be sticky): the pool retires this worker and starts another.
