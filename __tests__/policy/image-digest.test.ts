@@ -20,7 +20,7 @@ describe('ImageDigestAspect', () => {
     // THEN
     expect(errors).toEqual([
       `[stack/model] [policy image-digest] model yolo26n@v3 (stack/model) runs the image ${tagged}, referenced by tag instead of digest. ` +
-        'Fix: pass a ServingImage, whose `imageUri` is pinned by digest (`...@sha256:...`), or an image URI ending in `@sha256:<digest>`',
+        'Fix: pass a ServingImage, whose `imageUri` is pinned by digest (`...@sha256:...`), or a PinnedImage of an image URI ending in `@sha256:<digest>`',
     ]);
   });
 
