@@ -1,5 +1,12 @@
 import { Testing } from 'cdktf';
-import { IAM_NEEDS, type Need, type SynthesizedPlan, blocksOf, permissionsOf } from '../../scripts/lib/iam-needs';
+import {
+  IAM_NEEDS,
+  type Need,
+  type SynthesizedPlan,
+  blocksOf,
+  formatReport,
+  permissionsOf,
+} from '../../scripts/lib/iam-needs';
 import { synthesizedPlan } from '../../scripts/iam';
 import { withModel } from '../helpers/config';
 import { exampleStacks, stacksFromYaml } from '../helpers/synth';
@@ -122,6 +129,20 @@ describe('npm run iam: the roles each identity needs, from the plan', () => {
       'roles/bigquery.dataEditor on bq://acme-logs.serving',
       'roles/cloudkms.cryptoKeyEncrypterDecrypter on key projects/acme-kms/locations/us-central1/keyRings/k/cryptoKeys/c',
     ]);
+  });
+
+  test('the printed report gives CI deploy in full and the person only what differs: the quota project', () => {
+    // GIVEN
+    const report = permissionsOf(JSON.parse(exampleStacks().staging));
+    // WHEN
+    const text = formatReport('staging', report, []);
+    // THEN
+    expect(text).toMatch(
+      /The CI deploy identity \(cdktf deploy staging --auto-approve, then npm run smoke -- staging\):\n {2}custom role: storage\.buckets\.get/,
+    );
+    expect(text).toMatch(
+      /The person deploying \(cdktf deploy staging\): the same, and:\n {2}roles\/serviceusage\.serviceUsageConsumer on the quota project[^\n]*\n\n/,
+    );
   });
 
   test('the script synthesizes the environment afresh from stacks.yaml', () => {

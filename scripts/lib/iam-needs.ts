@@ -119,7 +119,7 @@ export const IAM_NEEDS: Readonly<Record<string, TypeNeeds>> = {
       {
         role: 'roles/artifactregistry.reader',
         on: `repository ${literal(b.project) ?? ctx.project}/${b.location}/${literal(b.repository) ?? '(the stack’s)'}`,
-        why: 'pull the pinned serving image from another project',
+        why: 'the Vertex AI service agent pulls the pinned serving image from another project',
         grantedByStack: true,
       },
     ],
@@ -208,7 +208,7 @@ export const IAM_NEEDS: Readonly<Record<string, TypeNeeds>> = {
       {
         role: String(b.role),
         on: `bucket ${b.bucket}`,
-        why: 'copy the model artifacts at upload',
+        why: 'the Vertex AI service agent copies the model artifacts at upload',
         grantedByStack: true,
       },
     ],
@@ -433,19 +433,24 @@ const TITLES: Record<Identity, (env: string) => string> = {
     'The Vertex AI service agent (service-PROJECT_NUMBER@gcp-sa-aiplatform.iam.gserviceaccount.com), granted beforehand',
 };
 
-/** The report as `npm run iam` prints it. */
+/** The report as `npm run iam` prints it: one line per role and resource. */
 export function formatReport(env: string, report: PermissionReport, types: readonly string[]): string {
   const line = (n: Need) =>
-    `  ${n.role}\n      on ${n.on}\n      why: ${n.why}${n.orPredefined ? `\n      or (predefined, broader): ${n.orPredefined}` : ''}`;
+    `  ${n.role} on ${n.on}: ${n.why}${n.orPredefined ? ` (or, predefined and broader: ${n.orPredefined})` : ''}`;
   const section = (title: string, needs: readonly Need[]) =>
     needs.length === 0 ? [] : [`${title}:`, ...needs.map(line), ''];
+  // The CI deploy identity needs what the person does but the quota project: said, not repeated.
+  const personOnly = report.identities.person.filter(
+    (n) => !report.identities.ciDeploy.some((d) => d.role === n.role && d.on === n.on),
+  );
   return [
     `Permissions for environment ${env} (project ${report.project}), from its synthesized plan.`,
     `Types in the plan: ${types.join(', ')}`,
     '',
-    ...(['person', 'ciPlan', 'ciDeploy', 'serviceAgent'] as const).flatMap((id) =>
-      section(TITLES[id](env), report.identities[id]),
-    ),
+    ...section(TITLES.ciDeploy(env), report.identities.ciDeploy),
+    ...section(`${TITLES.person(env)}: the same, and`, personOnly),
+    ...section(TITLES.ciPlan(env), report.identities.ciPlan),
+    ...section(TITLES.serviceAgent(env), report.identities.serviceAgent),
     ...section('Granted by the stack itself (nothing to do)', report.grantedByStack),
     'Organisation policies that can block a deployment, and what to do: docs/operations.md#organisation-policies',
   ].join('\n');
