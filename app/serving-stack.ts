@@ -4,10 +4,12 @@ import {
   addServingPolicies,
   ArtifactRegistryRepository,
   EndpointAlarms,
+  type IServingImage,
   EndpointDashboard,
   type ModelProbe,
   NotificationChannels,
   pathFromStackDir,
+  PinnedImage,
   ProjectServices,
   ServingImage,
   type VertexDeployment,
@@ -69,8 +71,11 @@ export class ServingStack extends TerraformStack {
   readonly services: ProjectServices;
   /** The image repository. */
   readonly repository: ArtifactRegistryRepository;
-  /** The serving image, pinned by digest. */
-  readonly image: ServingImage;
+  /**
+   * The environment's serving image, pinned by digest: built and pushed by the stack, or, with
+   * `image.uri`, an image built elsewhere (a {@link PinnedImage}). A model entry's `image` overrides it.
+   */
+  readonly image: IServingImage;
   /** The Vertex AI endpoint the environment's models are deployed to. */
   readonly endpoint: VertexEndpoint;
   /** The identity deployed models run as. */
@@ -118,23 +123,9 @@ export class ServingStack extends TerraformStack {
     const apis = this.services.resources.map((r) => r.fqn);
     this.repository.resource.dependsOn = apis;
 
-    // The push and the digest lookup use the caller's own Google credentials (gcloud ADC): no key files.
+    // The stack's one google_client_config: the push's registry login and the rollout's drift read.
     const clientConfig = new googleClientConfig.DataGoogleClientConfig(this, 'client');
-    new dockerProvider.DockerProvider(this, 'docker', {
-      registryAuth: [
-        { address: this.repository.registryHost, username: 'oauth2accesstoken', password: clientConfig.accessToken },
-      ],
-    });
-
-    this.image = new ServingImage(this, 'image', {
-      repository: this.repository,
-      context: env.image.context,
-      imageName: env.image.name,
-      dockerfile: env.image.dockerfile,
-      buildArgs: env.image.buildArgs,
-      root: props.root,
-      contextHash: props.contextHash,
-    });
+    this.image = env.image.uri ? PinnedImage.of(this, env.image.uri) : this.buildImage(env, clientConfig, props);
 
     this.endpoint = new VertexEndpoint(this, 'endpoint', {
       project: env.project,
@@ -155,6 +146,9 @@ export class ServingStack extends TerraformStack {
       accountId: env.servingAccountId,
     });
     this.servingAccount.resource.dependsOn = apis;
+    // Deploying a model that runs as the account needs actAs on it: granted on this account alone.
+    if (env.deployer) this.servingAccount.grantActAs(env.deployer);
+    else this.servingAccount.grantActAsToApplyingIdentity();
     this.deployments = env.models.map((m) => {
       const key = `${m.name}-${m.version}`;
       // The server runs one inference worker per GPU only when told how many there are (Vertex does
@@ -173,7 +167,8 @@ export class ServingStack extends TerraformStack {
         region: env.region,
         modelId: m.name,
         versionAlias: m.version,
-        image: this.image,
+        // A canary pins its own image; the others run the environment's.
+        image: m.image ? PinnedImage.of(this, m.image) : this.image,
         artifactUri: m.artifactUri,
         labels: env.labels,
         container: {
@@ -188,8 +183,9 @@ export class ServingStack extends TerraformStack {
           livenessProbe: probe(m.probes?.liveness),
         },
       });
-      // The Vertex AI service agent the grant names exists once the API is enabled.
+      // The Vertex AI service agent the grants name exists once the API is enabled.
       if (model.artifacts) model.artifacts.grant.dependsOn = apis;
+      if (model.imageGrant) model.imageGrant.dependsOn = apis;
       return this.endpoint.addDeployment(model, {
         serviceAccount: this.servingAccount,
         machineType: m.machine.type,
@@ -265,7 +261,12 @@ export class ServingStack extends TerraformStack {
     });
     new TerraformOutput(this, 'image_uri', {
       value: this.image.imageUri,
-      description: 'Serving image, pinned by digest',
+      description:
+        "The environment's serving image, pinned by digest: what another environment's image.uri promotes (docs/deploying.md#promoting-a-tested-image)",
+    });
+    new TerraformOutput(this, 'model_images', {
+      value: Object.fromEntries(this.deployments.map((d) => [d.model.key, d.model.image.imageUri])),
+      description: 'The image each model version runs, pinned by digest (a model entry image pins its own)',
     });
     new TerraformOutput(this, 'endpoint_name', {
       value: this.endpoint.endpointName,
@@ -285,6 +286,31 @@ export class ServingStack extends TerraformStack {
     new TerraformOutput(this, 'deployed_model_ids', {
       value: Object.fromEntries(this.deployments.map((d) => [d.model.key, d.deployedModelId])),
       description: 'DeployedModel id of each model version (see README: Models, endpoints and rollouts)',
+    });
+  }
+
+  /**
+   * Builds and pushes the environment's image to its repository. The push and the digest lookup use
+   * the caller's own Google credentials (gcloud ADC): no key files.
+   */
+  private buildImage(
+    env: EnvironmentConfig,
+    clientConfig: googleClientConfig.DataGoogleClientConfig,
+    props: ServingStackProps,
+  ): ServingImage {
+    new dockerProvider.DockerProvider(this, 'docker', {
+      registryAuth: [
+        { address: this.repository.registryHost, username: 'oauth2accesstoken', password: clientConfig.accessToken },
+      ],
+    });
+    return new ServingImage(this, 'image', {
+      repository: this.repository,
+      context: env.image.context,
+      imageName: env.image.name,
+      dockerfile: env.image.dockerfile,
+      buildArgs: env.image.buildArgs,
+      root: props.root,
+      contextHash: props.contextHash,
     });
   }
 }

@@ -9,6 +9,7 @@ export {
   App,
   Annotations,
   Aspects,
+  Fn,
   GcsBackend,
   Lazy,
   LocalBackend,
@@ -27,6 +28,7 @@ export { resolve as resolveTokens } from 'cdktf/lib/_tokens';
 
 export * as googleProvider from '@cdktf/provider-google/lib/provider';
 export * as googleClientConfig from '@cdktf/provider-google/lib/data-google-client-config';
+export * as googleClientOpenidUserinfo from '@cdktf/provider-google/lib/data-google-client-openid-userinfo';
 export * as dataGoogleProject from '@cdktf/provider-google/lib/data-google-project';
 export * as dataGoogleStorageBucket from '@cdktf/provider-google/lib/data-google-storage-bucket';
 export * as projectService from '@cdktf/provider-google/lib/project-service';
@@ -42,6 +44,7 @@ export * as dataDockerRegistryImage from '@cdktf/provider-docker/lib/data-docker
 export * as vertexAiEndpoint from '@cdktf/provider-google/lib/vertex-ai-endpoint';
 export { DataResource, TerraformLocal } from 'cdktf';
 export * as serviceAccount from '@cdktf/provider-google/lib/service-account';
+export * as serviceAccountIamMember from '@cdktf/provider-google/lib/service-account-iam-member';
 export * as projectIamMember from '@cdktf/provider-google/lib/project-iam-member';
 export * as storageBucketIamMember from '@cdktf/provider-google/lib/storage-bucket-iam-member';
 export * as httpProvider from '@cdktf/provider-http/lib/provider';

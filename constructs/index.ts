@@ -7,6 +7,7 @@ export * from './monitoring/metric';
 export * from './monitoring/notification-channels';
 export * from './policy';
 export * from './registry/artifact-registry-repository';
+export * from './registry/pinned-image';
 export * from './registry/serving-image';
 export * from './vertex/deployment';
 export * from './vertex/endpoint';

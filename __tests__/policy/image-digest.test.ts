@@ -1,11 +1,11 @@
-import { ImageDigestAspect, type ServingImage, isDigestReference } from '../../constructs';
+import { type IServingImage, ImageDigestAspect, PinnedImage, isDigestReference } from '../../constructs';
 import { VertexModel } from '../../constructs/vertex/model';
 import { deploymentOn, endpointIn } from '../monitoring/fixtures';
 import { policyErrors, stackWithAspect } from './helpers';
 
 describe('ImageDigestAspect', () => {
   test('fires on a model whose image is referenced by tag', () => {
-    // GIVEN a model given an image by tag (ServingImage never is, so a stand-in plays it)
+    // GIVEN a model given an image by tag (ServingImage and PinnedImage never are, so a stand-in plays it)
     const stack = stackWithAspect(new ImageDigestAspect());
     const tagged = 'us-central1-docker.pkg.dev/acme-ml-dev/serving/server:latest';
     new VertexModel(stack, 'model', {
@@ -13,14 +13,14 @@ describe('ImageDigestAspect', () => {
       region: 'us-central1',
       modelId: 'yolo26n',
       versionAlias: 'v3',
-      image: { imageUri: tagged, taggedUri: tagged } as ServingImage,
+      image: { imageUri: tagged, synthUri: tagged, grantVertexPull: () => undefined } satisfies IServingImage,
     });
     // WHEN
     const errors = policyErrors(stack);
     // THEN
     expect(errors).toEqual([
       `[stack/model] [policy image-digest] model yolo26n@v3 (stack/model) runs the image ${tagged}, referenced by tag instead of digest. ` +
-        'Fix: pass a ServingImage, whose `imageUri` is pinned by digest (`...@sha256:...`), or an image URI ending in `@sha256:<digest>`',
+        'Fix: pass a ServingImage, whose `imageUri` is pinned by digest (`...@sha256:...`), or a PinnedImage of an image URI ending in `@sha256:<digest>`',
     ]);
   });
 
@@ -30,6 +30,21 @@ describe('ImageDigestAspect', () => {
     const deployment = deploymentOn(stack, endpointIn(stack));
     // THEN
     expect(deployment.model.spec.containerSpec.imageUri).toMatch(/@\$\{TfToken/);
+    expect(policyErrors(stack)).toEqual([]);
+  });
+
+  test('passes a model given a PinnedImage (an image built elsewhere, pinned by digest)', () => {
+    // GIVEN
+    const stack = stackWithAspect(new ImageDigestAspect());
+    const uri = `us-central1-docker.pkg.dev/acme-ml-staging/serving/server@sha256:${'b'.repeat(64)}`;
+    new VertexModel(stack, 'model', {
+      project: 'acme-ml-dev',
+      region: 'us-central1',
+      modelId: 'yolo26n',
+      versionAlias: 'v4',
+      image: PinnedImage.of(stack, uri),
+    });
+    // THEN
     expect(policyErrors(stack)).toEqual([]);
   });
 

@@ -65,10 +65,11 @@ describe('Dockerfile', () => {
     expect(instructions.filter((l) => l.includes('--onnxruntime-node-install'))).toEqual([]);
   });
 
-  test("TensorRT is the build for the base image's CUDA minor version; Node 22", () => {
+  test("TensorRT is one exact version, the build for the base image's CUDA minor version; Node 22", () => {
     const cuda = /^ARG CUDA_IMAGE=nvidia\/cuda:(12\.\d+)\./m.exec(dockerfile)![1];
+    // An apt version such as 10.9.0.34-1+cuda12.8: no wildcard, so every build installs the same one.
     expect(dockerfile).toMatch(
-      new RegExp(`^ARG TENSORRT_VERSION=10\\.[^\\s]*\\+cuda${cuda.replace('.', '\\.')}$`, 'm'),
+      new RegExp(`^ARG TENSORRT_VERSION=10\\.\\d+\\.\\d+\\.\\d+-1\\+cuda${cuda.replace('.', '\\.')}$`, 'm'),
     );
     expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:22-/m);
   });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { alertsSchema } from './alerts';
 import { BUCKET_NAME, PROJECT_ID, REGION, labelsSchema, matching, STACKS_YAML_NAMES } from './common';
-import { ACCOUNT_ID } from '../../rules/gcp-names';
+import { ACCOUNT_ID, IAM_MEMBER } from '../../rules/gcp-names';
 import { endpointSchema } from './endpoint';
 import { imageSchema } from './image';
 import { modelSchema } from './model';
@@ -39,6 +39,14 @@ const environmentObject = z.strictObject({
     .default('vertex-serving')
     .describe(
       'Id of the service account the models run as, created by the stack; two environments in one project need different ids.',
+    ),
+  deployer: matching(
+    IAM_MEMBER,
+    'an IAM member such as serviceAccount:ci-deploy@acme-ml-staging.iam.gserviceaccount.com',
+  )
+    .optional()
+    .describe(
+      'Who applies this environment (`user:`, `serviceAccount:` or `group:` and an email): it gets `roles/iam.serviceAccountUser` on the serving account alone, which deploying a model that runs as it needs. Absent: whoever runs `cdktf deploy`, read at plan time; set it when plans and deploys run as different identities (CI), or every plan by another identity shows the grant moving to it. See Operating it: permissions.',
     ),
   // prefault: the default is an input, so the reference shows it although models transform their values.
   models: z.array(modelSchema).prefault([]).describe('Model versions deployed to the endpoint.'),

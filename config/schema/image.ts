@@ -1,8 +1,23 @@
 import { z } from 'zod';
-import { IMAGE_NAME, REPOSITORY_ID, intBetween, matching } from './common';
+import { IMAGE_NAME, REPOSITORY_ID, intBetween, matching, shown, text } from './common';
+import { pinnedImageProblem } from '../../rules/gcp-names';
+
+/**
+ * An image built elsewhere, pinned by digest in Artifact Registry; the same rule the PinnedImage
+ * construct checks (rules/gcp-names.ts). A tag is refused: it can be moved to other bytes.
+ */
+export const pinnedImageUri = text('an image URI').superRefine((uri, ctx) => {
+  const problem = pinnedImageProblem(uri);
+  if (problem) ctx.addIssue({ code: 'custom', message: `${shown(uri)} ${problem}`, input: uri });
+});
 
 /** `image:` the Artifact Registry repository and the serving image build. */
 export const imageSchema = z.strictObject({
+  uri: pinnedImageUri
+    .optional()
+    .describe(
+      'Run this image instead of building one: `LOCATION-docker.pkg.dev/PROJECT/REPOSITORY/IMAGE@sha256:<digest>`, e.g. the digest staging built and tested (its `image_uri` output). Nothing is built or pushed; a repository in another project gets a read grant for the Vertex AI service agent. Tags are refused. See Deploying for real: promoting a tested image.',
+    ),
   repository: matching(REPOSITORY_ID, 'an Artifact Registry repository id')
     .default('serving')
     .describe('Artifact Registry repository id, created by the stack.'),

@@ -21,6 +21,7 @@ import {
 } from '../../rules/vertex';
 import { SERVING_PROFILES } from '../../rules/serving-profile';
 import { gcsUri, intBetween, matching, shown, text, STACKS_YAML_NAMES } from './common';
+import { pinnedImageUri } from './image';
 
 /** `models[].machine:` the machine each replica runs on. */
 const machineSchema = z
@@ -149,6 +150,11 @@ export const modelSchema = z
           `${shown(issue.input)} names a file; artifactUri is the folder holding it: ${shown(String(issue.input).replace(/\/[^/]*$/, ''))} (docs/models.md)`,
       })
       .describe('Folder with the model artifacts; reaches the container as `AIP_STORAGE_URI`.'),
+    image: pinnedImageUri
+      .optional()
+      .describe(
+        "Run this version on this image, pinned by digest (`LOCATION-docker.pkg.dev/PROJECT/REPOSITORY/IMAGE@sha256:<digest>`), instead of the environment's: a new server can canary on one version while the others stay on the previous digest. Absent: the environment's image (`image.uri`, or its own build). Tags are refused.",
+      ),
     machine: machineSchema.describe('Machine, accelerator and accelerator count of each replica.'),
     replicas: replicasSchema.default({ min: 1 }).describe('Replica bounds.'),
     autoscaling: autoscalingSchema.optional().describe('Autoscaling targets.'),

@@ -27,7 +27,7 @@ export class ImageDigestAspect implements IAspect {
       node,
       'image-digest',
       `model ${node.key} (${node.node.path}) runs the image ${resolved}, referenced by tag instead of digest`,
-      'pass a ServingImage, whose `imageUri` is pinned by digest (`...@sha256:...`), or an image URI ending in `@sha256:<digest>`',
+      'pass a ServingImage, whose `imageUri` is pinned by digest (`...@sha256:...`), or a PinnedImage of an image URI ending in `@sha256:<digest>`',
     );
   }
 }

@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { Construct } from 'constructs';
 import { type ArtifactRegistryRepository } from './artifact-registry-repository';
-import { DataResource, dataDockerRegistryImage } from '../cdk';
+import { type IServingImage } from './pinned-image';
+import { DataResource, type TerraformResource, dataDockerRegistryImage } from '../cdk';
+import { vertexServiceAgentMember } from '../private/vertex-service-agent';
 import { hashBuildContext } from '../private/context-hash';
 import { IMAGE_NAME } from '../../rules/gcp-names';
 import { pathFromStackDir } from '../private/stack-path';
@@ -62,7 +64,7 @@ const TAG_HASH_LENGTH = 16;
  * `docker_registry_image` data source then reads the pushed digest, and {@link imageUri} pins the
  * image by it, so every later resource refers to exactly the bytes that were pushed.
  */
-export class ServingImage extends Construct {
+export class ServingImage extends Construct implements IServingImage {
   /** Content hash of the build context's files (64 hex characters). */
   readonly contentHash: string;
   /** The tag pushed: `ctx-` and 16 hex characters hashed from the context, Dockerfile, build arguments and platform. */
@@ -75,6 +77,8 @@ export class ServingImage extends Construct {
   readonly push: DataResource;
   /** The pushed image's registry entry, with its digest. */
   readonly registryImage: dataDockerRegistryImage.DataDockerRegistryImage;
+  private readonly repository: ArtifactRegistryRepository;
+  private readonly pullGrants = new Map<string, TerraformResource>();
 
   constructor(scope: Construct, id: string, props: ServingImageProps) {
     super(scope, id);
@@ -91,6 +95,7 @@ export class ServingImage extends Construct {
       .matches('contextHash', props.contextHash, /^[0-9a-f]{16,64}$/, 'a hex content hash')
       .throwIfInvalid(this.node.path);
 
+    this.repository = props.repository;
     const root = props.root ?? process.cwd();
     const buildArgs = sortKeys(props.buildArgs ?? {});
     const dockerfile = props.dockerfile ?? 'Dockerfile';
@@ -127,6 +132,24 @@ export class ServingImage extends Construct {
       dependsOn: [this.push],
     });
     this.imageUri = `${repoImage}@${this.registryImage.sha256Digest}`;
+  }
+
+  /** {@link taggedUri}: the content tag is known at synth and changes exactly when the pushed bytes do. */
+  get synthUri(): string {
+    return this.taggedUri;
+  }
+
+  /**
+   * Nothing for the repository's own project, whose Vertex AI service agent may pull already;
+   * `roles/artifactregistry.reader` on the repository for another project's.
+   */
+  grantVertexPull(project: string): TerraformResource | undefined {
+    if (project === this.repository.project) return undefined;
+    const grant =
+      this.pullGrants.get(project) ??
+      this.repository.grantRead(vertexServiceAgentMember(this, project), `VertexPull-${project}`);
+    this.pullGrants.set(project, grant);
+    return grant;
   }
 }
 

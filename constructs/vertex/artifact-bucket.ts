@@ -1,11 +1,6 @@
 import { Construct } from 'constructs';
-import {
-  type TerraformResource,
-  TerraformStack,
-  dataGoogleProject,
-  dataGoogleStorageBucket,
-  storageBucketIamMember,
-} from '../cdk';
+import { type TerraformResource, TerraformStack, dataGoogleStorageBucket, storageBucketIamMember } from '../cdk';
+import { vertexServiceAgentMember } from '../private/vertex-service-agent';
 
 /**
  * The import-model rules this construct enforces
@@ -67,17 +62,7 @@ export class VertexArtifactBucket extends Construct {
     this.grant = new storageBucketIamMember.StorageBucketIamMember(this, 'VertexServiceAgentRead', {
       bucket,
       role: 'roles/storage.objectViewer',
-      member: `serviceAccount:service-${projectOf(this, project).number}@gcp-sa-aiplatform.iam.gserviceaccount.com`,
+      member: vertexServiceAgentMember(this, project),
     });
   }
-}
-
-/** The stack's one read of `project` (for its number), created when first asked for. */
-function projectOf(scope: Construct, project: string): dataGoogleProject.DataGoogleProject {
-  const stack = TerraformStack.of(scope);
-  const id = `project-${project}`;
-  return (
-    (stack.node.tryFindChild(id) as dataGoogleProject.DataGoogleProject | undefined) ??
-    new dataGoogleProject.DataGoogleProject(stack, id, { projectId: project })
-  );
 }

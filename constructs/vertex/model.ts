@@ -12,7 +12,8 @@ import {
   SHARED_MEMORY_MB,
   VERSION_ALIAS,
 } from '../../rules/vertex';
-import { type ServingImage } from '../registry/serving-image';
+import { type TerraformResource } from '../cdk';
+import { type IServingImage } from '../registry/pinned-image';
 import { VertexArtifactBucket } from './artifact-bucket';
 
 /**
@@ -84,8 +85,8 @@ export interface VertexModelProps {
   readonly modelId: string;
   /** Version alias naming this version, e.g. `v3`; `default` is Vertex's own. */
   readonly versionAlias: string;
-  /** The serving image (pinned by digest). */
-  readonly image: ServingImage;
+  /** The serving image, pinned by digest: a {@link ServingImage} the stack builds, or a {@link PinnedImage}. */
+  readonly image: IServingImage;
   /** `gs://` folder with the model files; reaches the container as `AIP_STORAGE_URI`. @default - none */
   readonly artifactUri?: string;
   /** Display name. @default "<modelId>" */
@@ -134,6 +135,13 @@ export class VertexModel extends Construct {
    * by the Vertex AI service agent), when `artifactUri` is set.
    */
   readonly artifacts?: VertexArtifactBucket;
+  /** The image this version runs. */
+  readonly image: IServingImage;
+  /**
+   * The grant letting this project's Vertex AI service agent pull {@link image}, when it is in
+   * another project; deployments wait for it.
+   */
+  readonly imageGrant?: TerraformResource;
 
   constructor(scope: Construct, id: string, props: VertexModelProps) {
     super(scope, id);
@@ -180,6 +188,8 @@ export class VertexModel extends Construct {
     this.key = `${props.modelId}@${props.versionAlias}`;
     this.deploymentTimeoutSeconds = c.deploymentTimeoutSeconds;
     this.versionName = `projects/${props.project}/locations/${props.region}/models/${this.key}`;
+    this.image = props.image;
+    this.imageGrant = props.image.grantVertexPull(props.project);
     if (props.artifactUri) {
       this.artifacts = VertexArtifactBucket.of(this, props.artifactUri, props.project, props.region);
     }
@@ -216,7 +226,7 @@ export class VertexModel extends Construct {
     // the push; the deployer also compares the digest when it looks the version up (deployer/plan.ts).
     // Labels are left out: they do not change what serves, and a new fingerprint means a new
     // version and a new GPU deployment. New labels reach the versions uploaded after the change.
-    this.fingerprint = servedFingerprint({ ...upload, containerSpec: containerSpec(props.image.taggedUri) });
+    this.fingerprint = servedFingerprint({ ...upload, containerSpec: containerSpec(props.image.synthUri) });
     this.spec = {
       modelId: props.modelId,
       versionAlias: props.versionAlias,

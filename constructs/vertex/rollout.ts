@@ -97,6 +97,7 @@ export class VertexRollout extends Construct {
         endpoint.deployments.flatMap((d) => [
           ...d.serviceAccount.grants,
           ...(d.model.artifacts ? [d.model.artifacts.grant] : []),
+          ...(d.model.imageGrant ? [d.model.imageGrant] : []),
         ]),
       ),
     ];

@@ -1,7 +1,17 @@
 import { Construct } from 'constructs';
 import { type ArtifactRegistryRepository } from '../registry/artifact-registry-repository';
-import { type TerraformResource, projectIamMember, serviceAccount, storageBucketIamMember } from '../cdk';
-import { ACCOUNT_ID, GCS_URI, PROJECT_ID } from '../../rules/gcp-names';
+import {
+  Fn,
+  type TerraformResource,
+  TerraformStack,
+  Token,
+  googleClientOpenidUserinfo,
+  projectIamMember,
+  serviceAccount,
+  serviceAccountIamMember,
+  storageBucketIamMember,
+} from '../cdk';
+import { ACCOUNT_ID, GCS_URI, IAM_MEMBER, PROJECT_ID } from '../../rules/gcp-names';
 import { PropsValidator } from '../private/validation';
 
 /** Props of {@link VertexServingAccount}. */
@@ -23,6 +33,12 @@ export interface VertexServingAccountProps {
    * @default - none
    */
   readonly artifactUris?: readonly string[];
+  /**
+   * IAM members (`user:`, `serviceAccount:`, `group:`) that deploy models running as this account;
+   * see {@link VertexServingAccount.grantActAs}.
+   * @default - none
+   */
+  readonly deployers?: readonly string[];
 }
 
 /**
@@ -30,7 +46,9 @@ export interface VertexServingAccountProps {
  * (read the model artifacts and the image, write logs and metrics), never the Compute Engine
  * default account, which has Editor on the whole project
  * (https://cloud.google.com/vertex-ai/docs/general/custom-service-account).
- * Whoever runs `cdktf deploy` needs `iam.serviceAccounts.actAs` on it.
+ * Whoever deploys a model that runs as it needs `iam.serviceAccounts.actAs` on it, which cannot be
+ * granted before it exists: {@link grantActAs} grants it on this account alone, and deployments
+ * wait for that grant, so nobody needs `roles/iam.serviceAccountUser` on the whole project.
  */
 export class VertexServingAccount extends Construct {
   /** The account. */
@@ -73,6 +91,46 @@ export class VertexServingAccount extends Construct {
     }
     if (props.repository) this.grants.push(props.repository.grantRead(this.grantMember, `Read-${accountId}`));
     for (const uri of props.artifactUris ?? []) this.grantReadArtifacts(uri);
+    for (const [i, member] of (props.deployers ?? []).entries()) this.grantActAs(member, `ActAs-${i}`);
+  }
+
+  /**
+   * {@link grantActAs} to whoever applies the stack (`cdktf deploy`): the identity of the google
+   * provider's credentials, read at plan time (`google_client_openid_userinfo`; the credentials need
+   * the `userinfo.email` scope, which gcloud's application-default credentials and an impersonated
+   * service account's tokens have). A plan by another identity (a CI plan account) shows the grant
+   * moving to it: name the deploying identity with {@link grantActAs} instead where plans and deploys
+   * run as different identities.
+   */
+  grantActAsToApplyingIdentity(): TerraformResource {
+    const stack = TerraformStack.of(this);
+    const read =
+      (stack.node.tryFindChild('applying-identity') as googleClientOpenidUserinfo.DataGoogleClientOpenidUserinfo) ??
+      new googleClientOpenidUserinfo.DataGoogleClientOpenidUserinfo(stack, 'applying-identity');
+    const kind = Fn.conditional(Fn.endswith(read.email, '.gserviceaccount.com'), 'serviceAccount', 'user');
+    return this.grantActAs(`${Token.asString(kind)}:${read.email}`, 'ActAs-applying-identity');
+  }
+
+  /**
+   * Lets `member` deploy models that run as this account: `roles/iam.serviceAccountUser`
+   * (`iam.serviceAccounts.actAs`, which Vertex AI checks on the caller of `deployModel`,
+   * https://cloud.google.com/vertex-ai/docs/general/custom-service-account#attach) on this account
+   * only. Granting it needs `iam.serviceAccounts.setIamPolicy` here, which the
+   * `roles/iam.serviceAccountAdmin` that created the account includes.
+   * @param member an IAM member, or an expression giving one at apply time (the applying identity)
+   * @param id construct id, unique within this account
+   */
+  grantActAs(member: string, id = 'ActAs'): TerraformResource {
+    new PropsValidator('VertexServingAccount')
+      .matches('grantActAs(member)', member, IAM_MEMBER, 'an IAM member such as user:me@example.com')
+      .throwIfInvalid(this.node.path);
+    const grant = new serviceAccountIamMember.ServiceAccountIamMember(this, id, {
+      serviceAccountId: this.resource.name,
+      role: 'roles/iam.serviceAccountUser',
+      member,
+    });
+    this.grants.push(grant);
+    return grant;
   }
 
   /**
