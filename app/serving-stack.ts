@@ -26,7 +26,12 @@ import {
   googleClientConfig,
   googleProvider,
 } from '../constructs/cdk';
-import { GPU_DEFAULT_STARTUP_PROBE, acceleratorCount } from '../rules/vertex';
+import {
+  DEFAULT_TENSORRT_PRECISION,
+  GPU_DEFAULT_DEPLOYMENT_TIMEOUT_SECONDS,
+  GPU_DEFAULT_STARTUP_PROBE,
+  acceleratorCount,
+} from '../rules/vertex';
 import { type ModelConfig } from '../config/schema/model';
 import { blueGreenPeakGpus } from '../contract/gpu-need';
 
@@ -148,7 +153,8 @@ export class ServingStack extends TerraformStack {
 
     // No grant on the repository or the artifact buckets: Vertex AI pulls the image and copies the
     // artifacts with its own service agent (https://cloud.google.com/vertex-ai/docs/general/custom-service-account),
-    // and the container reads the copy at AIP_STORAGE_URI. See VertexArtifactBucket.
+    // and the container reads the copy at AIP_STORAGE_URI. See VertexArtifactBucket. The one
+    // exception is a model's TensorRT engine cache, a prefix of its artifact folder (below).
     this.servingAccount = new VertexServingAccount(this, 'serving-account', {
       project: env.project,
       accountId: env.servingAccountId,
@@ -174,10 +180,17 @@ export class ServingStack extends TerraformStack {
         image: this.image,
         artifactUri: m.artifactUri,
         labels: env.labels,
+        // GPU models state their precision (FP16 unless stacks.yaml says otherwise, rules/vertex.ts).
+        tensorrt:
+          gpus > 0
+            ? { precision: m.tensorrt?.precision ?? DEFAULT_TENSORRT_PRECISION, engineCache: m.tensorrt?.engineCache }
+            : undefined,
         container: {
           env: Object.keys(gpuEnv).length > 0 || m.env ? { ...gpuEnv, ...m.env } : undefined,
           sharedMemorySizeMb: m.sharedMemorySizeMb,
-          deploymentTimeoutSeconds: m.deploymentTimeout,
+          // Covers the startup probe's engine build and the image pull (rules/vertex.ts).
+          deploymentTimeoutSeconds:
+            m.deploymentTimeout ?? (gpus > 0 ? GPU_DEFAULT_DEPLOYMENT_TIMEOUT_SECONDS : undefined),
           // A GPU container builds its TensorRT engines on first start: give it time (rules/vertex.ts).
           startupProbe:
             probe(m.probes?.startup) ??
@@ -188,6 +201,8 @@ export class ServingStack extends TerraformStack {
       });
       // The Vertex AI service agent the grant names exists once the API is enabled.
       if (model.artifacts) model.artifacts.grant.dependsOn = apis;
+      // The first replica uploads the engines it built; later ones read them.
+      if (model.engineCacheUri) this.servingAccount.grantEngineCache(model);
       return this.endpoint.addDeployment(model, {
         serviceAccount: this.servingAccount,
         machineType: m.machine.type,
