@@ -4,6 +4,7 @@
  *   npm run bench -- --model path/to/model.onnx --images path/to/jpegs   # 15 s per level
  *   npm run bench -- --model path/to/model.onnx --duration 10 --connections 1,4,16 --slices 2
  *   npm run bench                                   # this project's test data: ../shared/models/yolov8n-int8.onnx
+ *   npm run bench -- --providers tensorrt           # on a GPU machine (also: cuda); never falls back to the CPU
  *
  * 1. The limit: the model's bare `session.run` in this process, on tensors pre-processed from the
  *    same images, with the server's session options and intra-op threads, measured while the
@@ -13,6 +14,11 @@
  *    at each concurrency after a warm-up; concurrency 1 in `--slices` slices.
  * It prints one row per concurrency: requests per second, p50/p99 latency and the ratios to the
  * limit. Loopback only; bounded in time (about 3 x duration + 7 x 20 bare runs + 30 s).
+ *
+ * `--providers` runs both the bare session and the server on those execution providers only (the
+ * server's EXECUTION_PROVIDERS), and with a GPU provider first also prints the bare img/s and
+ * latency at batch 1 and at the server's largest batch (MAX_BATCH_SIZE) when the model's batch
+ * is dynamic. A provider that cannot load ends the run with its reason (exit 1), never on the CPU.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -21,7 +27,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { loadConfig } from '../serving-image/src/config';
+import { KNOWN_EXECUTION_PROVIDERS, loadConfig } from '../serving-image/src/config';
 import { sessionOptions } from '../serving-image/src/engine/session-options';
 import { modelShape, toTensor } from '../serving-image/src/engine/tensor';
 import { prepareImage } from '../serving-image/src/preprocess';
@@ -59,6 +65,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '1,4,16' },
     'bare-runs': { type: 'string', default: '20' },
     slices: { type: 'string', default: '3' },
+    providers: { type: 'string', default: 'cpu' },
   },
 });
 /** A whole number of at least 1 from option `name`, or exit naming it. */
@@ -83,14 +90,23 @@ const duration = count('duration', args.duration!);
 const slices = count('slices', args.slices!);
 const bareRuns = count('bare-runs', args['bare-runs']!);
 const levels = args.connections!.split(',').map((c) => count('connections', c));
+const providers = args.providers!.split(',').map((p) => p.trim());
+if (providers.some((p) => !(KNOWN_EXECUTION_PROVIDERS as readonly string[]).includes(p))) {
+  console.error(
+    `--providers must be a comma-separated list of ${KNOWN_EXECUTION_PROVIDERS.join(', ')}, got ${JSON.stringify(args.providers)}`,
+  );
+  process.exit(2);
+}
 existing('model', args.model!);
 existing('images', args.images!);
-// The server's own default (or INTRA_OP_THREADS / WORKERS from the environment), so the bare run uses the same threads.
-const intraOpThreads = loadConfig({
+// The server's own defaults (or INTRA_OP_THREADS / WORKERS / MAX_BATCH_SIZE from the environment), so the bare run uses the same.
+const { intraOpThreads, maxBatchSize } = loadConfig({
   ...process.env,
   MODEL_PATH: args.model,
-  EXECUTION_PROVIDERS: 'cpu',
-}).intraOpThreads;
+  EXECUTION_PROVIDERS: providers.join(','),
+});
+/** A GPU provider first: engines are built at the server's start, and batches are measured. */
+const onGpu = providers[0] !== 'cpu';
 
 /**
  * Largest change of the bare p50 between the measurements before and after a slice (as a fraction
@@ -112,21 +128,40 @@ function median(values: readonly number[]): number {
 /** Bare `session.run` on tensors pre-processed from the images, one image per call: the limit. */
 class BareLimit {
   static async create(model: Buffer, images: Buffer[]): Promise<BareLimit> {
-    const session = await ort.InferenceSession.create(model, {
-      ...sessionOptions(intraOpThreads),
-      executionProviders: ['cpu'],
-    });
+    let session: ort.InferenceSession;
+    try {
+      // Exactly the providers asked for: onnxruntime-node fails rather than run elsewhere. Its own
+      // coloured log line would repeat the reason this script prints (as in the worker).
+      ort.env.logLevel = 'fatal';
+      session = await ort.InferenceSession.create(model, {
+        ...sessionOptions(intraOpThreads),
+        executionProviders: providers,
+      });
+    } catch (err) {
+      throw new Error(
+        `--providers ${providers.join(',')}: the model cannot run on ${providers.join(' or ')} here: ${(err as Error).message}. GPU providers need an NVIDIA GPU and onnxruntime-node's CUDA 12 libraries (installed with ONNXRUNTIME_NODE_INSTALL=cuda12, as the GPU serving image does) and, for tensorrt, TensorRT 10; this benchmark never falls back to the CPU`,
+      );
+    }
     // The worker's own shape reading and tensor conversion, so the limit measures the same input.
-    const { height, width } = modelShape(session);
-    const tensors = await Promise.all(
-      images.map(async (bytes) => {
-        return toTensor([await prepareImage(bytes, width, height, 100_000_000)], 1, height, width);
-      }),
-    );
+    const { height, width, batch } = modelShape(session);
+    const prepared = await Promise.all(images.map((bytes) => prepareImage(bytes, width, height, 100_000_000)));
+    const tensors = prepared.map((image) => toTensor([image], 1, height, width));
     const bare = new BareLimit(session, tensors, `${width}x${height}`);
+    bare.batched =
+      batch === null && maxBatchSize > 1 && prepared.length > 0
+        ? toTensor(
+            Array.from({ length: maxBatchSize }, (_, i) => prepared[i % prepared.length]),
+            maxBatchSize,
+            height,
+            width,
+          )
+        : undefined;
     await bare.measure(3); // warm-up
     return bare;
   }
+
+  /** The first images as one batch of MAX_BATCH_SIZE, when the model's batch dimension is dynamic. */
+  private batched?: ort.Tensor;
 
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -134,12 +169,24 @@ class BareLimit {
     readonly inputSize: string,
   ) {}
 
-  /** Median and p99 of `runs` calls, in ms. */
-  async measure(runs: number): Promise<{ p50: number; p99: number }> {
+  /** img/s and latency of `runs` calls at batch 1 and at MAX_BATCH_SIZE (dynamic batch only), one line each. */
+  async batchLines(runs: number): Promise<string[]> {
+    const line = (size: number, t: { p50: number; p99: number }) =>
+      `batch ${size}: ${((1000 * size) / t.p50).toFixed(1)} img/s, p50 ${t.p50.toFixed(2)} ms, p99 ${t.p99.toFixed(2)} ms`;
+    const lines = [line(1, await this.measure(runs))];
+    if (this.batched) {
+      await this.measure(3, this.batched); // warm-up: TensorRT builds an engine for the new shape
+      lines.push(line(maxBatchSize, await this.measure(runs, this.batched)));
+    } else lines.push(`batch ${maxBatchSize}: not measured, the model's batch dimension is fixed`);
+    return lines;
+  }
+
+  /** Median and p99 of `runs` calls, in ms, on the images one at a time or on `input`. */
+  async measure(runs: number, input?: ort.Tensor): Promise<{ p50: number; p99: number }> {
     const times: number[] = [];
     for (let i = 0; i < runs; i++) {
       const t0 = performance.now();
-      await this.session.run({ [this.session.inputNames[0]]: this.tensors[i % this.tensors.length] });
+      await this.session.run({ [this.session.inputNames[0]]: input ?? this.tensors[i % this.tensors.length] });
       times.push(performance.now() - t0);
     }
     times.sort((a, b) => a - b);
@@ -205,6 +252,10 @@ async function main(): Promise<void> {
   // before and after: a slice would start with an empty queue and end with requests in flight,
   // which lowers both their latency and their throughput.
   const bare = await BareLimit.create(model, images);
+  if (onGpu) {
+    console.log(`bare session.run on ${providers.join(',')}, ${bare.inputSize}, median of ${bareRuns} runs:`);
+    for (const line of await bare.batchLines(bareRuns)) console.log(`  ${line}`);
+  }
   console.log(
     `bare session.run: ${bare.inputSize}, batch 1, ${bareRuns} runs before each level and after it (concurrency 1: after each of ${slices} slices)`,
   );
@@ -216,7 +267,7 @@ async function main(): Promise<void> {
       MODEL_PATH: args.model,
       HOST: '127.0.0.1',
       AIP_HTTP_PORT: String(port),
-      EXECUTION_PROVIDERS: 'cpu',
+      EXECUTION_PROVIDERS: providers.join(','),
       INTRA_OP_THREADS: String(intraOpThreads),
     },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -231,7 +282,9 @@ async function main(): Promise<void> {
         )) === 200
       )
         break;
-      if (i > 600) throw new Error('the server did not become ready within 60 s');
+      // TensorRT builds its engines before the server turns ready: minutes, not seconds.
+      if (i > (onGpu ? 18_000 : 600))
+        throw new Error(`the server did not become ready within ${onGpu ? '30 min' : '60 s'}`);
       await new Promise((r) => setTimeout(r, 100));
     }
     const requests = images.map((body) => ({
