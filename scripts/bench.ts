@@ -29,6 +29,7 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { KNOWN_EXECUTION_PROVIDERS, loadConfig } from '../serving-image/src/config';
 import { sessionOptions } from '../serving-image/src/engine/session-options';
+import { applyTensorrtEnvironment } from '../serving-image/src/engine/tensorrt';
 import { modelShape, toTensor } from '../serving-image/src/engine/tensor';
 import { prepareImage } from '../serving-image/src/preprocess';
 
@@ -100,11 +101,15 @@ if (providers.some((p) => !(KNOWN_EXECUTION_PROVIDERS as readonly string[]).incl
 existing('model', args.model!);
 existing('images', args.images!);
 // The server's own defaults (or INTRA_OP_THREADS / WORKERS / MAX_BATCH_SIZE from the environment), so the bare run uses the same.
-const { intraOpThreads, maxBatchSize } = loadConfig({
+const { intraOpThreads, maxBatchSize, tensorrt } = loadConfig({
   ...process.env,
   MODEL_PATH: args.model,
   EXECUTION_PROVIDERS: providers.join(','),
 });
+// The bare session gets the server's TensorRT precision and cache folder (TENSORRT_* from the
+// environment) in this process's environment; the server, which refuses them, sets its own.
+const serverEnv = { ...process.env };
+if (providers.includes('tensorrt')) applyTensorrtEnvironment(tensorrt, process.env);
 /** A GPU provider first: engines are built at the server's start, and batches are measured. */
 const onGpu = providers[0] !== 'cpu';
 
@@ -263,7 +268,7 @@ async function main(): Promise<void> {
   const port = await freePort();
   const server = spawn(process.execPath, [path.join(root, 'serving-image', 'dist', 'main.js')], {
     env: {
-      ...process.env,
+      ...serverEnv,
       MODEL_PATH: args.model,
       HOST: '127.0.0.1',
       AIP_HTTP_PORT: String(port),
