@@ -213,6 +213,21 @@ describe('engine cache shared through Cloud Storage (loopback fake via STORAGE_E
     expect(warnings(next.logs)[0]).toMatchObject({ differing: ['tensorrt'] });
   });
 
+  test.each([
+    ['null', 'null'],
+    ['without files', '{"identity":{}}'],
+  ])('a manifest that is %s is ignored with a warning', async (_case, text) => {
+    // GIVEN a filled cache whose manifest was replaced
+    await replica();
+    const manifestKey = cachedNames().find((n) => n.endsWith('/manifest.json'))!;
+    objects[manifestKey] = text;
+    // WHEN a replica starts THEN it loads nothing and warns
+    const next = await replica({ engines: {} });
+    expect(next.restored).toBe('mismatch');
+    expect(readdirSync(next.cacheDir)).toEqual([]);
+    expect(warnings(next.logs)).toHaveLength(2); // this one, and the provider writing no engine
+  });
+
   test('a cached file that does not match the manifest makes the whole cache ignored', async () => {
     // GIVEN a filled cache with one engine file altered
     await replica();

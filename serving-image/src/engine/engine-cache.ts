@@ -59,7 +59,8 @@ export class EngineCache {
    * throws: without a usable cache the provider builds the engines, as without this class.
    */
   async restore(): Promise<RestoreOutcome> {
-    let manifest: Manifest;
+    // Whatever the object holds: each field is checked before use.
+    let manifest: Partial<Manifest> | null;
     try {
       manifest = JSON.parse((await this.storage.read(`${this.uri}manifest.json`)).toString('utf8'));
     } catch (err) {
@@ -73,10 +74,10 @@ export class EngineCache {
       );
       return 'failed';
     }
-    const differing = differences(manifest.identity, this.identity);
-    if (differing.length > 0 || !Array.isArray(manifest.files) || !isPlainName(manifest.upload)) {
+    const differing = differences(manifest?.identity, this.identity);
+    if (!manifest || differing.length > 0 || !Array.isArray(manifest.files) || !isPlainName(manifest.upload)) {
       this.logger.warn(
-        { cache: this.uri, differing, cached: manifest.identity, expected: this.identity },
+        { cache: this.uri, differing, cached: manifest?.identity, expected: this.identity },
         'the TensorRT engine cache was built for something else; ignoring it and building the engines',
       );
       return 'mismatch';
@@ -98,9 +99,17 @@ export class EngineCache {
       );
       return 'corrupt';
     }
-    // Written only once every file checked out: the provider never sees half a cache.
-    mkdirSync(this.cacheDir, { recursive: true });
-    for (const [name, bytes] of files) writeFileSync(path.join(this.cacheDir, name), bytes);
+    // Written only once every file checked out: the provider never sees a cache it should not load.
+    try {
+      mkdirSync(this.cacheDir, { recursive: true });
+      for (const [name, bytes] of files) writeFileSync(path.join(this.cacheDir, name), bytes);
+    } catch (err) {
+      this.logger.warn(
+        { cacheDir: this.cacheDir, reason: (err as Error).message },
+        'cannot write the cached TensorRT engines to the cache folder; building the engines',
+      );
+      return 'failed';
+    }
     this.logger.info({ cache: this.uri, files: files.length }, 'TensorRT engines loaded from the cache');
     return 'restored';
   }
