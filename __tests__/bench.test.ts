@@ -1,5 +1,8 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { buildTinyModel } from './serving-image/helpers/tiny-model';
 import { REPO_ROOT } from './helpers/paths';
 
 /** Runs scripts/bench.ts as `npm run bench` does, without building the server first. */
@@ -41,4 +44,35 @@ describe('npm run bench without a model', () => {
     );
     expect(result.stderr).not.toMatch(/^\s+at /m);
   });
+});
+
+describe('npm run bench --providers', () => {
+  test('an unknown provider exits 2 naming the allowed ones', () => {
+    // WHEN the benchmark is asked for a provider onnxruntime-node does not have
+    const result = runBench(['--providers', 'gpu']);
+    // THEN it names the option and the allowed values, and exits 2
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/--providers must be a comma-separated list of tensorrt, cuda, cpu, got "gpu"/);
+  });
+
+  test.each(['cuda', 'tensorrt'])(
+    '--providers %s where it cannot load exits 1 with the reason, without running on the CPU',
+    (provider) => {
+      // GIVEN a model and an (empty) image folder on this machine, which has no GPU libraries
+      const dir = mkdtempSync(path.join(tmpdir(), 'bench-'));
+      const model = path.join(dir, 'model.onnx');
+      writeFileSync(model, buildTinyModel({ size: 32, dynamicBatch: true }));
+      // WHEN the benchmark is asked for the GPU provider
+      const result = runBench(['--providers', provider, '--model', model, '--images', dir]);
+      // THEN it stops before the server starts, naming the provider, onnxruntime's reason and what it needs
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(
+        new RegExp(
+          `^--providers ${provider}: the model cannot run on ${provider} here: .*Failed to load shared library.*never falls back to the CPU$`,
+          'm',
+        ),
+      );
+      expect(result.stdout).not.toMatch(/req\/s/);
+    },
+  );
 });

@@ -29,7 +29,7 @@ import {
   googleProvider,
 } from '../constructs/cdk';
 import { type ServingProfile, cpuThreadLayout, machineVcpus } from '../rules/serving-profile';
-import { GPU_DEFAULT_STARTUP_PROBE, acceleratorCount } from '../rules/vertex';
+import { GPU_DEFAULT_DEPLOYMENT_TIMEOUT_SECONDS, GPU_DEFAULT_STARTUP_PROBE, acceleratorCount } from '../rules/vertex';
 import { type ModelConfig } from '../config/schema/model';
 import { blueGreenPeakGpus } from '../contract/gpu-need';
 
@@ -140,7 +140,8 @@ export class ServingStack extends TerraformStack {
 
     // No grant on the repository or the artifact buckets: Vertex AI pulls the image and copies the
     // artifacts with its own service agent (https://cloud.google.com/vertex-ai/docs/general/custom-service-account),
-    // and the container reads the copy at AIP_STORAGE_URI. See VertexArtifactBucket.
+    // and the container reads the copy at AIP_STORAGE_URI. See VertexArtifactBucket. The one
+    // exception is a model's TensorRT engine cache, a prefix of its artifact folder (below).
     this.servingAccount = new VertexServingAccount(this, 'serving-account', {
       project: env.project,
       accountId: env.servingAccountId,
@@ -171,10 +172,15 @@ export class ServingStack extends TerraformStack {
         image: m.image ? PinnedImage.of(this, m.image) : this.image,
         artifactUri: m.artifactUri,
         labels: env.labels,
+        // Absent, the server's own default applies (FP16): the plan stays free of a setting that
+        // onnxruntime-node 1.30 does not pass on to TensorRT (serving-image/README.md, TensorRT).
+        tensorrt: m.tensorrt,
         container: {
           env: Object.keys(gpuEnv).length > 0 || m.env ? { ...gpuEnv, ...m.env } : undefined,
           sharedMemorySizeMb: m.sharedMemorySizeMb,
-          deploymentTimeoutSeconds: m.deploymentTimeout,
+          // Covers the startup probe's engine build and the image pull (rules/vertex.ts).
+          deploymentTimeoutSeconds:
+            m.deploymentTimeout ?? (gpus > 0 ? GPU_DEFAULT_DEPLOYMENT_TIMEOUT_SECONDS : undefined),
           // A GPU container builds its TensorRT engines on first start: give it time (rules/vertex.ts).
           startupProbe:
             probe(m.probes?.startup) ??
@@ -186,6 +192,8 @@ export class ServingStack extends TerraformStack {
       // The Vertex AI service agent the grants name exists once the API is enabled.
       if (model.artifacts) model.artifacts.grant.dependsOn = apis;
       if (model.imageGrant) model.imageGrant.dependsOn = apis;
+      // The first replica uploads the engines it built; later ones read them.
+      if (model.engineCacheUri) this.servingAccount.grantEngineCache(model);
       return this.endpoint.addDeployment(model, {
         serviceAccount: this.servingAccount,
         machineType: m.machine.type,

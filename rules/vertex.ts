@@ -407,6 +407,62 @@ export type ProbeTimingField = keyof typeof PROBE_LIMITS;
  */
 export const GPU_DEFAULT_STARTUP_PROBE = { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 180 } as const;
 
+/*
+ * The shared TensorRT engine cache (`tensorrt.engineCache`) does not shorten this probe, on
+ * purpose. The stack cannot know at synth time whether a replica will find engines for its model,
+ * GPU and versions: the first replica of a new model version, GPU type or image never does, and a
+ * budget sized for a warm start would restart it in the middle of its build, again and again. A
+ * startup probe's budget is a ceiling, not a wait: a replica that loads cached engines is healthy
+ * seconds after its model is read and passes its next probe (10 s apart), so the cache shortens
+ * every later start by the build time without any change here.
+ */
+
+/**
+ * The deployment timeout a GPU model gets when stacks.yaml sets none, seconds: the startup probe's
+ * 30 minutes of engine build plus 10 minutes to pull the GPU image (a few GB) and read the model,
+ * so that Vertex does not give up on a replica its probe still waits for. The timeout, like the
+ * probe, is a ceiling: a replica that starts faster is deployed as soon as it is healthy.
+ */
+export const GPU_DEFAULT_DEPLOYMENT_TIMEOUT_SECONDS =
+  GPU_DEFAULT_STARTUP_PROBE.periodSeconds * GPU_DEFAULT_STARTUP_PROBE.failureThreshold + 600;
+
+/** Precisions the serving image's TensorRT provider builds engines in (`TENSORRT_PRECISION`). */
+export const TENSORRT_PRECISIONS = ['fp32', 'fp16', 'int8'] as const;
+
+/**
+ * The precision GPU models get: FP16. TensorRT keeps a layer in FP32 where FP16 would overflow,
+ * and a detector's boxes and scores do not need more than FP16's 3 significant digits, so FP16
+ * engines give the same detections at the usual reported 2 to 3 times FP32's speed on the Tensor
+ * Core GPUs Vertex offers (T4, L4, A100, H100); Ultralytics' TensorRT guide for the YOLO family
+ * treats FP16 as the lossless speed-up and INT8 as the one that needs calibration data and costs
+ * accuracy (https://docs.ultralytics.com/integrations/tensorrt/). INT8 needs a QDQ-quantized model,
+ * which the shipped detectors (dynamically quantized or float) are not.
+ */
+export const DEFAULT_TENSORRT_PRECISION = 'fp16';
+
+/** Folder under a model's `artifactUri` its TensorRT engines are shared in. */
+export const TENSORRT_CACHE_FOLDER = 'tensorrt-cache';
+
+/**
+ * Container variables the TensorRT setting owns: the two the stack passes, and the provider's own
+ * ones the serving image sets from them (and refuses when set by hand).
+ */
+const TENSORRT_OWNED_ENV =
+  /^(TENSORRT_PRECISION|TENSORRT_CACHE_URI|ORT_TENSORRT_(FP16_ENABLE|INT8_ENABLE|ENGINE_CACHE_ENABLE|TIMING_CACHE_ENABLE|CACHE_PATH))$/;
+
+/**
+ * Variables of `env` the TensorRT setting owns, each as a problem naming `setting` (the caller's
+ * name for it: `tensorrt` in stacks.yaml, the `tensorrt` prop of VertexModel).
+ */
+export function tensorrtEnvProblems(env: Record<string, string>, setting: string): RuleProblem[] {
+  return Object.keys(env)
+    .filter((name) => TENSORRT_OWNED_ENV.test(name))
+    .map((name) => ({
+      field: name,
+      message: `is set from ${setting} (the serving image's precision and engine cache); remove it and use ${setting} instead`,
+    }));
+}
+
 /**
  * The endpoint settings whose change replaces the Vertex AI endpoint: Terraform deletes it and
  * creates another, so it gets a new endpoint id, clients calling the old one fail, and nothing is

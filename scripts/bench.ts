@@ -4,6 +4,7 @@
  *   npm run bench -- --model path/to/model.onnx --images path/to/jpegs   # 15 s per server and level
  *   npm run bench -- --model path/to/model.onnx --duration 10 --connections 1,16 --slices 2
  *   npm run bench                                   # this project's test data: ../shared/models/yolov8n-int8.onnx
+ *   npm run bench -- --providers tensorrt           # on a GPU machine (also: cuda): the bare engine at batch 1 and MAX_BATCH_SIZE
  *
  * Three servers run side by side on loopback ports, each loaded in turn (never two at once):
  * - `plain`: the baseline a user writes first (scripts/lib/plain-server.ts): decode, `session.run`
@@ -19,6 +20,9 @@
  * then the issue's three targets: the throughput profile at concurrency 16 against the plain
  * server, the latency profile's concurrency-1 p50 against the bare decode + run, and health p99.
  * Loopback only; about servers x levels x duration plus the bare runs.
+ *
+ * `--providers` other than `cpu` measures the bare engine on exactly those providers instead
+ * (scripts/lib/provider-bench.ts), and exits 1 with the reason when one cannot load.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -29,9 +33,11 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
+import { KNOWN_EXECUTION_PROVIDERS } from '../serving-image/src/config';
 import { sessionOptions } from '../serving-image/src/engine/session-options';
 import { modelShape, toTensor } from '../serving-image/src/engine/tensor';
 import { prepareImage } from '../serving-image/src/preprocess';
+import { providerBench } from './lib/provider-bench';
 
 /** The part of autocannon's API used here (it ships no types). */
 interface AutocannonResult {
@@ -66,6 +72,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '1,4,16' },
     'bare-runs': { type: 'string', default: '20' },
     slices: { type: 'string', default: '3' },
+    providers: { type: 'string', default: 'cpu' },
   },
 });
 /** A whole number of at least 1 from option `name`, or exit naming it. */
@@ -90,6 +97,13 @@ const duration = count('duration', args.duration!);
 const slices = count('slices', args.slices!);
 const bareRuns = count('bare-runs', args['bare-runs']!);
 const levels = args.connections!.split(',').map((c) => count('connections', c));
+const providers = args.providers!.split(',').map((p) => p.trim());
+if (providers.some((p) => !(KNOWN_EXECUTION_PROVIDERS as readonly string[]).includes(p))) {
+  console.error(
+    `--providers must be a comma-separated list of ${KNOWN_EXECUTION_PROVIDERS.join(', ')}, got ${JSON.stringify(args.providers)}`,
+  );
+  process.exit(2);
+}
 existing('model', args.model!);
 existing('images', args.images!);
 const cores = availableParallelism();
@@ -326,6 +340,10 @@ async function main(): Promise<void> {
         .filter((f) => f.endsWith('.jpg'))
         .sort()
         .map((f) => readFileSync(path.join(args.images!, f)));
+  if (providers.join(',') !== 'cpu') {
+    for (const line of await providerBench(model, images, providers, bareRuns)) console.log(line);
+    return;
+  }
   console.log(
     `model ${path.relative(root, args.model!)}; ${images.length} JPEGs from ${path.relative(root, args.images!)}; ${cores} cores; ${duration} s per server and level`,
   );

@@ -1,10 +1,11 @@
+import { Testing, TerraformStack } from 'cdktf';
 import { type Construct } from 'constructs';
 import {
   ArtifactRegistryRepository,
   ServingImage,
   VertexDeployment,
   type VertexDeploymentProps,
-  type VertexEndpoint,
+  VertexEndpoint,
   VertexModel,
   type VertexModelProps,
   VertexServingAccount,
@@ -77,4 +78,12 @@ export function servingParts(
         ...props,
       }),
   };
+}
+
+/** Runs `build` with {@link ServingParts} on a fresh europe-west4 endpoint of acme-ml-prod, in a stack of its own. */
+export function partsIn(build: (p: ServingParts) => void): void {
+  const scope: Construct = new TerraformStack(Testing.app(), 'test');
+  build(
+    servingParts(scope, new VertexEndpoint(scope, 'endpoint', { project: 'acme-ml-prod', region: 'europe-west4' })),
+  );
 }

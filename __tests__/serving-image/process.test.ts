@@ -75,6 +75,51 @@ describe('the server process (dist/main.js)', () => {
     );
   });
 
+  test('TENSORRT_PRECISION=int8 with a model that has no QDQ nodes is a startup error: exit 1', async () => {
+    // GIVEN a float model and the TensorRT provider listed
+    const dir = mkdtempSync(path.join(tmpdir(), 'serving-'));
+    writeFileSync(path.join(dir, 'm.onnx'), buildTinyModel({ size: 32 }));
+    // WHEN the server starts asking for INT8 engines
+    const server = spawnServer({
+      MODEL_PATH: path.join(dir, 'm.onnx'),
+      EXECUTION_PROVIDERS: 'tensorrt,cpu',
+      TENSORRT_PRECISION: 'int8',
+      TENSORRT_CACHE_DIR: dir,
+    });
+    // THEN it exits 1 saying what int8 needs
+    expect(await server.exited).toBe(1);
+    expect(server.logs.find((l) => l.severity === 'CRITICAL')?.message).toMatch(
+      /cannot load the model: TENSORRT_PRECISION=int8 needs a QDQ-quantized model/,
+    );
+  });
+
+  test('with TENSORRT_CACHE_URI on a machine without GPU, it serves on the next provider and leaves the cache alone', async () => {
+    // GIVEN the model in a Cloud Storage fake and a cache folder beside it
+    const gcs = await startFakeGcs({ 'b/artifacts/model.onnx': buildTinyModel({ size: 32 }) });
+    try {
+      // WHEN the server starts with the TensorRT provider first and a shared engine cache
+      const server = spawnServer({
+        AIP_STORAGE_URI: 'gs://b/artifacts',
+        STORAGE_EMULATOR_HOST: gcs.host,
+        EXECUTION_PROVIDERS: 'tensorrt,cpu',
+        TENSORRT_CACHE_URI: 'gs://b/artifacts/tensorrt-cache/',
+        TENSORRT_CACHE_DIR: mkdtempSync(path.join(tmpdir(), 'ort-trt-')),
+      });
+      const url = await server.url;
+      await waitForOk(`${url}/health`);
+      // THEN it warns that the engines' identity is unknown here, and never reads or writes the cache
+      expect(server.logs.find((l) => Array.isArray(l.unknown))).toMatchObject({
+        severity: 'WARNING',
+        unknown: ['gpu', 'tensorrt'],
+      });
+      expect(gcs.requests.filter((r) => r.includes('tensorrt-cache') || r.startsWith('/upload/'))).toEqual([]);
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+    } finally {
+      await gcs.close();
+    }
+  });
+
   test('a port already in use is one fatal JSON line and exit 2', async () => {
     // GIVEN a port something else listens on
     const blocker = createServer().listen(0, '127.0.0.1');

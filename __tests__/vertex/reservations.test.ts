@@ -1,8 +1,5 @@
-import { Testing, TerraformStack } from 'cdktf';
-import { type Construct } from 'constructs';
 import { parseStacksConfig } from '../../config/load';
-import { VertexEndpoint } from '../../constructs';
-import { type ServingParts, servingParts } from '../helpers/serving-parts';
+import { partsIn } from '../helpers/serving-parts';
 import { problemsOf } from '../helpers/config';
 import { stacksFromYaml } from '../helpers/synth';
 
@@ -81,13 +78,6 @@ describe('stacks.yaml machine.reservation', () => {
     });
   });
 });
-
-function partsIn(build: (p: ServingParts) => void): void {
-  const scope: Construct = new TerraformStack(Testing.app(), 'test');
-  build(
-    servingParts(scope, new VertexEndpoint(scope, 'endpoint', { project: 'acme-ml-prod', region: 'europe-west4' })),
-  );
-}
 
 describe('VertexDeployment reservation', () => {
   test('any and none give their type without key or values', () => {

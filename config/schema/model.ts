@@ -18,6 +18,10 @@ import {
   machineProblems,
   reservationProblems,
   scaleToZeroProblems,
+  DEFAULT_TENSORRT_PRECISION,
+  TENSORRT_CACHE_FOLDER,
+  TENSORRT_PRECISIONS,
+  tensorrtEnvProblems,
 } from '../../rules/vertex';
 import { SERVING_PROFILES } from '../../rules/serving-profile';
 import { gcsUri, intBetween, matching, shown, text, STACKS_YAML_NAMES } from './common';
@@ -187,6 +191,25 @@ export const modelSchema = z
       .describe(
         "CPU machines only: `latency` runs each image on all vCPUs (one inference worker); `throughput` runs one single-threaded worker per vCPU (up to 16), more images per second at a longer time per image. Sets `SERVING_PROFILE`, `WORKERS` and `INTRA_OP_THREADS` from the machine type's vCPUs (`env` wins). Absent: the server's default, `latency`.",
       ),
+    tensorrt: z
+      .strictObject({
+        precision: z
+          .enum(TENSORRT_PRECISIONS)
+          .default(DEFAULT_TENSORRT_PRECISION)
+          .describe(
+            '`fp16` (default): the same detections as `fp32`, about 2 to 3 times faster on T4, L4 and A100; `fp32`: full precision; `int8`: needs a QDQ-quantized model (the replica refuses to start otherwise).',
+          ),
+        engineCache: z
+          .boolean()
+          .default(false)
+          .describe(
+            `Share the built engines in \`<artifactUri>/${TENSORRT_CACHE_FOLDER}/\`: the first replica uploads them, later replicas and restarts download them instead of building for minutes. Grants the serving account object create and read on that prefix only (the bucket needs uniform bucket-level access).`,
+          ),
+      })
+      .optional()
+      .describe(
+        "TensorRT engines of a GPU model (the serving image's `TENSORRT_PRECISION` and `TENSORRT_CACHE_URI`; its README, TensorRT, says what onnxruntime-node 1.30 honours). Absent: the container gets neither variable (the server builds FP16, its default) and no shared cache. Changing it uploads a new model version.",
+      ),
     sharedMemorySizeMb: intBetween(SHARED_MEMORY_MB.min, SHARED_MEMORY_MB.max)
       .optional()
       .describe('`/dev/shm` size of the container, MB.'),
@@ -209,7 +232,7 @@ export const modelSchema = z
     probes: probesSchema
       .optional()
       .describe(
-        "Startup, health (readiness) and liveness probes of the container. A GPU model without a startup probe gets GET the health route every 10 s for up to 30 minutes (180 failures): the TensorRT engines are built on the container's first start, and Vertex's default (3 failures) would restart it mid-build.",
+        "Startup, health (readiness) and liveness probes of the container. A GPU model without a startup probe gets GET the health route every 10 s for up to 30 minutes (180 failures): the TensorRT engines are built on the container's first start, and Vertex's default (3 failures) would restart it mid-build. A replica that loads cached engines (`tensorrt.engineCache`) passes it as soon as it is up.",
       ),
     deploymentTimeout: text('a duration such as 30m', (n) => `"${String(n)}m" or "${String(n)}s"`)
       .superRefine((d, ctx) => {
@@ -224,7 +247,9 @@ export const modelSchema = z
                 : undefined;
         if (problem) ctx.addIssue({ code: 'custom', message: problem, input: d });
       })
-      .describe('How long a new replica may take to become healthy: `90s`, `30m`, `1h30m`, `2h`; from 1s to 2 h.')
+      .describe(
+        "How long a new replica may take to become healthy: `90s`, `30m`, `1h30m`, `2h`; from 1s to 2 h. GPU models default to 40m (the startup probe's 30 minutes of engine build plus the image pull); CPU models to Vertex's default.",
+      )
       // The stack gets seconds, the unit the constructs take: nothing downstream parses durations.
       .transform((d) => durationSeconds(d) ?? 0)
       .optional(),
@@ -279,6 +304,28 @@ export const modelSchema = z
           'applies only to CPU machines: a GPU machine runs one inference worker per GPU whatever the profile; remove profile',
         input: m.profile,
       });
+    }
+    if (m.tensorrt && m.machine.accelerator === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tensorrt'],
+        message: 'applies only to GPU machines (machine.accelerator): TensorRT runs on NVIDIA GPUs; remove it',
+        input: m.tensorrt,
+      });
+    }
+    const providers = m.env?.EXECUTION_PROVIDERS;
+    if (m.tensorrt && providers !== undefined && !/(^|,)\s*tensorrt\s*(,|$)/i.test(providers)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tensorrt'],
+        message: `has no effect: env.EXECUTION_PROVIDERS (${JSON.stringify(providers)}) does not list tensorrt; add it or remove tensorrt`,
+        input: m.tensorrt,
+      });
+    }
+    if (m.machine.accelerator !== undefined) {
+      for (const p of tensorrtEnvProblems(m.env ?? {}, 'tensorrt')) {
+        ctx.addIssue({ code: 'custom', path: ['env', p.field], message: p.message, input: m.env?.[p.field] });
+      }
     }
     for (const { key, message } of autoscalingProblems(
       m.autoscaling ?? {},

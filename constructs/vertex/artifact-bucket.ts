@@ -28,6 +28,8 @@ export class VertexArtifactBucket extends Construct {
   readonly bucket: string;
   /** The grant to the Vertex AI service agent: uploads must wait for it. */
   readonly grant: TerraformResource;
+  private readonly location: dataGoogleStorageBucket.DataGoogleStorageBucket;
+  private uniformAccessRequired = false;
 
   /**
    * The artifact bucket of `gsUri` for a model in `project` / `region`, created at the stack's
@@ -46,7 +48,7 @@ export class VertexArtifactBucket extends Construct {
   private constructor(scope: Construct, id: string, bucket: string, project: string, region: string) {
     super(scope, id);
     this.bucket = bucket;
-    new dataGoogleStorageBucket.DataGoogleStorageBucket(this, 'Location', {
+    this.location = new dataGoogleStorageBucket.DataGoogleStorageBucket(this, 'Location', {
       name: bucket,
       lifecycle: {
         postcondition: [
@@ -64,5 +66,23 @@ export class VertexArtifactBucket extends Construct {
       role: 'roles/storage.objectViewer',
       member: vertexServiceAgentMember(this, project),
     });
+  }
+
+  /**
+   * Fails `cdktf diff` unless the bucket has uniform bucket-level access, which IAM Conditions on a
+   * bucket need (https://cloud.google.com/storage/docs/access-control/iam#conditions); `reason`
+   * says what needs them. Asking again adds nothing.
+   */
+  requireUniformAccess(reason: string): void {
+    if (this.uniformAccessRequired) return;
+    this.uniformAccessRequired = true;
+    const postcondition = [
+      ...(this.location.lifecycle?.postcondition ?? []),
+      {
+        condition: '${self.uniform_bucket_level_access}',
+        errorMessage: `gs://${this.bucket} does not have uniform bucket-level access, which ${reason} needs (IAM Conditions on a bucket require it: https://cloud.google.com/storage/docs/access-control/iam#conditions). Enable it (gcloud storage buckets update gs://${this.bucket} --uniform-bucket-level-access) or turn the setting off.`,
+      },
+    ];
+    this.location.lifecycle = { ...this.location.lifecycle, postcondition };
   }
 }

@@ -10,7 +10,10 @@ import {
   type ProbeTimingField,
   RESERVED_VERSION_ALIASES,
   SHARED_MEMORY_MB,
+  TENSORRT_CACHE_FOLDER,
+  TENSORRT_PRECISIONS,
   VERSION_ALIAS,
+  tensorrtEnvProblems,
 } from '../../rules/vertex';
 import { type TerraformResource } from '../cdk';
 import { type IServingImage } from '../registry/pinned-image';
@@ -75,6 +78,18 @@ export interface ModelContainerProps {
   readonly livenessProbe?: ModelProbe;
 }
 
+/** How the serving image's TensorRT provider builds and shares its engines. */
+export interface ModelTensorrt {
+  /** Engine precision, the container's `TENSORRT_PRECISION`. */
+  readonly precision: (typeof TENSORRT_PRECISIONS)[number];
+  /**
+   * Share the engines through `<artifactUri>/tensorrt-cache/` (`TENSORRT_CACHE_URI`); the serving
+   * account needs {@link VertexServingAccount.grantEngineCache} on it. Needs `artifactUri`.
+   * @default false
+   */
+  readonly engineCache?: boolean;
+}
+
 /** Props of {@link VertexModel}. */
 export interface VertexModelProps {
   /** Project the model is uploaded to. */
@@ -97,6 +112,12 @@ export interface VertexModelProps {
   readonly labels?: Record<string, string>;
   /** The container. @default - port 8080, /predict and /health */
   readonly container?: ModelContainerProps;
+  /**
+   * TensorRT precision and shared engine cache, passed to the container as `TENSORRT_PRECISION`
+   * and `TENSORRT_CACHE_URI` (GPU models; `container.env` may not set those).
+   * @default - the serving image's own (fp16, no shared cache)
+   */
+  readonly tensorrt?: ModelTensorrt;
 }
 
 /**
@@ -142,6 +163,8 @@ export class VertexModel extends Construct {
    * another project; deployments wait for it.
    */
   readonly imageGrant?: TerraformResource;
+  /** `gs://` folder the TensorRT engines are shared in (`TENSORRT_CACHE_URI`), when `tensorrt.engineCache` is set. */
+  readonly engineCacheUri?: string;
 
   constructor(scope: Construct, id: string, props: VertexModelProps) {
     super(scope, id);
@@ -171,6 +194,23 @@ export class VertexModel extends Construct {
         'a variable name not starting with AIP_ (Vertex sets those)',
       );
     }
+    if (props.tensorrt) {
+      v.check(
+        (TENSORRT_PRECISIONS as readonly string[]).includes(props.tensorrt.precision),
+        'tensorrt.precision',
+        props.tensorrt.precision,
+        `one of ${TENSORRT_PRECISIONS.join(', ')}`,
+      );
+      v.check(
+        !props.tensorrt.engineCache || props.artifactUri !== undefined,
+        'tensorrt.engineCache',
+        'true without artifactUri',
+        'an artifactUri to keep the engines under, or engineCache false',
+      );
+      for (const p of tensorrtEnvProblems(c.env ?? {}, 'the tensorrt prop')) {
+        v.check(false, `container.env.${p.field}`, c.env?.[p.field], `no value: it ${p.message}`);
+      }
+    }
     for (const [i, p] of (c.grpcPorts ?? []).entries()) v.integer(`container.grpcPorts[${i}]`, p, 1, 65535);
     for (const [name, probe] of [
       ['startupProbe', c.startupProbe],
@@ -194,17 +234,27 @@ export class VertexModel extends Construct {
       this.artifacts = VertexArtifactBucket.of(this, props.artifactUri, props.project, props.region);
     }
 
+    if (props.tensorrt?.engineCache && props.artifactUri) {
+      this.engineCacheUri = `${props.artifactUri.replace(/\/+$/, '')}/${TENSORRT_CACHE_FOLDER}/`;
+    }
+    const env = {
+      ...c.env,
+      ...(props.tensorrt ? { TENSORRT_PRECISION: props.tensorrt.precision } : {}),
+      ...(this.engineCacheUri ? { TENSORRT_CACHE_URI: this.engineCacheUri } : {}),
+    };
+
     const port = c.port ?? 8080;
     const containerSpec = (imageUri: string): Record<string, unknown> =>
       prune({
         imageUri,
         command: c.command ? [...c.command] : undefined,
         args: c.args ? [...c.args] : undefined,
-        env: c.env
-          ? Object.entries(c.env)
-              .sort(([a], [b]) => (a < b ? -1 : 1))
-              .map(([name, value]) => ({ name, value }))
-          : undefined,
+        env:
+          Object.keys(env).length > 0
+            ? Object.entries(env)
+                .sort(([a], [b]) => (a < b ? -1 : 1))
+                .map(([name, value]) => ({ name, value }))
+            : undefined,
         ports: [{ containerPort: port }],
         predictRoute: c.predictRoute ?? '/predict',
         healthRoute: c.healthRoute ?? '/health',

@@ -12,6 +12,7 @@ import {
   storageBucketIamMember,
 } from '../cdk';
 import { ACCOUNT_ID, GCS_URI, IAM_MEMBER, PROJECT_ID } from '../../rules/gcp-names';
+import { type VertexModel } from './model';
 import { PropsValidator } from '../private/validation';
 
 /** Props of {@link VertexServingAccount}. */
@@ -151,5 +152,42 @@ export class VertexServingAccount extends Construct {
         member: this.grantMember,
       }),
     );
+  }
+
+  /**
+   * Lets the account share `model`'s TensorRT engines ({@link VertexModel.engineCacheUri}): read
+   * (`roles/storage.objectViewer`) and create (`roles/storage.objectCreator`) objects whose names
+   * start with the cache prefix, on that bucket only, through an IAM Condition; nothing else in the
+   * bucket, and no overwrite or delete (the server creates each object only if it does not exist).
+   * The bucket must have uniform bucket-level access (checked at plan time).
+   * @throws Error when the model has no engine cache
+   */
+  grantEngineCache(model: VertexModel): void {
+    const uri = model.engineCacheUri;
+    if (!uri || !model.artifacts) {
+      throw new Error(
+        `${this.node.path}: grantEngineCache(${model.node.path}): the model has no engine cache (tensorrt.engineCache)`,
+      );
+    }
+    const [bucket, ...rest] = uri.slice('gs://'.length).split('/');
+    const prefix = rest.join('/');
+    model.artifacts.requireUniformAccess('the TensorRT engine cache grant');
+    for (const [role, verb] of [
+      ['roles/storage.objectViewer', 'Read'],
+      ['roles/storage.objectCreator', 'Create'],
+    ] as const) {
+      this.grants.push(
+        new storageBucketIamMember.StorageBucketIamMember(this, `EngineCache${verb}-${model.node.id}`, {
+          bucket,
+          role,
+          member: this.grantMember,
+          condition: {
+            title: `${verb} TensorRT engine cache`,
+            description: `${verb} objects under gs://${bucket}/${prefix} only`,
+            expression: `resource.name.startsWith("projects/_/buckets/${bucket}/objects/${prefix}")`,
+          },
+        }),
+      );
+    }
   }
 }

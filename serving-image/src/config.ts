@@ -42,6 +42,34 @@ export function profileThreadLayout(profile: ServingProfile, cores: number, gpus
  */
 const MAX_THROUGHPUT_WORKERS = 16;
 
+/** Precisions the TensorRT provider may build its engines in (`TENSORRT_PRECISION`). */
+export const TENSORRT_PRECISIONS = ['fp32', 'fp16', 'int8'] as const;
+/** One of {@link TENSORRT_PRECISIONS}. */
+export type TensorrtPrecision = (typeof TENSORRT_PRECISIONS)[number];
+
+/**
+ * The TensorRT provider's variables the server sets itself from `TENSORRT_PRECISION` and
+ * `TENSORRT_CACHE_DIR` (engine/tensorrt.ts): set by hand as well, the engine cache's key would not
+ * describe the engines in it.
+ */
+export const SERVER_SET_TENSORRT_VARIABLES = [
+  'ORT_TENSORRT_FP16_ENABLE',
+  'ORT_TENSORRT_INT8_ENABLE',
+  'ORT_TENSORRT_ENGINE_CACHE_ENABLE',
+  'ORT_TENSORRT_TIMING_CACHE_ENABLE',
+  'ORT_TENSORRT_CACHE_PATH',
+] as const;
+
+/** How the TensorRT provider builds and caches its engines (used only when it is among the providers). */
+export interface TensorrtSettings {
+  /** Engine precision (`TENSORRT_PRECISION`). */
+  readonly precision: TensorrtPrecision;
+  /** Local folder the engines are cached in (`TENSORRT_CACHE_DIR`). */
+  readonly cacheDir: string;
+  /** `gs://` folder the engines are shared through by every replica and restart (`TENSORRT_CACHE_URI`), when set. */
+  readonly cacheUri?: string;
+}
+
 /** The server's whole configuration, read once from the environment by {@link loadConfig}. */
 export interface ServerConfig {
   /** Interface to listen on. */
@@ -104,6 +132,8 @@ export interface ServerConfig {
   readonly metricsPort?: number;
   /** pino log level. */
   readonly logLevel: string;
+  /** TensorRT engine precision and cache. */
+  readonly tensorrt: TensorrtSettings;
 }
 
 /** 0 (off) as undefined. */
@@ -132,6 +162,34 @@ function visibleGpus(cudaVisibleDevices: string | undefined): number {
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** `TENSORRT_*` settings; problems are added to `problems`. */
+function tensorrtSettings(env: NodeJS.ProcessEnv, problems: string[]): TensorrtSettings {
+  // FP16 by default: the best speed at the shipped detectors' accuracy (serving-image/README.md#tensorrt).
+  const precision = (env.TENSORRT_PRECISION || 'fp16').toLowerCase();
+  if (!(TENSORRT_PRECISIONS as readonly string[]).includes(precision)) {
+    problems.push(
+      `TENSORRT_PRECISION=${JSON.stringify(env.TENSORRT_PRECISION)}: must be one of ${TENSORRT_PRECISIONS.join(', ')}`,
+    );
+  }
+  const cacheUri = env.TENSORRT_CACHE_URI || undefined;
+  if (cacheUri !== undefined && !/^gs:\/\/[^/]+/.test(cacheUri)) {
+    problems.push(`TENSORRT_CACHE_URI=${JSON.stringify(cacheUri)}: must be a gs:// folder`);
+  }
+  for (const name of SERVER_SET_TENSORRT_VARIABLES) {
+    if (env[name] !== undefined) {
+      problems.push(
+        `${name}=${JSON.stringify(env[name])}: the server sets it from TENSORRT_PRECISION and TENSORRT_CACHE_DIR; remove it and set those instead`,
+      );
+    }
+  }
+  return {
+    precision: precision as TensorrtPrecision,
+    cacheDir: env.TENSORRT_CACHE_DIR || '/tmp/ort-trt',
+    // One folder, with a trailing slash, so that object names are joined to it without doubt.
+    cacheUri: cacheUri?.replace(/\/*$/, '/'),
+  };
+}
 
 /**
  * Reads and validates the configuration from environment variables, collecting every problem
@@ -212,6 +270,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
   if (!LOG_LEVELS.includes(logLevel))
     problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)}: must be one of ${LOG_LEVELS.join(', ')}`);
 
+  const tensorrt = tensorrtSettings(env, problems);
   const config: ServerConfig = {
     host: env.HOST || '0.0.0.0',
     port: int('AIP_HTTP_PORT', 8080, 0, 65535),
@@ -253,6 +312,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 25_000, 1, 600_000),
     metricsPort: env.METRICS_PORT ? int('METRICS_PORT', 0, 1, 65535) : undefined,
     logLevel,
+    tensorrt,
   };
   // A request's images are admitted all at once, so one with more images than the queue holds
   // would get 429 on an idle server, forever.

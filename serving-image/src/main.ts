@@ -8,7 +8,9 @@ import { type Logger } from 'pino';
 import sharp from 'sharp';
 import { buildApp, type ServingApp } from './app';
 import { ConfigError, type ServerConfig, loadConfig } from './config';
+import { prepareTensorrt } from './engine/engine-cache';
 import { loadEngine } from './engine/load';
+import { detectPlatform } from './engine/tensorrt';
 import { type InferencePool } from './engine/pool';
 import { createLogger } from './logger';
 import { ServerMetrics } from './metrics';
@@ -126,13 +128,20 @@ async function listenOrExit({ config, logger, serving, metricsApp }: Server): Pr
 async function loadModelOrExit(server: Server): Promise<void> {
   const { config, logger, metrics, serving } = server;
   try {
-    const files = await fetchModelFiles(config, new StorageClient(process.env.STORAGE_EMULATOR_HOST));
+    const storage = new StorageClient(process.env.STORAGE_EMULATOR_HOST, { write: !!config.tensorrt.cacheUri });
+    const files = await fetchModelFiles(config, storage);
+    // Before any worker starts: the TensorRT provider reads its settings from the environment.
+    const tensorrt = config.executionProviders.includes('tensorrt')
+      ? await prepareTensorrt(config.tensorrt, files.model, storage, logger, process.env, detectPlatform())
+      : undefined;
     // Workers that keep failing (e.g. a CUDA error that poisons the process's GPU context): exit so
     // that Vertex AI restarts the container; health has been 503 since the last worker went down.
     const onFatal = () => process.exit(1);
     const workerScript = path.join(__dirname, 'engine', 'worker.js');
     const engine = await loadEngine(config, files, logger, metrics, workerScript, onFatal);
     server.pool = engine.pool;
+    // In the background: serving does not wait for the upload, and a failed one is only a warning.
+    void tensorrt?.afterWarmUp(engine.pool.model.provider);
     if (server.stopping) return;
     serving.setReady(engine.pool, engine.classNames);
     logger.info(

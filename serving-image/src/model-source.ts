@@ -15,6 +15,20 @@ export interface ModelFiles {
 }
 
 const READ_ONLY_SCOPE = 'https://www.googleapis.com/auth/devstorage.read_only';
+/** Reading and creating objects (the TensorRT engine cache); https://cloud.google.com/storage/docs/oauth-scopes */
+const READ_WRITE_SCOPE = 'https://www.googleapis.com/auth/devstorage.read_write';
+
+/** Cloud Storage answered a request with an error status. */
+export class StorageError extends Error {
+  constructor(
+    message: string,
+    /** The HTTP status: 404 no such object, 412 a precondition (`ifGenerationMatch`) failed. */
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'StorageError';
+  }
+}
 
 /**
  * Reads objects with the Cloud Storage JSON API
@@ -26,14 +40,33 @@ export class StorageClient {
   private readonly baseUrl: string;
   private readonly auth?: GoogleAuth;
 
-  /** @param emulatorHost `host:port` or a URL; Cloud Storage itself when undefined */
-  constructor(emulatorHost?: string) {
+  /**
+   * @param emulatorHost `host:port` or a URL; Cloud Storage itself when undefined
+   * @param options.write ask for a token that may also create objects ({@link write})
+   */
+  constructor(emulatorHost?: string, options: { write?: boolean } = {}) {
     if (emulatorHost) {
       this.baseUrl = (/^https?:\/\//.test(emulatorHost) ? emulatorHost : `http://${emulatorHost}`).replace(/\/+$/, '');
     } else {
       this.baseUrl = 'https://storage.googleapis.com';
-      this.auth = new GoogleAuth({ scopes: [READ_ONLY_SCOPE] });
+      this.auth = new GoogleAuth({ scopes: [options.write ? READ_WRITE_SCOPE : READ_ONLY_SCOPE] });
     }
+  }
+
+  /**
+   * Creates `gs://bucket/object` with a simple media upload
+   * (https://cloud.google.com/storage/docs/uploading-objects#uploading-an-object), only if no object
+   * has that name (`ifGenerationMatch=0`): an existing object is never replaced, so the serving
+   * account needs only `storage.objects.create`.
+   * @throws StorageError with status 412 when the object already exists
+   */
+  async write(uri: string, bytes: Uint8Array): Promise<void> {
+    const { bucket, name } = parseGsUri(uri);
+    const q = new URLSearchParams({ uploadType: 'media', name, ifGenerationMatch: '0' });
+    const url = `${this.baseUrl}/upload/storage/v1/b/${encodeURIComponent(bucket)}/o?${q}`;
+    const headers = this.auth ? await this.auth.getRequestHeaders(url) : new Headers();
+    headers.set('content-type', 'application/octet-stream');
+    await this.check(await fetch(url, { method: 'POST', headers, body: bytes }), 'write', uri);
   }
 
   /** Downloads `gs://bucket/object`. */
@@ -66,11 +99,15 @@ export class StorageClient {
   private async get(pathAndQuery: string, uri: string): Promise<Response> {
     const url = `${this.baseUrl}${pathAndQuery}`;
     const headers = this.auth ? await this.auth.getRequestHeaders(url) : new Headers();
-    const res = await fetch(url, { headers });
+    return this.check(await fetch(url, { headers }), 'read', uri);
+  }
+
+  private async check(res: Response, verb: string, uri: string): Promise<Response> {
     if (!res.ok) {
       const detail = (await res.text()).slice(0, 300);
-      throw new Error(
-        `cannot read ${uri}: Cloud Storage answered ${res.status} ${res.statusText}${detail ? `: ${detail}` : ''}`,
+      throw new StorageError(
+        `cannot ${verb} ${uri}: Cloud Storage answered ${res.status} ${res.statusText}${detail ? `: ${detail}` : ''}`,
+        res.status,
       );
     }
     return res;

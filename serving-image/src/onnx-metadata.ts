@@ -27,6 +27,28 @@ export function readOnnxMetadata(model: Uint8Array): Map<string, string> {
 }
 
 /**
+ * The operator types (`op_type`, field 4 of `NodeProto`) of the main graph's nodes (`graph`,
+ * field 7 of `ModelProto`; `node`, field 1 of `GraphProto`). Initializers, where the weights are,
+ * are skipped without being parsed; subgraphs (If, Loop bodies) are not walked.
+ * @throws Error when the bytes are not a protobuf message
+ */
+export function readOnnxOpTypes(model: Uint8Array): Set<string> {
+  const ops = new Set<string>();
+  const text = ([start, end]: readonly [number, number]) =>
+    Buffer.from(model.buffer, model.byteOffset + start, end - start).toString('utf8');
+  for (const graph of fields(model, 0, model.length)) {
+    if (graph.number !== 7 || graph.bytes === undefined) continue;
+    for (const node of fields(model, graph.bytes[0], graph.bytes[1])) {
+      if (node.number !== 1 || node.bytes === undefined) continue;
+      for (const f of fields(model, node.bytes[0], node.bytes[1])) {
+        if (f.number === 4 && f.bytes !== undefined) ops.add(text(f.bytes));
+      }
+    }
+  }
+  return ops;
+}
+
+/**
  * Class names from an Ultralytics `names` entry: a Python dict literal of id → quoted name.
  * @returns names by id, or undefined when the value is not such a dict
  */
