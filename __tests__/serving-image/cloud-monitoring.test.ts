@@ -132,6 +132,8 @@ test('on Vertex AI, the server writes every metric type to Cloud Monitoring, eac
   });
   expect(count(series.find((s) => s.metric.type === type('workerRestarts'))!)).toBe(0);
   expect(new Set(fake.authorizations)).toEqual(new Set([FAKE_AUTHORIZATION]));
+  // AND the exporter's deprecation warning is a JSON line like every other, nothing on stderr
+  expect(server!.lines.filter((l) => l.stream === 'stderr')).toEqual([]);
 });
 
 test('a failing export is one WARNING line per 5 minutes and predictions are unaffected', async () => {

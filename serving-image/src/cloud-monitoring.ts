@@ -28,16 +28,28 @@ export interface CloudMonitoringExport {
  * {@link EXPORT_WARNING_EVERY_MS} with the number of failures: it never reaches a request.
  */
 export function startCloudMonitoringExport(config: CloudMonitoringConfig, logger: Logger): CloudMonitoringExport {
-  const exporter = new MetricExporter({
-    projectId: config.projectId,
-    prefix: config.prefix,
-    apiEndpoint: config.apiEndpoint,
-    // Descriptors are then created by the first write (https://cloud.google.com/monitoring/custom-metrics/creating-metrics#auto-creation):
-    // the exporter skips a metric, silently, when creating its descriptor fails, while a failed
-    // write fails the export, which is logged. It also spares the API a burst of descriptor calls
-    // when many replicas start together.
-    disableCreateMetricDescriptors: true,
-  });
+  // The exporter's constructor prints a DeprecationWarning on stderr (Google now points to OTLP and
+  // its Telemetry API; see the CHANGELOG): every line the server writes is JSON, so it is logged here.
+  const quiet = process.noDeprecation;
+  process.noDeprecation = true;
+  let exporter: MetricExporter;
+  try {
+    exporter = new MetricExporter({
+      projectId: config.projectId,
+      prefix: config.prefix,
+      apiEndpoint: config.apiEndpoint,
+      // Descriptors are then created by the first write (https://cloud.google.com/monitoring/custom-metrics/creating-metrics#auto-creation):
+      // the exporter skips a metric, silently, when creating its descriptor fails, while a failed
+      // write fails the export, which is logged. It also spares the API a burst of descriptor calls
+      // when many replicas start together.
+      disableCreateMetricDescriptors: true,
+    });
+  } finally {
+    process.noDeprecation = quiet;
+  }
+  logger.info(
+    'the Cloud Monitoring exporter (@google-cloud/opentelemetry-cloud-monitoring-exporter) is deprecated by Google in favour of OTLP; it still writes through the Monitoring API',
+  );
   const reader = new PeriodicExportingMetricReader({
     exporter: new WarnOnFailure(exporter, new ExportFailures(logger)),
     exportIntervalMillis: config.intervalMs,
