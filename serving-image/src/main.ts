@@ -37,11 +37,11 @@ async function main(): Promise<void> {
   // Every request brings new bytes, so libvips' operation cache never hits: it would only hold up
   // to 50 MB of recent decodes (https://github.com/libvips/libvips/issues/1585).
   sharp.cache(false);
-  const cloudMonitoring = config.cloudMonitoring && startCloudMonitoringExport(config.cloudMonitoring, logger);
+  const exportConfig = config.cloudMonitoring;
+  const cloudMonitoring = exportConfig && startCloudMonitoringExport(exportConfig, logger);
   const metrics = new ServerMetrics(
     () => server.pool?.queueDepth ?? 0,
-    cloudMonitoring &&
-      config.cloudMonitoring && { meter: cloudMonitoring.meter, labels: config.cloudMonitoring.labels },
+    cloudMonitoring && { meter: cloudMonitoring.meter, labels: exportConfig.labels },
   );
   const metricsApp = config.metricsPort === undefined ? undefined : Fastify();
   if (metricsApp) void metricsApp.register(metricsRoute, { metrics });
