@@ -11,6 +11,7 @@ import {
   pathFromStackDir,
   PinnedImage,
   ProjectServices,
+  type ServerMetricTypes,
   ServingImage,
   type VertexDeployment,
   VertexEndpoint,
@@ -32,6 +33,22 @@ import { type ServingProfile, cpuThreadLayout, machineVcpus } from '../rules/ser
 import { GPU_DEFAULT_DEPLOYMENT_TIMEOUT_SECONDS, GPU_DEFAULT_STARTUP_PROBE, acceleratorCount } from '../rules/vertex';
 import { type ModelConfig } from '../config/schema/model';
 import { blueGreenPeakGpus } from '../contract/gpu-need';
+import { MONITORED_RESOURCE_TYPE, SERVER_METRICS, metricType } from '../serving-image/src/metric-types';
+
+/**
+ * The metrics the serving image writes, from its own list of them (one source of truth): the
+ * dashboard and the queue-wait alarm chart exactly these types. The image writes them under its
+ * default prefix unless a model's `env` sets CLOUD_MONITORING_METRIC_PREFIX.
+ */
+const SERVER_METRIC_TYPES: ServerMetricTypes = {
+  resourceType: MONITORED_RESOURCE_TYPE,
+  queueWait: metricType(SERVER_METRICS.queueWait),
+  batchSize: metricType(SERVER_METRICS.batchSize),
+  stageDuration: metricType(SERVER_METRICS.stageDuration),
+  requests: metricType(SERVER_METRICS.requests),
+  workerRestarts: metricType(SERVER_METRICS.workerRestarts),
+  queueDepth: metricType(SERVER_METRICS.queueDepth),
+};
 
 /** Props of {@link ServingStack}. */
 export interface ServingStackProps {
@@ -163,6 +180,9 @@ export class ServingStack extends TerraformStack {
         ...(gpus > 0 && !m.allowCpuFallback ? { EXECUTION_PROVIDERS: 'tensorrt,cuda' } : {}),
         ...(m.profile ? profileEnv(m.profile, m.machine.type) : {}),
       };
+      // The label telling versions apart in the server's own metrics (Vertex passes the container
+      // no version: https://cloud.google.com/vertex-ai/docs/predictions/custom-container-requirements#aip-variables).
+      const versionEnv = { MODEL_VERSION: m.version };
       const model = new VertexModel(this, `model-${key}`, {
         project: env.project,
         region: env.region,
@@ -176,7 +196,7 @@ export class ServingStack extends TerraformStack {
         // onnxruntime-node 1.30 does not pass on to TensorRT (serving-image/README.md, TensorRT).
         tensorrt: m.tensorrt,
         container: {
-          env: Object.keys(gpuEnv).length > 0 || m.env ? { ...gpuEnv, ...m.env } : undefined,
+          env: { ...versionEnv, ...gpuEnv, ...m.env },
           sharedMemorySizeMb: m.sharedMemorySizeMb,
           // Covers the startup probe's engine build and the image pull (rules/vertex.ts).
           deploymentTimeoutSeconds:
@@ -239,13 +259,22 @@ export class ServingStack extends TerraformStack {
     // Also shows when the alarms above watch metric names the endpoint does not report under.
     this.alarms.alarmOnNoTraffic({ windowMinutes: alerts.noTrafficWindowMinutes });
     this.alarms.alarmOnSaturation({ windowMinutes: alerts.saturationWindowMinutes });
+    this.alarms.alarmOnQueueWait({
+      serverMetrics: SERVER_METRIC_TYPES,
+      thresholdMs: alerts.queueWaitP99Ms,
+      windowMinutes: alerts.queueWaitWindowMinutes,
+    });
     if (this.deployments.some((d) => d.spec.machineSpec.acceleratorType)) {
       this.alarms.alarmOnGpuDutyCycle({
         thresholdPercent: alerts.gpuDutyCyclePercent,
         windowMinutes: alerts.gpuWindowMinutes,
       });
     }
-    this.dashboard = new EndpointDashboard(this, 'dashboard', { endpoint: this.endpoint, labels: env.labels });
+    this.dashboard = new EndpointDashboard(this, 'dashboard', {
+      endpoint: this.endpoint,
+      labels: env.labels,
+      serverMetrics: SERVER_METRIC_TYPES,
+    });
     // Alert policies, channels and the dashboard are Cloud Monitoring resources: on a new project
     // they wait for its API like everything else.
     const monitoringApi = this.services.resourceOf('monitoring.googleapis.com').fqn;

@@ -5,6 +5,7 @@ export * from './monitoring/endpoint-alarms';
 export * from './monitoring/endpoint-dashboard';
 export * from './monitoring/metric';
 export * from './monitoring/notification-channels';
+export * from './monitoring/server-metrics';
 export * from './policy';
 export * from './registry/artifact-registry-repository';
 export * from './registry/pinned-image';

@@ -31,6 +31,12 @@ export const ALERT_SETTINGS = {
   latencyP99Ms: { default: 1000, min: 1, max: 600_000, integer: false },
   /** Share of responses that are server errors (5xx) above which the error alert fires, percent. */
   errorRatePercent: { default: 1, min: 0.01, max: 100, integer: false },
+  /**
+   * p99 time images wait in the server's queue above which the queue-wait alert fires, ms. Under
+   * normal load an image waits for a batch or two (tens of ms); a p99 of half a second means the
+   * replicas' workers cannot keep up and the queue grows toward 429s.
+   */
+  queueWaitP99Ms: { default: 500, min: 1, max: 600_000, integer: false },
   /** GPU duty cycle above which the GPU alert fires, percent. */
   gpuDutyCyclePercent: { default: 95, min: 1, max: 100, integer: false },
   /** How long p99 latency must stay above the threshold, minutes. */
@@ -41,6 +47,8 @@ export const ALERT_SETTINGS = {
   saturationWindowMinutes: { default: 15, ...WINDOW },
   /** How long the GPU duty cycle must stay above the threshold, minutes. */
   gpuWindowMinutes: { default: 15, ...WINDOW },
+  /** How long the server's p99 queue wait must stay above the threshold, minutes. */
+  queueWaitWindowMinutes: { default: 10, ...WINDOW },
   /**
    * How long a deployment may run (replicas > 0) without a single response reported before the
    * no-traffic alert: nobody calls it, or its metrics arrive under other names than the alarms

@@ -20,11 +20,13 @@ describe('stacks.yaml alerts:', () => {
       channels: [],
       latencyP99Ms: 300,
       errorRatePercent: 0.5,
+      queueWaitP99Ms: 500,
       gpuDutyCyclePercent: 95,
       latencyWindowMinutes: 5,
       errorRateWindowMinutes: 5,
       saturationWindowMinutes: 15,
       gpuWindowMinutes: 15,
+      queueWaitWindowMinutes: 10,
       noTrafficWindowMinutes: 360,
       autoCloseMinutes: 60,
     });

@@ -3,7 +3,7 @@ import { MonitoringAlertPolicy } from '@cdktf/provider-google/lib/monitoring-ale
 import { type Construct } from 'constructs';
 import { EndpointAlarms, type EndpointAlarmsProps, NotificationChannels } from '../../constructs';
 import { promQlMetricName } from '../../constructs/private/vertex-metrics';
-import { ENDPOINT_ID, deploymentOn, endpointIn, resourcesOf } from './fixtures';
+import { ENDPOINT_ID, SERVER_METRIC_TYPES, deploymentOn, endpointIn, resourcesOf } from './fixtures';
 
 const ENDPOINT_FILTER = `resource.type = "aiplatform.googleapis.com/Endpoint" AND resource.labels.endpoint_id = "${ENDPOINT_ID}"`;
 
@@ -255,6 +255,11 @@ describe('EndpointAlarms alarms', () => {
       /thresholdPercent: 150 is not allowed; expected a number from 0.01 to 100/,
     ],
     [
+      'queue-wait thresholdMs',
+      (a: EndpointAlarms) => a.alarmOnQueueWait({ serverMetrics: SERVER_METRIC_TYPES, thresholdMs: 0 }),
+      /thresholdMs: 0 is not allowed; expected a number from 1 to 600000/,
+    ],
+    [
       'no-traffic windowMinutes',
       (a: EndpointAlarms) => a.alarmOnNoTraffic({ windowMinutes: 10 }),
       /windowMinutes: 10 is not allowed; expected a whole number from 30 to 1440/,
@@ -359,5 +364,20 @@ describe('EndpointAlarms alarms', () => {
     expect(() => synthAlarms(() => undefined, { autoCloseMinutes: 5 })).toThrow(
       /autoCloseMinutes: 5 is not allowed; expected a whole number from 30 to 10080/,
     );
+  });
+
+  test('alarmOnQueueWait: p99 of the server queue wait over 500 ms for 10 min by default, compared in seconds', () => {
+    // WHEN
+    const policy = onlyPolicy(synthAlarms((a) => a.alarmOnQueueWait({ serverMetrics: SERVER_METRIC_TYPES })));
+    // THEN
+    const threshold = policy.conditions[0].condition_threshold;
+    expect(policy.display_name).toBe('stack/endpoint: server queue wait p99 above 500 ms');
+    expect(threshold).toMatchObject({ threshold_value: 0.5, duration: '600s', comparison: 'COMPARISON_GT' });
+    expect(threshold.filter).toBe(
+      `resource.type = "generic_task" AND resource.labels.namespace = "${ENDPOINT_ID}" AND metric.type = "workload.googleapis.com/serving/queue_wait"`,
+    );
+    // AND a replica scaled to zero writes nothing: missing data keeps the alarm inactive
+    expect(threshold.evaluation_missing_data).toBe('EVALUATION_MISSING_DATA_INACTIVE');
+    expect(policy.documentation.content).toMatch(/429 QUEUE_FULL/);
   });
 });

@@ -1,6 +1,6 @@
 import { Testing } from 'cdktf';
 import { EndpointDashboard } from '../../constructs';
-import { ENDPOINT_ID, endpointIn, resourcesOf } from './fixtures';
+import { ENDPOINT_ID, SERVER_METRIC_TYPES, endpointIn, resourcesOf } from './fixtures';
 
 /** The parsed dashboard JSON of the only dashboard in a synthesized scope. */
 function dashboardOf(synthesized: string): Record<string, any> {
@@ -89,5 +89,69 @@ describe('EndpointDashboard', () => {
     // THEN: no zero, empty string, empty list or empty object, and no defaulted option
     expect(leaves.filter(([, v]) => v === 0 || v === '' || (typeof v === 'object' && v !== null))).toEqual([]);
     expect(leaves.filter(([at]) => /targetAxis|chartOptions/.test(at))).toEqual([]);
+  });
+});
+
+describe('EndpointDashboard with serverMetrics', () => {
+  const dashboard = dashboardOf(
+    Testing.synthScope((scope) => {
+      new EndpointDashboard(scope, 'dashboard', { endpoint: endpointIn(scope), serverMetrics: SERVER_METRIC_TYPES });
+    }),
+  );
+  const tiles: { xPos?: number; yPos?: number; width: number; widget: Record<string, any> }[] =
+    dashboard.mosaicLayout.tiles;
+  const header = tiles.findIndex((t) => t.widget.title === 'Server internals');
+  const server = tiles.slice(header + 1);
+
+  test('adds a full-width "Server internals" section header below the endpoint charts, then six charts two a row', () => {
+    // THEN the 7 endpoint charts take 4 rows of 16; the header follows, then the server charts
+    expect(header).toBe(7);
+    expect(tiles[header]).toMatchObject({ yPos: 64, width: 48, widget: { sectionHeader: { dividerBelow: true } } });
+    expect(server.map((t) => [t.xPos ?? 0, t.yPos])).toEqual([
+      [0, 68],
+      [24, 68],
+      [0, 84],
+      [24, 84],
+      [0, 100],
+      [24, 100],
+    ]);
+    expect(server.map((t) => t.widget.title)).toEqual([
+      'Queue wait p50 / p99 (s)',
+      'Images in the queue (sum over replicas)',
+      'Stage time p99 by stage (s)',
+      'Batch size (mean images per session.run)',
+      'Requests per second by outcome (QUEUE_FULL is a 429)',
+      'Inference worker restarts',
+    ]);
+  });
+
+  test("every server line is filtered to the endpoint's replicas (generic_task namespace) and split per deployed model", () => {
+    // GIVEN
+    const filters = server.flatMap((t) =>
+      t.widget.xyChart.dataSets.map(
+        (d: { timeSeriesQuery: { timeSeriesFilter: Record<string, any> } }) => d.timeSeriesQuery.timeSeriesFilter,
+      ),
+    );
+    // THEN
+    expect(filters).toHaveLength(7);
+    for (const f of filters) {
+      expect(f.filter).toContain(`resource.type = "generic_task" AND resource.labels.namespace = "${ENDPOINT_ID}"`);
+      expect(f.aggregation.groupByFields[0]).toBe('metric.label.deployed_model_id');
+    }
+    // AND stages and outcomes are lines of their own, health checks left out of the outcomes
+    expect(filters[3].aggregation.groupByFields).toEqual(['metric.label.deployed_model_id', 'metric.label.stage']);
+    expect(filters[5].aggregation.groupByFields).toEqual(['metric.label.deployed_model_id', 'metric.label.code']);
+    expect(filters[5].filter).toContain('metric.labels.route != "health"');
+  });
+
+  test('a serverMetrics entry that is not a metric type is refused, naming it', () => {
+    expect(() =>
+      Testing.synthScope((scope) => {
+        new EndpointDashboard(scope, 'dashboard', {
+          endpoint: endpointIn(scope),
+          serverMetrics: { ...SERVER_METRIC_TYPES, queueWait: 'serving/queue_wait' },
+        });
+      }),
+    ).toThrow(/queueWait: "serving\/queue_wait" is not allowed; expected a metric type/);
   });
 });

@@ -1,5 +1,10 @@
 import { type Construct } from 'constructs';
-import { type VertexDeployment, VertexEndpoint, type VertexEndpointProps } from '../../constructs';
+import {
+  type ServerMetricTypes,
+  type VertexDeployment,
+  VertexEndpoint,
+  type VertexEndpointProps,
+} from '../../constructs';
 import { servingParts } from '../helpers/serving-parts';
 
 /** The endpoint id every monitoring test uses. */
@@ -41,3 +46,14 @@ export function deploymentOn(
     trafficPercent: 100,
   });
 }
+
+/** Metric types as the app passes them (serving-image/src/metric-types.ts). */
+export const SERVER_METRIC_TYPES: ServerMetricTypes = {
+  resourceType: 'generic_task',
+  queueWait: 'workload.googleapis.com/serving/queue_wait',
+  batchSize: 'workload.googleapis.com/serving/batch_size',
+  stageDuration: 'workload.googleapis.com/serving/stage_duration',
+  requests: 'workload.googleapis.com/serving/requests',
+  workerRestarts: 'workload.googleapis.com/serving/worker_restarts',
+  queueDepth: 'workload.googleapis.com/serving/queue_depth',
+};

@@ -1,6 +1,10 @@
 import { Testing } from 'cdktf';
 import { stacksFromYaml } from '../helpers/synth';
 import { resourcesOf } from './fixtures';
+import { MONITORED_RESOURCE_TYPE, SERVER_METRICS, metricType } from '../../serving-image/src/metric-types';
+
+/** Every metric type the serving image writes, from its own list. */
+const SERVER_TYPES = Object.values(SERVER_METRICS).map((m) => metricType(m));
 
 const STACKS = `
 environments:
@@ -24,6 +28,8 @@ environments:
       emails: [oncall@acme.example]
       channels: ['777']
       latencyP99Ms: 250
+      queueWaitP99Ms: 200
+      queueWaitWindowMinutes: 20
       errorRatePercent: 0.5
       saturationWindowMinutes: 30
       noTrafficWindowMinutes: 120
@@ -39,13 +45,14 @@ describe('ServingStack monitoring from stacks.yaml alerts:', () => {
   const policies = Object.values(resourcesOf(synthesized, 'google_monitoring_alert_policy'));
   const byName = (part: string) => policies.filter((p) => p.display_name.includes(part));
 
-  test('creates latency, error-rate, no-traffic, one saturation alarm per deployment and a GPU alarm', () => {
+  test('creates latency, error-rate, no-traffic, server queue-wait, one saturation alarm per deployment and a GPU alarm', () => {
     // THEN
     expect(policies.map((p) => p.display_name).sort()).toEqual([
       'dev/endpoint: 5xx error rate above 0.5 %',
       'dev/endpoint: GPU duty cycle above 95 %',
       'dev/endpoint: p99 latency above 250 ms',
       'dev/endpoint: replicas running, no responses for 2 h',
+      'dev/endpoint: server queue wait p99 above 200 ms',
       'dev/endpoint: yolo26n@v3 at its maximum of 4 replicas',
       'dev/endpoint: yolo26n@v4 at its maximum of 2 replicas',
     ]);
@@ -96,6 +103,47 @@ describe('ServingStack monitoring from stacks.yaml alerts:', () => {
     );
   });
 
+  test("the queue-wait alarm watches the server's queue_wait type on this endpoint, p99 per deployed model, threshold in seconds", () => {
+    // GIVEN
+    const [policy] = byName('server queue wait');
+    const threshold = policy.conditions[0].condition_threshold;
+    // THEN
+    expect(threshold.filter).toMatch(
+      new RegExp(
+        `^resource.type = "${MONITORED_RESOURCE_TYPE}" AND resource.labels.namespace = "[^"]+" AND metric.type = "${metricType(SERVER_METRICS.queueWait)}"$`,
+      ),
+    );
+    expect(threshold.aggregations).toEqual([
+      {
+        alignment_period: '60s',
+        per_series_aligner: 'ALIGN_DELTA',
+        cross_series_reducer: 'REDUCE_PERCENTILE_99',
+        group_by_fields: ['metric.label.deployed_model_id'],
+      },
+    ]);
+    expect(threshold.threshold_value).toBe(0.2);
+    expect(threshold.duration).toBe('1200s');
+  });
+
+  test("the dashboard's server internals section charts exactly the metric types the serving image writes", () => {
+    // GIVEN the dashboard's tiles after the section header
+    const [dashboard] = Object.values(resourcesOf(synthesized, 'google_monitoring_dashboard'));
+    const tiles: {
+      widget: {
+        title: string;
+        xyChart?: { dataSets: { timeSeriesQuery: { timeSeriesFilter: { filter: string } } }[] };
+      };
+    }[] = JSON.parse(dashboard.dashboard_json).mosaicLayout.tiles;
+    const header = tiles.findIndex((t) => t.widget.title === 'Server internals');
+    const types = tiles
+      .slice(header + 1)
+      .flatMap((t) => t.widget.xyChart!.dataSets.map((d) => d.timeSeriesQuery.timeSeriesFilter.filter))
+      .map((filter) => /metric\.type = "([^"]+)"/.exec(filter)![1]);
+    // THEN every server metric is charted, and nothing else
+    expect(header).toBeGreaterThan(0);
+    expect(new Set(types)).toEqual(new Set(SERVER_TYPES));
+  });
+
   test('adds the endpoint dashboard', () => {
     // GIVEN
     const dashboards = Object.values(resourcesOf(synthesized, 'google_monitoring_dashboard'));
@@ -109,7 +157,7 @@ describe('ServingStack monitoring from stacks.yaml alerts:', () => {
       STACKS.replace('machine: { type: g2-standard-8, accelerator: NVIDIA_L4 }', 'machine: { type: n1-standard-8 }'),
     );
     const names = Object.values(resourcesOf(cpuOnly, 'google_monitoring_alert_policy')).map((p) => p.display_name);
-    expect(names).toHaveLength(5);
+    expect(names).toHaveLength(6);
     expect(names.join('\n')).not.toContain('GPU');
   });
 });

@@ -1,4 +1,4 @@
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { ConfigError, loadConfig } from '../../serving-image/src/config';
 
 describe('loadConfig', () => {
@@ -152,5 +152,74 @@ describe('loadConfig', () => {
 
   test('a gs:// MODEL_PATH needs an object name', () => {
     expect(() => loadConfig({ MODEL_PATH: 'gs://bucket' })).toThrow(/a gs:\/\/ URI needs a bucket and an object name/);
+  });
+});
+
+describe('loadConfig: the Cloud Monitoring export', () => {
+  const VERTEX = { MODEL_PATH: 'm.onnx', AIP_MODE: 'PREDICTION', AIP_DEPLOYED_MODEL_ID: '456', AIP_ENDPOINT_ID: '123' };
+
+  test('on by default on Vertex AI: every minute, workload.googleapis.com, the project and labels from the AIP_* environment', () => {
+    // GIVEN the environment Vertex AI sets, and the stack's MODEL_VERSION WHEN loaded
+    const c = loadConfig({ ...VERTEX, AIP_PROJECT_NUMBER: '987', MODEL_VERSION: 'v2' });
+    // THEN the export is on with its defaults
+    expect(c.cloudMonitoring).toEqual({
+      projectId: '987',
+      intervalMs: 60_000,
+      prefix: 'workload.googleapis.com',
+      apiEndpoint: undefined,
+      labels: { deployed_model_id: '456', endpoint_id: '123', model_version: 'v2', replica: hostname() },
+    });
+  });
+
+  test('off by default elsewhere; CLOUD_MONITORING_EXPORT switches it either way', () => {
+    expect(loadConfig({ MODEL_PATH: 'm.onnx' }).cloudMonitoring).toBeUndefined();
+    expect(loadConfig({ ...VERTEX, CLOUD_MONITORING_EXPORT: 'off' }).cloudMonitoring).toBeUndefined();
+    expect(loadConfig({ MODEL_PATH: 'm.onnx', CLOUD_MONITORING_EXPORT: 'on' }).cloudMonitoring).toMatchObject({
+      labels: { deployed_model_id: 'local', endpoint_id: 'local', model_version: 'unknown' },
+    });
+  });
+
+  test('CLOUD_MONITORING_PROJECT, _INTERVAL_MS, _METRIC_PREFIX and _ENDPOINT override the defaults', () => {
+    const c = loadConfig({
+      ...VERTEX,
+      AIP_PROJECT_NUMBER: '987',
+      CLOUD_MONITORING_PROJECT: 'other-project',
+      CLOUD_MONITORING_INTERVAL_MS: '30000',
+      CLOUD_MONITORING_METRIC_PREFIX: 'custom.googleapis.com/vision',
+      CLOUD_MONITORING_ENDPOINT: 'monitoring.example.com:8443',
+    });
+    expect(c.cloudMonitoring).toMatchObject({
+      projectId: 'other-project',
+      intervalMs: 30_000,
+      prefix: 'custom.googleapis.com/vision',
+      apiEndpoint: 'monitoring.example.com:8443',
+    });
+  });
+
+  test.each([
+    ['CLOUD_MONITORING_EXPORT', 'yes', /CLOUD_MONITORING_EXPORT="yes": must be on or off/],
+    [
+      'CLOUD_MONITORING_INTERVAL_MS',
+      '999',
+      /CLOUD_MONITORING_INTERVAL_MS="999": must be an integer from 1000 to 3600000/,
+    ],
+    ['CLOUD_MONITORING_INTERVAL_MS', '60s', /CLOUD_MONITORING_INTERVAL_MS="60s": must be an integer/],
+    [
+      'CLOUD_MONITORING_METRIC_PREFIX',
+      'example.com/metrics',
+      /CLOUD_MONITORING_METRIC_PREFIX="example.com\/metrics": must be workload.googleapis.com or custom.googleapis.com/,
+    ],
+    [
+      'CLOUD_MONITORING_METRIC_PREFIX',
+      'workload.googleapis.com/',
+      /CLOUD_MONITORING_METRIC_PREFIX="workload.googleapis.com\/"/,
+    ],
+    [
+      'CLOUD_MONITORING_ENDPOINT',
+      'https://monitoring.googleapis.com',
+      /CLOUD_MONITORING_ENDPOINT="https:\/\/monitoring.googleapis.com": must be host or host:port, without a scheme or path/,
+    ],
+  ])('%s=%s is refused, even with the export off', (name, value, message) => {
+    expect(() => loadConfig({ MODEL_PATH: 'm.onnx', [name]: value })).toThrow(message);
   });
 });

@@ -188,6 +188,7 @@ if (${startsOnce} && fs.existsSync(marker)) {
     // GIVEN a first worker that starts, then replacements that all fail to start, 3 allowed
     const { stream, logs } = logSink();
     let fatal: Error | undefined;
+    let restarts = 0;
     const pool = await InferencePool.start({
       ...poolOptions,
       workerScript: failingWorker(true),
@@ -197,6 +198,7 @@ if (${startsOnce} && fs.existsSync(marker)) {
       restartBackoffMs: 5,
       logger: createLogger('info', stream),
       onFatal: (e) => (fatal = e),
+      onRestart: () => restarts++,
     });
     try {
       // WHEN the first worker fails a run
@@ -207,6 +209,8 @@ if (${startsOnce} && fs.existsSync(marker)) {
       expect(logs.filter((l) => l.message === 'starting a replacement inference worker').map((l) => l.delayMs)).toEqual(
         [5, 10, 20],
       );
+      // AND each replacement started was reported (the worker_restarts metric)
+      expect(restarts).toBe(3);
     } finally {
       await pool.terminate();
     }

@@ -50,3 +50,14 @@ describe('a GPU replica does not quietly serve on its CPU', () => {
     );
   });
 });
+
+describe("the server's metrics tell versions apart", () => {
+  test('every model container gets MODEL_VERSION, its version, for the model_version label', () => {
+    // GIVEN m@v1 on a CPU machine (no other variable) WHEN synthesized THEN
+    expect(containerEnvOf(withModel('', 'type: n1-standard-4'))).toEqual({ MODEL_VERSION: 'v1' });
+  });
+
+  test("the model's own env wins", () => {
+    expect(containerEnvOf(withModel(', env: { MODEL_VERSION: canary }')).MODEL_VERSION).toBe('canary');
+  });
+});

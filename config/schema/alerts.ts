@@ -43,6 +43,10 @@ export const alertsSchema = z.strictObject({
     ),
   latencyP99Ms: setting('latencyP99Ms', 'p99 prediction latency threshold, milliseconds.'),
   errorRatePercent: setting('errorRatePercent', 'Server-error (5xx) threshold, percent of responses.'),
+  queueWaitP99Ms: setting(
+    'queueWaitP99Ms',
+    "p99 threshold of the time images wait in the serving image's queue (its own metric, written from inside the replicas), milliseconds.",
+  ),
   gpuDutyCyclePercent: setting('gpuDutyCyclePercent', 'GPU duty-cycle threshold, percent (mean over replicas).'),
   latencyWindowMinutes: setting('latencyWindowMinutes', 'Minutes p99 latency must stay above its threshold.'),
   errorRateWindowMinutes: setting('errorRateWindowMinutes', 'Minutes the error rate must stay above its threshold.'),
@@ -51,6 +55,10 @@ export const alertsSchema = z.strictObject({
     'Minutes a deployment must run at `replicas.max` before the saturation alert.',
   ),
   gpuWindowMinutes: setting('gpuWindowMinutes', 'Minutes the GPU duty cycle must stay above its threshold.'),
+  queueWaitWindowMinutes: setting(
+    'queueWaitWindowMinutes',
+    "Minutes the server's p99 queue wait must stay above its threshold.",
+  ),
   noTrafficWindowMinutes: setting(
     'noTrafficWindowMinutes',
     'Minutes with replicas running and no response reported before the no-traffic alert (which also catches alerts watching the wrong metric names).',

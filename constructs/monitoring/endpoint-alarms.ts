@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { type AlarmSeverity, MonitoringAlarm, type MonitoringAlarmProps } from './alarm';
 import { type NotificationChannels } from './notification-channels';
+import { type ServerMetricTypes, serverMetrics } from './server-metrics';
 import {
   ALERT_SETTINGS,
   type AlertSettingName,
@@ -81,6 +82,17 @@ export interface ErrorRateAlarmOptions extends AlarmOptions {
    * @default 1
    */
   readonly thresholdPercent?: number;
+}
+
+/** Options of {@link EndpointAlarms.alarmOnQueueWait}. */
+export interface QueueWaitAlarmOptions extends AlarmOptions {
+  /** The metrics the serving image writes (the app passes the image's own list of them). */
+  readonly serverMetrics: ServerMetricTypes;
+  /**
+   * p99 queue-wait threshold, ms.
+   * @default 500
+   */
+  readonly thresholdMs?: number;
 }
 
 /** Options of {@link EndpointAlarms.alarmOnGpuDutyCycle}. */
@@ -250,6 +262,37 @@ export class EndpointAlarms extends Construct {
   /** Whether `deployment` scales to zero when idle (Vertex's Scale To Zero). */
   static scalesToZero(deployment: VertexDeployment): boolean {
     return deployment.spec.scaleToZeroSpec !== undefined;
+  }
+
+  /**
+   * Alerts when the p99 time images wait in the serving image's queue, over a deployed model's
+   * replicas, stays above `thresholdMs`: the server-side view of saturation, from the metrics the
+   * image writes itself. An idle replica records no waits (a zero percentile) and a model scaled
+   * to zero writes nothing, which the alarm treats as inactive, so neither fires it.
+   */
+  alarmOnQueueWait(options: QueueWaitAlarmOptions): MonitoringAlarm {
+    const { thresholdMs: threshold, windowMinutes: window } = this.settings({
+      thresholdMs: ['queueWaitP99Ms', options.thresholdMs],
+      windowMinutes: ['queueWaitWindowMinutes', options.windowMinutes],
+    });
+    return this.addAlarm('QueueWait', {
+      displayName: `${this.namePrefix}: server queue wait p99 above ${threshold} ms`,
+      metric: serverMetrics(options.serverMetrics, this.endpoint).queueWait(99),
+      // The metric is in seconds.
+      threshold: threshold / 1000,
+      conditionName: `p99 server queue wait > ${threshold} ms for ${window} min`,
+      windowMinutes: window,
+      severity: options.severity ?? 'WARNING',
+      documentation: {
+        subject: `[${this.namePrefix}] server queue wait p99 above ${threshold} ms`,
+        meaning: `Images sent to a model deployed to endpoint ${this.describeEndpoint()} have waited more than ${threshold} ms (p99) in the serving image's queue for ${window} minutes: its inference workers cannot keep up with the traffic, and once the queue is full (MAX_QUEUE_SIZE) requests are refused with 429 QUEUE_FULL.`,
+        firstSteps: [
+          'Open the endpoint dashboard, "Server internals": are images queued on every replica (images in the queue) and are 429 QUEUE_FULL answers rising (requests by outcome)?',
+          'If the replicas are at their maximum (the saturation alert), raise `replicas.max`; if not, lower `autoscaling` targets so scaling starts earlier.',
+          'If the inference stage time grew (stage time p99) without more traffic, a new model version or a fallback to a slower execution provider (label `execution_provider`) is the cause: compare versions and read the container logs.',
+        ],
+      },
+    });
   }
 
   /** Alerts when a deployed model's mean GPU duty cycle stays near 100 %. */

@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
 import { type MonitoringMetric } from './metric';
+import { type ServerMetricTypes, serverMetrics } from './server-metrics';
 import { monitoringDashboard } from '../cdk';
 import { type VertexEndpoint } from '../vertex/endpoint';
 
@@ -17,6 +18,19 @@ export interface EndpointDashboardProps {
    * @default - none
    */
   readonly labels?: Record<string, string>;
+  /**
+   * The metrics the serving image writes from inside its replicas: with them, a "Server internals"
+   * section charts queue wait, queue depth, stage times, batch sizes, outcomes and worker restarts.
+   * @default - no server internals section
+   */
+  readonly serverMetrics?: ServerMetricTypes;
+}
+
+/** One chart: its title, unit and lines. */
+interface Chart {
+  readonly title: string;
+  readonly unit: string;
+  readonly lines: Line[];
 }
 
 /** One line (or set of lines, one per deployed model) of a chart. */
@@ -30,6 +44,7 @@ interface Line {
 const COLUMNS = 48;
 const TILE_WIDTH = 24;
 const TILE_HEIGHT = 16;
+const HEADER_HEIGHT = 4;
 
 /**
  * The Monitoring API drops fields at their default value (zero tile positions, empty lists...) from the dashboard it returns, and the provider reports each one as a change on
@@ -52,7 +67,7 @@ export class EndpointDashboard extends Construct {
   constructor(scope: Construct, id: string, props: EndpointDashboardProps) {
     super(scope, id);
     const e = props.endpoint;
-    const charts: { title: string; unit: string; lines: Line[] }[] = [
+    const charts: Chart[] = [
       { title: 'Traffic: predictions per second', unit: '1/s', lines: [{ metric: e.metricPredictions() }] },
       {
         title: 'Responses per second by status',
@@ -77,7 +92,65 @@ export class EndpointDashboard extends Construct {
       { title: 'GPU duty cycle (mean over replicas)', unit: '10^2.%', lines: [{ metric: e.metricGpuDutyCycle() }] },
       { title: 'CPU utilization (mean over replicas)', unit: '10^2.%', lines: [{ metric: e.metricCpuUtilization() }] },
     ];
-    const widgets = charts.map((c) => ({
+    const tiles = chartTiles(charts, 0);
+    if (props.serverMetrics) {
+      const top = Math.ceil(charts.length / 2) * TILE_HEIGHT;
+      tiles.push({
+        yPos: top,
+        width: COLUMNS,
+        height: HEADER_HEIGHT,
+        widget: {
+          title: 'Server internals',
+          sectionHeader: {
+            subtitle:
+              'Written by the serving image from inside each replica (serving-image/README.md#cloud-monitoring), per deployed model',
+            dividerBelow: true,
+          },
+        },
+      });
+      tiles.push(...chartTiles(serverCharts(props.serverMetrics, e), top + HEADER_HEIGHT));
+    }
+
+    this.resource = new monitoringDashboard.MonitoringDashboard(this, 'Resource', {
+      project: props.endpoint.project,
+      dashboardJson: JSON.stringify({
+        displayName: props.displayName ?? `Vertex endpoint ${props.endpoint.node.path}`,
+        ...(props.labels ? { labels: props.labels } : {}),
+        mosaicLayout: { columns: COLUMNS, tiles },
+      }),
+    });
+  }
+}
+
+/** The "Server internals" charts: what the serving image reports from inside its replicas. */
+function serverCharts(types: ServerMetricTypes, endpoint: VertexEndpoint): Chart[] {
+  const m = serverMetrics(types, endpoint);
+  return [
+    { title: 'Queue wait p50 / p99 (s)', unit: 's', lines: [{ metric: m.queueWait(50) }, { metric: m.queueWait(99) }] },
+    { title: 'Images in the queue (sum over replicas)', unit: '1', lines: [{ metric: m.queueDepth() }] },
+    {
+      title: 'Stage time p99 by stage (s)',
+      unit: 's',
+      lines: [{ metric: m.stageDuration(99), groupBy: ['metric.label.stage'] }],
+    },
+    { title: 'Batch size (mean images per session.run)', unit: '1', lines: [{ metric: m.batchSize() }] },
+    {
+      title: 'Requests per second by outcome (QUEUE_FULL is a 429)',
+      unit: '1/s',
+      lines: [{ metric: m.requests(), groupBy: ['metric.label.code'] }],
+    },
+    { title: 'Inference worker restarts', unit: '1', lines: [{ metric: m.workerRestarts() }] },
+  ];
+}
+
+/** Two charts a row from grid row `top`. */
+function chartTiles(charts: readonly Chart[], top: number): Record<string, unknown>[] {
+  return charts.map((c, i) => ({
+    ...nonZero('xPos', (i % 2) * TILE_WIDTH),
+    ...nonZero('yPos', top + Math.floor(i / 2) * TILE_HEIGHT),
+    width: TILE_WIDTH,
+    height: TILE_HEIGHT,
+    widget: {
       title: c.title,
       xyChart: {
         dataSets: c.lines.map((line) => ({
@@ -92,26 +165,8 @@ export class EndpointDashboard extends Construct {
         })),
         yAxis: { label: c.unit },
       },
-    }));
-
-    this.resource = new monitoringDashboard.MonitoringDashboard(this, 'Resource', {
-      project: props.endpoint.project,
-      dashboardJson: JSON.stringify({
-        displayName: props.displayName ?? `Vertex endpoint ${props.endpoint.node.path}`,
-        ...(props.labels ? { labels: props.labels } : {}),
-        mosaicLayout: {
-          columns: COLUMNS,
-          tiles: widgets.map((widget, i) => ({
-            ...nonZero('xPos', (i % 2) * TILE_WIDTH),
-            ...nonZero('yPos', Math.floor(i / 2) * TILE_HEIGHT),
-            width: TILE_WIDTH,
-            height: TILE_HEIGHT,
-            widget,
-          })),
-        },
-      }),
-    });
-  }
+    },
+  }));
 }
 
 function withGroupBy(metric: MonitoringMetric, extra: readonly string[] = []): MonitoringMetric['apiAggregation'] {

@@ -88,13 +88,13 @@ function literalRoute(route: string): string {
 export function buildApp(options: AppOptions): ServingApp {
   const { config, metrics, logger } = options;
   const limits: HttpLimits = { maxRequestBytes: config.maxRequestBytes, bodyTimeoutMs: config.bodyTimeoutMs };
-  const admission = new Admission<Predictor>((uploads) => metrics.uploads.set(uploads), {
+  const admission = new Admission<Predictor>((uploads) => metrics.setUploads(uploads), {
     maxUploads: config.maxUploads,
     minUploadAgeMs: MIN_UPLOAD_AGE_MS,
   });
   /** Answers a connection no fastify reply owns (a parser error, a timeout, a cut upload), then closes it. */
   const refuseOnSocket = (socket: Socket, httpError: HttpError, detail?: string) => {
-    metrics.requests.inc({ route: 'none', status: httpError.status });
+    metrics.observeRequest('none', httpError.status, httpError.code);
     logger.warn(
       { code: httpError.code, status: httpError.status, reason: httpError.message, detail },
       'request refused',
@@ -128,7 +128,7 @@ export function buildApp(options: AppOptions): ServingApp {
     // (No route ran, so no onResponse hook: counted here.)
     frameworkErrors: (err, request, reply) => {
       const sent = replyWithError(err, request, reply);
-      metrics.requests.inc({ route: 'none', status: reply.statusCode });
+      metrics.observeRequest('none', reply.statusCode, request.errorCode);
       return sent;
     },
   });
@@ -149,6 +149,7 @@ export function buildApp(options: AppOptions): ServingApp {
   app.addHook('onResponse', async (request, reply) => logRequest(request, reply, metrics, urls));
   const replyWithError = (err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const httpError = toHttpError(err, limits);
+    request.errorCode = httpError.code;
     if (httpError.code === 'INTERNAL') request.log.error({ err }, 'predict failed');
     // The message never holds image bytes (they are only ever in buffers), and echoes are cut (echo.ts).
     else
@@ -161,15 +162,16 @@ export function buildApp(options: AppOptions): ServingApp {
     return reply.status(httpError.status).send(errorBody(httpError));
   };
   app.setErrorHandler(replyWithError);
-  app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send(
+  app.setNotFoundHandler((request, reply) => {
+    request.errorCode = 'NOT_FOUND';
+    return reply.status(404).send(
       errorBody({
         status: 404,
         code: 'NOT_FOUND',
         message: `no route ${request.method} ${truncate(request.url.split('?')[0])}`,
       }),
-    ),
-  );
+    );
+  });
 
   void app.register(healthRoute, { url: urls.health, admission });
   const cutUpload = (socket: Socket) =>
@@ -184,7 +186,7 @@ export function buildApp(options: AppOptions): ServingApp {
   return {
     app,
     setReady(engine, classNames) {
-      const onPreprocess = (seconds: number) => metrics.preprocess.observe(seconds);
+      const onPreprocess = (seconds: number) => metrics.observePreprocess(seconds);
       admission.open(
         new Predictor(engine, classNames, {
           maxImagePixels: config.maxImagePixels,
@@ -224,8 +226,8 @@ function logRequest(
 ): void {
   const url = request.routeOptions.url;
   const route = url === urls.predict ? 'predict' : url === urls.health ? 'health' : (url ?? 'unmatched');
-  metrics.requests.inc({ route, status: reply.statusCode });
-  if (route === 'predict') metrics.latency.observe(reply.elapsedTime / 1000);
+  const code = request.errorCode ?? (reply.statusCode < 400 ? undefined : `HTTP_${reply.statusCode}`);
+  metrics.observeRequest(route, reply.statusCode, code, reply.elapsedTime / 1000);
   request.log.info(
     {
       method: request.method,

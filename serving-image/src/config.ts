@@ -1,4 +1,5 @@
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
+import { DEFAULT_METRIC_PREFIX } from './metric-types';
 
 /** Execution providers onnxruntime-node 1.30 can be asked for on Linux. */
 export const KNOWN_EXECUTION_PROVIDERS = ['tensorrt', 'cuda', 'cpu'] as const;
@@ -134,6 +135,27 @@ export interface ServerConfig {
   readonly logLevel: string;
   /** TensorRT engine precision and cache. */
   readonly tensorrt: TensorrtSettings;
+  /** Export of the metrics to Cloud Monitoring; undefined when off (`CLOUD_MONITORING_EXPORT`). */
+  readonly cloudMonitoring?: CloudMonitoringConfig;
+}
+
+/** Where and how often the metrics go to Cloud Monitoring, and the labels every point carries. */
+export interface CloudMonitoringConfig {
+  /** Project written to (`CLOUD_MONITORING_PROJECT`, else `AIP_PROJECT_NUMBER`); else the credentials' project. */
+  readonly projectId?: string;
+  /** Milliseconds between exports (`CLOUD_MONITORING_INTERVAL_MS`). */
+  readonly intervalMs: number;
+  /** Prefix of the metric types (`CLOUD_MONITORING_METRIC_PREFIX`). */
+  readonly prefix: string;
+  /** `host:port` of the Monitoring API (`CLOUD_MONITORING_ENDPOINT`), always reached over HTTPS. */
+  readonly apiEndpoint?: string;
+  /** Labels of every point but `execution_provider` (known once the model is loaded). */
+  readonly labels: {
+    readonly deployed_model_id: string;
+    readonly endpoint_id: string;
+    readonly model_version: string;
+    readonly replica: string;
+  };
 }
 
 /** 0 (off) as undefined. */
@@ -190,6 +212,8 @@ function tensorrtSettings(env: NodeJS.ProcessEnv, problems: string[]): TensorrtS
     cacheUri: cacheUri?.replace(/\/*$/, '/'),
   };
 }
+/** Domains of user-defined metric types (https://cloud.google.com/monitoring/custom-metrics#identifier). */
+const METRIC_PREFIX = /^(workload|custom)\.googleapis\.com(\/[a-z0-9_]+)*$/;
 
 /**
  * Reads and validates the configuration from environment variables, collecting every problem
@@ -313,6 +337,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     metricsPort: env.METRICS_PORT ? int('METRICS_PORT', 0, 1, 65535) : undefined,
     logLevel,
     tensorrt,
+    cloudMonitoring: cloudMonitoringConfig(env, int, problems),
   };
   // A request's images are admitted all at once, so one with more images than the queue holds
   // would get 429 on an idle server, forever.
@@ -334,4 +359,47 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/**
+ * The Cloud Monitoring export, or undefined when it is off: on by default on Vertex AI, which sets
+ * `AIP_MODE=PREDICTION` and `AIP_DEPLOYED_MODEL_ID` in the container
+ * (https://cloud.google.com/vertex-ai/docs/predictions/custom-container-requirements#aip-variables),
+ * off elsewhere; `CLOUD_MONITORING_EXPORT=on|off` decides either way.
+ */
+function cloudMonitoringConfig(
+  env: NodeJS.ProcessEnv,
+  int: (name: string, fallback: number, min: number, max: number) => number,
+  problems: string[],
+): CloudMonitoringConfig | undefined {
+  const onVertex = env.AIP_MODE === 'PREDICTION' || Boolean(env.AIP_DEPLOYED_MODEL_ID);
+  const switched = (env.CLOUD_MONITORING_EXPORT ?? '').trim().toLowerCase();
+  if (!['', 'on', 'off'].includes(switched))
+    problems.push(`CLOUD_MONITORING_EXPORT=${JSON.stringify(env.CLOUD_MONITORING_EXPORT)}: must be on or off`);
+  // Cloud Monitoring takes one point per time series every 5 s at most
+  // (https://cloud.google.com/monitoring/quotas#custom_metrics_quotas); 1 s is for tests against a stand-in.
+  const intervalMs = int('CLOUD_MONITORING_INTERVAL_MS', 60_000, 1_000, 3_600_000);
+  const prefix = env.CLOUD_MONITORING_METRIC_PREFIX || DEFAULT_METRIC_PREFIX;
+  if (!METRIC_PREFIX.test(prefix))
+    problems.push(
+      `CLOUD_MONITORING_METRIC_PREFIX=${JSON.stringify(prefix)}: must be workload.googleapis.com or custom.googleapis.com, optionally followed by /path segments of lowercase letters, digits and _`,
+    );
+  const apiEndpoint = env.CLOUD_MONITORING_ENDPOINT || undefined;
+  if (apiEndpoint !== undefined && !/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(apiEndpoint))
+    problems.push(
+      `CLOUD_MONITORING_ENDPOINT=${JSON.stringify(apiEndpoint)}: must be host or host:port, without a scheme or path (the API is reached over HTTPS)`,
+    );
+  if (switched === 'off' || (switched === '' && !onVertex)) return undefined;
+  return {
+    projectId: env.CLOUD_MONITORING_PROJECT || env.AIP_PROJECT_NUMBER || undefined,
+    intervalMs,
+    prefix,
+    apiEndpoint,
+    labels: {
+      deployed_model_id: env.AIP_DEPLOYED_MODEL_ID || 'local',
+      endpoint_id: env.AIP_ENDPOINT_ID || 'local',
+      model_version: env.MODEL_VERSION || 'unknown',
+      replica: hostname(),
+    },
+  };
 }

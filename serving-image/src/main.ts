@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { type Logger } from 'pino';
 import sharp from 'sharp';
 import { buildApp, type ServingApp } from './app';
+import { type CloudMonitoringExport, startCloudMonitoringExport } from './cloud-monitoring';
 import { ConfigError, type ServerConfig, loadConfig } from './config';
 import { prepareTensorrt } from './engine/engine-cache';
 import { loadEngine } from './engine/load';
@@ -24,6 +25,8 @@ interface Server {
   readonly metrics: ServerMetrics;
   readonly serving: ServingApp;
   readonly metricsApp?: FastifyInstance;
+  /** The Cloud Monitoring export, when on. */
+  readonly cloudMonitoring?: CloudMonitoringExport;
   /** Once the model is loaded. */
   pool?: InferencePool;
   stopping: boolean;
@@ -36,7 +39,12 @@ async function main(): Promise<void> {
   // Every request brings new bytes, so libvips' operation cache never hits: it would only hold up
   // to 50 MB of recent decodes (https://github.com/libvips/libvips/issues/1585).
   sharp.cache(false);
-  const metrics = new ServerMetrics(() => server.pool?.queueDepth ?? 0);
+  const exportConfig = config.cloudMonitoring;
+  const cloudMonitoring = exportConfig && startCloudMonitoringExport(exportConfig, logger);
+  const metrics = new ServerMetrics(
+    () => server.pool?.queueDepth ?? 0,
+    cloudMonitoring && { meter: cloudMonitoring.meter, labels: exportConfig.labels },
+  );
   const metricsApp = config.metricsPort === undefined ? undefined : Fastify();
   if (metricsApp) void metricsApp.register(metricsRoute, { metrics });
   const server: Server = {
@@ -45,11 +53,16 @@ async function main(): Promise<void> {
     metrics,
     serving: buildApp({ config, logger, metrics, serveMetrics: metricsApp === undefined }),
     metricsApp,
+    cloudMonitoring,
     stopping: false,
   };
   process.on('SIGTERM', () => void stop(server, 'SIGTERM'));
   process.on('SIGINT', () => void stop(server, 'SIGINT'));
   await listenOrExit(server);
+  if (config.cloudMonitoring) {
+    const { projectId, intervalMs, prefix, labels } = config.cloudMonitoring;
+    logger.info({ projectId, intervalMs, prefix, ...labels }, 'exporting metrics to Cloud Monitoring');
+  }
   logger.info(
     { healthRoute: config.healthRoute, predictRoute: config.predictRoute, port: config.port },
     'listening; loading the model',
@@ -73,6 +86,8 @@ function loadConfigOrExit(): ServerConfig {
  * run aborts the process (SIGABRT) instead of exiting 1.
  */
 const RUN_EXIT_GRACE_MS = 10_000;
+/** Longest the process waits for the last export to Cloud Monitoring before it exits. */
+const LAST_EXPORT_GRACE_MS = 5_000;
 /** How long connections accepted just before the listener closes may still send a request (answered 503). */
 const LISTENER_GRACE_MS = 1_000;
 
@@ -88,6 +103,11 @@ async function stop(server: Server, signal: string): Promise<void> {
   // Requests still arriving (uploads never accepted) are cut; new connections are refused.
   await Promise.all([serving.closeListener(LISTENER_GRACE_MS), server.metricsApp?.close()]);
   await server.pool?.terminate();
+  // The last points recorded, sent now rather than lost; a slow API does not hold the exit up long.
+  if (server.cloudMonitoring) {
+    const grace = new Promise((resolve) => setTimeout(resolve, LAST_EXPORT_GRACE_MS).unref());
+    await Promise.race([server.cloudMonitoring.shutdown(), grace]);
+  }
   clearTimeout(timer);
   logger.info('stopped');
   process.exit(0);

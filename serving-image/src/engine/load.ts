@@ -43,9 +43,11 @@ export async function loadEngine(
     requestTimeoutMs: config.requestTimeoutMs,
     logger,
     onBatch: (size, timings) => metrics.observeBatch(size, timings),
-    onQueueWait: (ms) => metrics.queueWait.observe(ms / 1000),
+    onQueueWait: (ms) => metrics.observeQueueWait(ms),
+    onRestart: () => metrics.countWorkerRestart(),
     onFatal,
   });
+  metrics.setExecutionProvider(pool.model.provider);
   const { names, source } = resolveClassNames(
     readOnnxMetadata(files.model),
     files.labels,

@@ -52,6 +52,11 @@ export interface SupervisorOptions {
   readonly onIdle: () => void;
   /** Called once when more than `maxRestarts` replacements failed in a row: no worker will come back. */
   readonly onGiveUp: (err: Error) => void;
+  /**
+   * Called when a replacement worker is to be started.
+   * @default - not reported
+   */
+  readonly onRestart?: () => void;
 }
 
 interface RunningBatch {
@@ -286,6 +291,7 @@ export class WorkerSupervisor implements Workers {
       MAX_RESTART_BACKOFF_MS,
     );
     this.options.logger.warn({ failures: this.failuresInARow, delayMs }, 'starting a replacement inference worker');
+    this.options.onRestart?.();
     const timer = setTimeout(() => {
       this.restartTimers.delete(timer);
       this.spawn(index, true).catch((err: Error) =>

@@ -8,6 +8,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Images in the request, for the request log line. */
     instanceCount?: number;
+    /** Error code of the answer (http-errors.ts), for the request metrics; unset for a success. */
+    errorCode?: string;
     /** Gives back the room a predict request held while its body was arriving. */
     releaseUpload?: () => void;
   }
