@@ -22,12 +22,12 @@ export interface ThreadLayout {
  * in both profiles (the GPU does the work; more workers per GPU only queue on it). CPU serving:
  * - `latency`: one worker whose session runs each image on every core: the shortest time per
  *   image, but the cores idle while the worker decodes the output and waits for the next image.
- * - `throughput`: one single-threaded worker per core, each running its own image: no core waits
- *   on another inside an operator, at the cost of each image taking longer (on 2 cores, yolov8n:
- *   1.35x a plain server's throughput, concurrency-1 latency 98 -> 141 ms; docs/benchmarks.md).
+ * - `throughput`: one single-threaded worker per core, each running its own image: the cores stay
+ *   on inference while the main thread decodes the next images (on 2 cores, yolov8n-int8 at
+ *   concurrency 16: 1.41x to 1.76x a plain server's throughput, docs/benchmarks.md#serving-profiles).
  *   Two workers of 2 threads each on 2 cores oversubscribed them (0.73x): never more threads than cores.
- * The stack computes the same layout from the machine type's vCPUs (rules/vertex.ts
- * `servingThreadLayout`; a test holds the two equal).
+ * The stack computes the same layout from the machine type's vCPUs (rules/serving-profile.ts
+ * `cpuThreadLayout`; a test holds the two equal).
  * @param cores CPU cores the process may use
  * @param gpus GPUs served on; 0 for CPU serving
  */
@@ -311,7 +311,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     // the latency of a lone request (measured: 21.7 -> 14.9 ms median per image on 2 cores).
     imageThreads: int('IMAGE_THREADS', cores, 1, 256),
     gpuCount,
-    // Health p99 under load went from ~50 ms to ... (docs/benchmarks.md): see lowerThreadPriority.
+    // Health p99 at concurrency 16: 12-14 ms with it, 18-22 ms without (docs/benchmarks.md#serving-profiles); see lowerThreadPriority.
     // By default only where it adds cores: CPU workers with fewer intra-op threads than cores (0 turns it off).
     loneImageThreads: loneImageThreads(
       int(
