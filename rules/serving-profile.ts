@@ -3,7 +3,7 @@
  * many onnxruntime intra-op threads each gets, from the machine type's vCPUs. The server computes
  * the same layout from its own cores when `WORKERS` and `INTRA_OP_THREADS` are unset
  * (serving-image/src/config.ts `profileThreadLayout`, which cannot import this file: the image is
- * its own build context); __tests__/config/serving-profile.test.ts holds the two equal.
+ * its own build context); __tests__/vertex/serving-profile.test.ts holds the two equal.
  */
 
 /** What a profile optimises the thread layout for (the server's `SERVING_PROFILE`). */

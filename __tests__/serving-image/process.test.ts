@@ -49,9 +49,13 @@ describe('the server process (dist/main.js)', () => {
       expect(metrics).toContain('serving_http_requests_total{route="predict",status="200"} 1');
       // AND every log line is JSON with a Cloud Logging severity
       expect(server.logs.every((l) => typeof l.severity === 'string' && typeof l.message === 'string')).toBe(true);
+      // AND the ready line says which thread layout this replica runs
       expect(server.logs.find((l) => l.message === 'ready')).toMatchObject({
         model: 'gs://b/artifacts/model.onnx',
         classNames: 'labels file',
+        profile: 'latency',
+        workers: expect.any(Number),
+        intraOpThreads: expect.any(Number),
       });
       // WHEN SIGTERM arrives THEN it exits 0
       server.child.kill('SIGTERM');

@@ -29,7 +29,12 @@ describe('models[].profile: the CPU thread layout from the machine type', () => 
     // WHEN
     const env = envOf(withModel(', profile: latency', 'type: e2-standard-4'));
     // THEN
-    expect(env).toMatchObject({ SERVING_PROFILE: 'latency', WORKERS: '1', INTRA_OP_THREADS: '4' });
+    expect(env).toMatchObject({
+      EXECUTION_PROVIDERS: 'cpu',
+      SERVING_PROFILE: 'latency',
+      WORKERS: '1',
+      INTRA_OP_THREADS: '4',
+    });
   });
 
   test('throughput on a 96-vCPU machine stops at the worker cap', () => {

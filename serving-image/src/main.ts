@@ -170,6 +170,10 @@ async function loadModelOrExit(server: Server): Promise<void> {
         labels: files.labelsUri,
         classNames: engine.classNameSource,
         layout: engine.pool.model.layout.kind,
+        profile: config.profile,
+        workers: config.workers,
+        intraOpThreads: config.intraOpThreads,
+        loneImageThreads: config.loneImageThreads ?? 0,
       },
       'ready',
     );
