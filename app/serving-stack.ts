@@ -355,15 +355,12 @@ export class ServingStack extends TerraformStack {
 /**
  * A CPU model's serving profile as the server's environment: the thread layout computed from the
  * machine type's vCPUs, so that `cdktf diff` shows it (the schema refuses a profile on GPU machines).
- * The provider list says CPU serving: the server's CPU-only settings (the throughput profile's
- * lone-image session) depend on it, and a CPU machine has no GPU provider to try first.
  */
 function profileEnv(profile: ServingProfile, machineType: string): Record<string, string> {
   const vcpus = machineVcpus(machineType);
-  if (vcpus === undefined) return { EXECUTION_PROVIDERS: 'cpu', SERVING_PROFILE: profile };
+  if (vcpus === undefined) return { SERVING_PROFILE: profile };
   const layout = cpuThreadLayout(profile, vcpus);
   return {
-    EXECUTION_PROVIDERS: 'cpu',
     SERVING_PROFILE: profile,
     WORKERS: String(layout.workers),
     INTRA_OP_THREADS: String(layout.intraOpThreads),

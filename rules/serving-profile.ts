@@ -18,18 +18,18 @@ export type ServingProfile = (typeof SERVING_PROFILES)[number];
 export const MAX_THROUGHPUT_WORKERS = 16;
 
 /**
- * The CPU thread layout of a profile on `vcpus` cores:
+ * The CPU thread layout of a profile on `vcpus` cores, the workers sharing them:
  * - `latency`: one worker running each image on every core (the shortest time per image);
- * - `throughput`: one single-threaded worker per core (up to {@link MAX_THROUGHPUT_WORKERS}), each
- *   running its own image, so no core waits on another inside an operator (docs/benchmarks.md).
+ * - `throughput`: one worker per core (up to {@link MAX_THROUGHPUT_WORKERS}, then more threads
+ *   each), each running its own image, so the cores stay on inference while the next images are
+ *   decoded (docs/benchmarks.md).
  */
 export function cpuThreadLayout(
   profile: ServingProfile,
   vcpus: number,
 ): { readonly workers: number; readonly intraOpThreads: number } {
-  return profile === 'throughput'
-    ? { workers: Math.min(vcpus, MAX_THROUGHPUT_WORKERS), intraOpThreads: 1 }
-    : { workers: 1, intraOpThreads: vcpus };
+  const workers = profile === 'throughput' ? Math.min(vcpus, MAX_THROUGHPUT_WORKERS) : 1;
+  return { workers, intraOpThreads: Math.max(1, Math.floor(vcpus / workers)) };
 }
 
 /**

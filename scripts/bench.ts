@@ -368,14 +368,12 @@ async function main(): Promise<void> {
 
     const results = new Map<string, LevelResult>();
     const key = (connections: number, name: ServerName) => `${connections}/${name}`;
-    const bareTotals = new Map<number, number[]>();
     const bareParts = new Map<number, { decode: number[]; run: number[] }>();
     const warnings: string[] = [];
     let before = await bare.measure(bareRuns);
     for (const connections of levels) {
       const levelSlices = connections === 1 ? slices : 1;
       const sliceSeconds = Math.max(1, Math.round(duration / levelSlices));
-      const totals = [before.total];
       const parts = { decode: [before.decode], run: [before.run] };
       let drifted = 0;
       for (let slice = 0; slice < levelSlices; slice++) {
@@ -403,7 +401,6 @@ async function main(): Promise<void> {
           result.answered += r.requests.total;
           result.seconds += r.duration;
           result.failed += r.non2xx + r.errors + r.timeouts;
-          totals.push(after.total);
           parts.decode.push(after.decode);
           parts.run.push(after.run);
           before = after;
@@ -414,7 +411,6 @@ async function main(): Promise<void> {
           `concurrency ${connections}: in ${drifted} of ${levelSlices * servers.length} runs the bare decode + run moved by more than ${100 * MAX_BARE_DRIFT} % (the machine's speed changed under it); those ratios are unreliable`,
         );
       }
-      bareTotals.set(connections, totals);
       bareParts.set(connections, parts);
     }
 

@@ -89,10 +89,17 @@ describe('loadConfig', () => {
       expect(c).toMatchObject({ profile: 'latency', workers: 1, intraOpThreads: cores });
     });
 
-    test('GPU serving (a GPU provider first): one worker per GPU in either profile', () => {
+    test('GPU serving (a GPU present, a GPU provider first): one worker per GPU in either profile', () => {
       // GIVEN two visible GPUs WHEN loaded with the throughput profile THEN the GPU layout applies
-      const c = loadConfig({ MODEL_PATH: 'm.onnx', CUDA_VISIBLE_DEVICES: '0,1', SERVING_PROFILE: 'throughput' });
+      const c = loadConfig({ MODEL_PATH: 'm.onnx', CUDA_VISIBLE_DEVICES: '0,1', SERVING_PROFILE: 'throughput' }, true);
       expect(c).toMatchObject({ workers: 2, intraOpThreads: Math.max(1, Math.floor(cores / 2)) });
+    });
+
+    test('without a GPU the default provider list still gets the CPU layout', () => {
+      // GIVEN a CPU machine and the default providers (TensorRT and CUDA first) WHEN loaded with the throughput profile
+      const c = loadConfig({ MODEL_PATH: 'm.onnx', SERVING_PROFILE: 'throughput' }, false);
+      // THEN it serves on the CPU's layout, with the lone-image session where that adds cores
+      expect(c).toMatchObject({ workers: Math.min(cores, 16), loneImageThreads: cores > 1 ? cores : undefined });
     });
 
     test('WORKERS and INTRA_OP_THREADS win over the profile', () => {

@@ -30,20 +30,19 @@ describe('models[].profile: the CPU thread layout from the machine type', () => 
     const env = envOf(withModel(', profile: latency', 'type: e2-standard-4'));
     // THEN
     expect(env).toMatchObject({
-      EXECUTION_PROVIDERS: 'cpu',
       SERVING_PROFILE: 'latency',
       WORKERS: '1',
       INTRA_OP_THREADS: '4',
     });
   });
 
-  test('throughput on a 96-vCPU machine stops at the worker cap', () => {
+  test('throughput on a 96-vCPU machine stops at the worker cap and gives each worker more threads', () => {
     // GIVEN
     // WHEN
     const env = envOf(withModel(', profile: throughput', 'type: n2-highcpu-96'));
-    // THEN
+    // THEN every vCPU still runs inference
     expect(env.WORKERS).toBe(String(MAX_THROUGHPUT_WORKERS));
-    expect(env.INTRA_OP_THREADS).toBe('1');
+    expect(env.INTRA_OP_THREADS).toBe(String(96 / MAX_THROUGHPUT_WORKERS));
   });
 
   test("the model's own env wins over the profile's layout", () => {

@@ -189,7 +189,7 @@ export const modelSchema = z
       .enum(SERVING_PROFILES)
       .optional()
       .describe(
-        "CPU machines only: `latency` runs each image on all vCPUs (one inference worker); `throughput` runs one single-threaded worker per vCPU (up to 16), more images per second at a longer time per image. Sets `SERVING_PROFILE`, `WORKERS` and `INTRA_OP_THREADS` from the machine type's vCPUs (`env` wins). Absent: the server's default, `latency`.",
+        "CPU machines only: `latency` runs each image on all vCPUs (one inference worker); `throughput` runs one worker per vCPU (up to 16, sharing the vCPUs), more images per second at a longer time per image. Sets `SERVING_PROFILE`, `WORKERS` and `INTRA_OP_THREADS` from the machine type's vCPUs (`env` wins). Absent: the server's default, `latency`.",
       ),
     tensorrt: z
       .strictObject({

@@ -19,10 +19,11 @@ import sharp from 'sharp';
 import { sessionOptions } from '../../serving-image/src/engine/session-options';
 import { modelShape, toTensor } from '../../serving-image/src/engine/tensor';
 import { decodeOutput, detectLayout } from '../../serving-image/src/postprocess';
+import { loadConfig } from '../../serving-image/src/config';
 import { prepareImage } from '../../serving-image/src/preprocess';
+import { DEFAULT_PARAMETERS } from '../../serving-image/src/request';
 
 const [modelPath, port] = process.argv.slice(2);
-const DECODE = { confidence: 0.25, iou: 0.45, maxDetections: 100 };
 
 async function main(): Promise<void> {
   const cores = availableParallelism();
@@ -33,6 +34,8 @@ async function main(): Promise<void> {
     executionProviders: ['cpu'],
   });
   const shape = modelShape(session);
+  // The serving image's own defaults: the same image limit, and (below) the same decoding options.
+  const { maxImagePixels } = loadConfig({ MODEL_PATH: modelPath, EXECUTION_PROVIDERS: 'cpu' });
   const output = session.outputNames[0];
   let inFlight = 0;
   createServer((req, res) => {
@@ -46,10 +49,10 @@ async function main(): Promise<void> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', async () => {
       try {
-        const image = await prepareImage(Buffer.concat(chunks), shape.width, shape.height, 40_000_000);
+        const image = await prepareImage(Buffer.concat(chunks), shape.width, shape.height, maxImagePixels);
         const out = await session.run({ [shape.inputName]: toTensor([image], 1, shape.height, shape.width) });
         const layout = detectLayout(out[output].dims.map(Number));
-        const detections = decodeOutput(out[output].data as Float32Array, layout, 0, DECODE);
+        const detections = decodeOutput(out[output].data as Float32Array, layout, 0, DEFAULT_PARAMETERS);
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ predictions: [detections] }));
       } catch (err) {
         res.writeHead(500).end((err as Error).message);

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { DEFAULT_METRIC_PREFIX } from './metric-types';
 
@@ -18,30 +19,38 @@ export interface ThreadLayout {
 }
 
 /**
- * The thread layout a profile gives. GPU serving: one worker per GPU, the cores shared among them,
- * in both profiles (the GPU does the work; more workers per GPU only queue on it). CPU serving:
+ * The thread layout a profile gives. GPU serving: one worker per GPU in both profiles (the GPU does
+ * the work; more workers per GPU only queue on it). CPU serving:
  * - `latency`: one worker whose session runs each image on every core: the shortest time per
  *   image, but the cores idle while the worker decodes the output and waits for the next image.
- * - `throughput`: one single-threaded worker per core, each running its own image: the cores stay
- *   on inference while the main thread decodes the next images (on 2 cores, yolov8n-int8 at
- *   concurrency 16: 1.41x to 1.76x a plain server's throughput, docs/benchmarks.md#serving-profiles).
- *   Two workers of 2 threads each on 2 cores oversubscribed them (0.73x): never more threads than cores.
- * The stack computes the same layout from the machine type's vCPUs (rules/serving-profile.ts
- * `cpuThreadLayout`; a test holds the two equal).
+ * - `throughput`: one worker per core, each running its own image: the cores stay on inference
+ *   while the main thread decodes the next images (on 2 cores, yolov8n-int8 at concurrency 16:
+ *   1.41x to 1.76x a plain server's throughput, docs/benchmarks.md#serving-profiles). At most
+ *   {@link MAX_THROUGHPUT_WORKERS}: past it, the threads per worker grow instead.
+ * The workers always share the cores (never more threads than cores: 2 workers of 2 threads each on
+ * 2 cores did 0.73x). The stack computes the same layout from the machine type's vCPUs
+ * (rules/serving-profile.ts `cpuThreadLayout`; a test holds the two equal).
  * @param cores CPU cores the process may use
  * @param gpus GPUs served on; 0 for CPU serving
  */
 export function profileThreadLayout(profile: ServingProfile, cores: number, gpus: number): ThreadLayout {
-  if (gpus > 0) return { workers: gpus, intraOpThreads: Math.max(1, Math.floor(cores / gpus)) };
-  if (profile === 'throughput') return { workers: Math.min(cores, MAX_THROUGHPUT_WORKERS), intraOpThreads: 1 };
-  return { workers: 1, intraOpThreads: cores };
+  const workers = gpus > 0 ? gpus : profile === 'throughput' ? Math.min(cores, MAX_THROUGHPUT_WORKERS) : 1;
+  return { workers, intraOpThreads: Math.max(1, Math.floor(cores / workers)) };
 }
 
 /**
  * Most workers the throughput profile starts: each holds a session (the model's weights and its
- * arena), so a 96-vCPU machine would otherwise hold 96 copies; past this, threads per worker grow.
+ * arena), so a 96-vCPU machine would otherwise hold 96 copies.
  */
 const MAX_THROUGHPUT_WORKERS = 16;
+
+/**
+ * Whether this machine has an NVIDIA GPU the container can use: the NVIDIA container runtime
+ * mounts the driver's `/proc/driver/nvidia/gpus/<bus id>/` folders into GPU containers.
+ */
+export function nvidiaGpuPresent(): boolean {
+  return existsSync('/proc/driver/nvidia/gpus');
+}
 
 /** Precisions the TensorRT provider may build its engines in (`TENSORRT_PRECISION`). */
 export const TENSORRT_PRECISIONS = ['fp32', 'fp16', 'int8'] as const;
@@ -219,8 +228,10 @@ const METRIC_PREFIX = /^(workload|custom)\.googleapis\.com(\/[a-z0-9_]+)*$/;
  * Reads and validates the configuration from environment variables, collecting every problem
  * before throwing one {@link ConfigError}. The README's "Serving image" section documents each variable.
  * @param env the environment, `process.env` in production
+ * @param gpuPresent whether the machine has a GPU: serving is on GPUs only when it has one and a
+ *   GPU provider is listed first, so a CPU machine gets the profile's CPU layout with the default list
  */
-export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
+export function loadConfig(env: NodeJS.ProcessEnv, gpuPresent = nvidiaGpuPresent()): ServerConfig {
   const problems: string[] = [];
   const int = (name: string, fallback: number, min: number, max: number): number => {
     const raw = env[name];
@@ -275,21 +286,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     );
   const cores = availableParallelism();
   const gpuCount = int('GPU_COUNT', visibleGpus(env.CUDA_VISIBLE_DEVICES), 1, 64);
-  // GPU serving when a GPU provider is tried first; a CPU-only list gets the profile's CPU layout.
-  const layout = profileThreadLayout(
-    SERVING_PROFILES.includes(profile) ? profile : 'latency',
-    cores,
-    eps[0] === 'cpu' ? 0 : gpuCount,
-  );
-  const workers = int('WORKERS', layout.workers, 1, 64);
-  // The profile's threads for its own worker count; a WORKERS of its own shares the cores among
-  // them, so intra-op pools do not oversubscribe.
-  const intraOpThreads = int(
-    'INTRA_OP_THREADS',
-    workers === layout.workers ? layout.intraOpThreads : Math.max(1, Math.floor(cores / workers)),
-    1,
-    256,
-  );
+  const onGpus = gpuPresent && eps[0] !== 'cpu';
+  const workers = int('WORKERS', profileThreadLayout(profile, cores, onGpus ? gpuCount : 0).workers, 1, 64);
+  // The workers share the cores, so intra-op pools do not oversubscribe them.
+  const intraOpThreads = int('INTRA_OP_THREADS', Math.max(1, Math.floor(cores / workers)), 1, 256);
   const logLevel = env.LOG_LEVEL || 'info';
   if (!LOG_LEVELS.includes(logLevel))
     problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)}: must be one of ${LOG_LEVELS.join(', ')}`);
@@ -316,7 +316,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     loneImageThreads: loneImageThreads(
       int(
         'LONE_IMAGE_THREADS',
-        profile === 'throughput' && eps[0] === 'cpu' && workers > 1 && intraOpThreads < cores ? cores : 0,
+        profile === 'throughput' && !onGpus && workers > 1 && intraOpThreads < cores ? cores : 0,
         0,
         256,
       ),

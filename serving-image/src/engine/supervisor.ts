@@ -131,10 +131,11 @@ export class WorkerSupervisor implements Workers {
   }
 
   idle(lone: boolean): RunBatch | undefined {
-    const ready = this.slots.filter((s) => s.ready);
-    const wide = lone ? ready.find((s) => s.wide) : undefined;
-    if (wide && ready.every((s) => !s.batch)) return (images, options) => this.run(wide, images, options, true);
-    const slot = ready.find((s) => !s.batch);
+    if (lone && this.slots.every((s) => !s.batch)) {
+      const wide = this.slots.find((s) => s.ready && s.wide);
+      if (wide) return (images, options) => this.run(wide, images, options, true);
+    }
+    const slot = this.slots.find((s) => s.ready && !s.batch);
     return slot && ((images, options) => this.run(slot, images, options, false));
   }
 
