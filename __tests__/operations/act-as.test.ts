@@ -1,6 +1,7 @@
 import { Testing } from 'cdktf';
 import { problemsOf, withModel } from '../helpers/config';
 import { stacksFromYaml } from '../helpers/synth';
+import { VertexServingAccount } from '../../constructs';
 
 /** The synthesized plan of the first stack of `yaml`. */
 function planOf(yaml: string): any {
@@ -63,5 +64,31 @@ describe('the identity that applies may act as the serving account it creates', 
     expect(problemsOf(withDeployer('ci-deploy@acme-ml-dev.iam.gserviceaccount.com'))).toMatch(
       /environments\.dev\.deployer: "ci-deploy@acme-ml-dev\.iam\.gserviceaccount\.com" is not an IAM member such as serviceAccount:/,
     );
+  });
+});
+
+describe('VertexServingAccount deployers prop', () => {
+  test('each deployer gets serviceAccountUser on the account alone', () => {
+    // GIVEN a serving account built with two deployers
+    const stack = Testing.synthScope((scope) => {
+      new VertexServingAccount(scope, 'account', {
+        project: 'acme-ml-dev',
+        deployers: ['user:me@acme.example', 'serviceAccount:ci@acme-ml-dev.iam.gserviceaccount.com'],
+      });
+    });
+    // WHEN synthesized THEN one actAs grant per deployer, on the account
+    const grants = Object.values(JSON.parse(stack).resource.google_service_account_iam_member) as any[];
+    expect(grants.map((g) => [g.role, g.member])).toEqual([
+      ['roles/iam.serviceAccountUser', 'user:me@acme.example'],
+      ['roles/iam.serviceAccountUser', 'serviceAccount:ci@acme-ml-dev.iam.gserviceaccount.com'],
+    ]);
+  });
+
+  test('a deployer that is not an IAM member is refused, naming it', () => {
+    expect(() =>
+      Testing.synthScope((scope) => {
+        new VertexServingAccount(scope, 'account', { project: 'acme-ml-dev', deployers: ['me@acme.example'] });
+      }),
+    ).toThrow(/grantActAs\(member\).*me@acme\.example.*an IAM member such as user:me@example\.com/);
   });
 });

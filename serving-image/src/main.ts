@@ -148,7 +148,10 @@ async function listenOrExit({ config, logger, serving, metricsApp }: Server): Pr
 async function loadModelOrExit(server: Server): Promise<void> {
   const { config, logger, metrics, serving } = server;
   try {
-    const storage = new StorageClient(process.env.STORAGE_EMULATOR_HOST, { write: !!config.tensorrt.cacheUri });
+    const storage = new StorageClient(process.env.STORAGE_EMULATOR_HOST, {
+      // Write access only where engines may be uploaded: a cache URI, and TensorRT to build them.
+      write: !!config.tensorrt.cacheUri && config.executionProviders.includes('tensorrt'),
+    });
     const files = await fetchModelFiles(config, storage);
     // Before any worker starts: the TensorRT provider reads its settings from the environment.
     const tensorrt = config.executionProviders.includes('tensorrt')
