@@ -38,6 +38,7 @@ import { sessionOptions } from '../serving-image/src/engine/session-options';
 import { modelShape, toTensor } from '../serving-image/src/engine/tensor';
 import { prepareImage } from '../serving-image/src/preprocess';
 import { providerBench } from './lib/provider-bench';
+import { median, percentile, timeRuns } from './lib/timing';
 
 /** The part of autocannon's API used here (it ships no types). */
 interface AutocannonResult {
@@ -121,25 +122,9 @@ const MAX_BARE_DRIFT = 0.15;
 /** Milliseconds between health probes during a load run. */
 const HEALTH_EVERY_MS = 100;
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
 /** Median ms of `runs` calls of `fn`. */
 async function medianMs(runs: number, fn: (i: number) => Promise<unknown>): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await fn(i);
-    times.push(performance.now() - t0);
-  }
-  return median(times);
+  return median(await timeRuns(runs, fn));
 }
 
 /**

@@ -5,24 +5,18 @@
  * the server's session options and TensorRT settings (TENSORRT_* from the environment). A provider
  * that cannot load ends the run with onnxruntime's reason: it never falls back to the CPU.
  */
-import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import { loadConfig } from '../../serving-image/src/config';
 import { sessionOptions } from '../../serving-image/src/engine/session-options';
 import { modelShape, toTensor } from '../../serving-image/src/engine/tensor';
 import { applyTensorrtEnvironment } from '../../serving-image/src/engine/tensorrt';
 import { prepareImage } from '../../serving-image/src/preprocess';
+import { median, percentile, timeRuns } from './timing';
 
 /** Median and p99 in ms of `runs` calls of `run`. */
 async function timed(runs: number, run: () => Promise<unknown>): Promise<{ p50: number; p99: number }> {
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await run();
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  return { p50: times[times.length >> 1], p99: times[Math.min(times.length - 1, Math.floor(0.99 * times.length))] };
+  const times = await timeRuns(runs, run);
+  return { p50: median(times), p99: percentile(times, 99) };
 }
 
 /**

@@ -42,10 +42,7 @@ export class ServerMetrics {
     'serving_request_duration_seconds',
     'End-to-end latency of predict requests.',
   );
-  private readonly queueWait = this.seconds(
-    'serving_queue_wait_seconds',
-    'Time an image waited in the queue, whether it then ran, timed out or was dropped.',
-  );
+  private readonly queueWait = this.seconds('serving_queue_wait_seconds', SERVER_METRICS.queueWait.description);
   private readonly stages: Record<Stage, Histogram> = {
     preprocess: this.seconds('serving_preprocess_seconds', 'Decoding, orienting and resizing one image.'),
     input: this.seconds(
@@ -57,7 +54,7 @@ export class ServerMetrics {
   };
   private readonly batchSize = new Histogram({
     name: 'serving_batch_size',
-    help: 'Images per session.run.',
+    help: SERVER_METRICS.batchSize.description,
     buckets: BATCH_BUCKETS,
     registers: [this.registry],
   });
@@ -84,7 +81,9 @@ export class ServerMetrics {
     readonly workerRestarts: OtelCounter;
   };
   /** Labels of every OpenTelemetry point. */
-  private common: Attributes;
+  private common!: Attributes;
+  /** {@link common} with each stage's label: built when the labels change, not on every point. */
+  private stageLabels!: Map<Stage, Attributes>;
 
   constructor(queueDepth: () => number, otel?: OtelOptions) {
     new Gauge({
@@ -97,7 +96,7 @@ export class ServerMetrics {
     });
     collectDefaultMetrics({ register: this.registry });
     const meter = otel?.meter ?? createNoopMeter();
-    this.common = { ...otel?.labels, execution_provider: NO_PROVIDER };
+    this.setCommon({ ...otel?.labels, execution_provider: NO_PROVIDER });
     const histogram = (m: ServerMetricDescriptor, buckets: number[]) =>
       meter.createHistogram(m.name, {
         description: m.description,
@@ -133,7 +132,7 @@ export class ServerMetrics {
    * Also starts the worker restart count at 0 under it, so that a chart shows 0 rather than no data.
    */
   setExecutionProvider(provider: string): void {
-    this.common = { ...this.common, execution_provider: provider };
+    this.setCommon({ ...this.common, execution_provider: provider });
     this.otel.workerRestarts.add(0, this.common);
   }
 
@@ -182,6 +181,11 @@ export class ServerMetrics {
 
   private observeStage(stage: Stage, seconds: number): void {
     this.stages[stage].observe(seconds);
-    this.otel.stageDuration.record(seconds, { ...this.common, stage });
+    this.otel.stageDuration.record(seconds, this.stageLabels.get(stage));
+  }
+
+  private setCommon(common: Attributes): void {
+    this.common = common;
+    this.stageLabels = new Map((Object.keys(this.stages) as Stage[]).map((stage) => [stage, { ...common, stage }]));
   }
 }
