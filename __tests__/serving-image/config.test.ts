@@ -130,6 +130,12 @@ describe('loadConfig', () => {
       ).toBeUndefined();
     });
 
+    test('LONE_IMAGE_THREADS out of range is refused, naming the bounds', () => {
+      expect(() => loadConfig({ MODEL_PATH: 'm.onnx', LONE_IMAGE_THREADS: '-1' })).toThrow(
+        /LONE_IMAGE_THREADS="-1": must be an integer from 0 to 256/,
+      );
+    });
+
     test('an unknown profile is refused, naming the allowed ones', () => {
       expect(() => loadConfig({ MODEL_PATH: 'm.onnx', SERVING_PROFILE: 'fast' })).toThrow(
         /SERVING_PROFILE="fast": must be one of latency, throughput/,
